@@ -1,0 +1,121 @@
+/*
+ * kiln — build Docker/OCI container images without Docker.
+ *
+ * This header is the whole public API of libkiln and its reference
+ * documentation. Conventions:
+ *   - Fallible functions return 0 on success and a negative value on failure,
+ *     and fill the caller's struct kiln_error (which may be NULL) with a code
+ *     and one human-readable line naming the thing that failed and why.
+ *   - The library never prints and never exits. Warnings and progress reach
+ *     the caller through the log callback set with kiln_build_set_log().
+ *   - Free functions accept NULL.
+ *
+ * A build turns inputs (directory trees, tarballs) into one image layer each,
+ * streams every layer once through tar -> sha256 (diff_id) -> compressor ->
+ * sha256 (digest), and writes every requested output from that one pass.
+ * Outputs appear atomically: on failure nothing is left at any destination
+ * and an existing destination is left as it was.
+ */
+#ifndef KILN_KILN_H
+#define KILN_KILN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KILN_VERSION_MAJOR 0
+#define KILN_VERSION_MINOR 1
+#define KILN_VERSION_PATCH 0
+#define KILN_VERSION_STRING "0.1.0"
+
+/* Error codes carried in struct kiln_error.code. */
+enum kiln_error_code {
+    KILN_OK = 0,
+    KILN_ERR_USAGE,    /* malformed argument or option value (CLI exit 2) */
+    KILN_ERR_INPUT,    /* missing, unreadable, changing or corrupt input */
+    KILN_ERR_OUTPUT,   /* output location unwritable, full, or not a layout */
+    KILN_ERR_NOMEM,    /* out of memory */
+    KILN_ERR_FORMAT,   /* a document or archive kiln reads is malformed */
+    KILN_ERR_INTERNAL, /* a library kiln uses failed unexpectedly */
+};
+
+#define KILN_ERROR_MESSAGE_MAX 1024
+
+/* Fixed-size so that out-of-memory can be reported without allocating. */
+struct kiln_error {
+    int code;
+    char message[KILN_ERROR_MESSAGE_MAX];
+};
+
+/* "sha256:" + 64 hex digits + NUL. */
+#define KILN_DIGEST_MAX 72
+
+enum kiln_log_level { KILN_LOG_WARNING, KILN_LOG_INFO, KILN_LOG_DEBUG };
+typedef void (*kiln_log_fn)(void *userdata, enum kiln_log_level level, const char *message);
+
+enum kiln_compression { KILN_COMPRESSION_GZIP, KILN_COMPRESSION_ZSTD, KILN_COMPRESSION_NONE };
+
+/* Image settings that take one string each; see kiln_build_set(). */
+enum kiln_setting {
+    KILN_SET_ENTRYPOINT,  /* JSON array, or a string split as a POSIX shell would */
+    KILN_SET_CMD,         /* same forms as KILN_SET_ENTRYPOINT */
+    KILN_SET_ENV,         /* "KEY=VALUE", repeatable; a later KEY replaces an earlier one */
+    KILN_SET_WORKDIR,     /* config WorkingDir */
+    KILN_SET_USER,        /* "user", "uid", "user:group", "uid:gid" */
+    KILN_SET_PORT,        /* "N", "N/tcp", "N/udp", repeatable */
+    KILN_SET_VOLUME,      /* absolute path, repeatable */
+    KILN_SET_LABEL,       /* "KEY=VALUE", repeatable */
+    KILN_SET_ANNOTATION,  /* "KEY=VALUE" manifest annotation, repeatable */
+    KILN_SET_STOP_SIGNAL, /* "SIGTERM", "TERM", "15" */
+    KILN_SET_AUTHOR,      /* config author */
+    KILN_SET_PLATFORM,    /* "OS/ARCH[/VARIANT]"; GNU/Yocto ARCH names accepted */
+    KILN_SET_TAG,         /* image reference, repeatable */
+};
+
+typedef struct kiln_build kiln_build;
+
+kiln_build *kiln_build_new(void);
+void kiln_build_free(kiln_build *b);
+
+void kiln_build_set_log(kiln_build *b, kiln_log_fn fn, void *userdata);
+
+/* Inputs, one layer each, in the order added. */
+int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err);
+int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err);
+
+int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *value,
+                   struct kiln_error *err);
+
+/* Sets "created" and clamps every file mtime to it. Without it, "created" is
+ * the time of the build and mtimes are kept. */
+void kiln_build_set_source_date_epoch(kiln_build *b, int64_t epoch);
+/* Parses SOURCE_DATE_EPOCH-style text (decimal seconds). */
+int kiln_parse_source_date_epoch(const char *text, int64_t *epoch, struct kiln_error *err);
+
+/* level < 0 selects the default level of the compressor. */
+int kiln_build_set_compression(kiln_build *b, enum kiln_compression c, int level,
+                               struct kiln_error *err);
+int kiln_parse_compression(const char *name, enum kiln_compression *c, struct kiln_error *err);
+/* Worker threads for compression; 0 = the number of online CPUs. The output
+ * bytes are the same for every value. */
+void kiln_build_set_jobs(kiln_build *b, unsigned jobs);
+/* Keep extended attributes (default true). */
+void kiln_build_set_xattrs(kiln_build *b, bool keep);
+
+/* "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE". */
+int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err);
+
+/* Runs the build; on success writes the manifest digest to digest_out. */
+int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err);
+
+/* Versions of kiln and the libraries it was built with, one per line. */
+const char *kiln_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

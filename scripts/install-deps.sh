@@ -1,0 +1,36 @@
+#!/bin/sh
+# Install everything kiln needs to build and to run its whole test suite on
+# Debian 12 (bookworm). Idempotent: packages already present are left alone.
+# Run as root (or through sudo).
+set -eu
+
+BUILD_PKGS="build-essential cmake pkg-config clang \
+  libarchive-dev libcurl4-openssl-dev libssl-dev libjansson-dev \
+  libdeflate-dev libzstd-dev libcmocka-dev"
+
+TEST_PKGS="docker.io docker-registry skopeo umoci podman oci-image-tool \
+  containerd pseudo fakeroot debootstrap attr libcap2-bin jq python3 \
+  bzip2 xz-utils zstd pigz gzip apache2-utils openssl curl tar \
+  iproute2 buildah uidmap"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+
+missing=""
+for p in $BUILD_PKGS $TEST_PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# The Debian packages enable services under systemd; on a build host without
+# systemd nothing starts. The tests start their own dockerd and registries.
+echo "install-deps: all build and test dependencies are present"

@@ -1,0 +1,230 @@
+/* kiln build: directory trees and tarballs -> an image in one or more outputs. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "Usage: kiln build [OPTIONS] -o DEST [-o DEST ...]\n"
+    "\n"
+    "Build an image: each --rootfs or --tar input becomes one layer, in the order given.\n"
+    "Prints the manifest digest on stdout.\n"
+    "\n"
+    "Inputs:\n"
+    "  --rootfs DIR              a directory tree (owners, modes, xattrs, hardlinks, devices)\n"
+    "  --tar FILE                a tarball (plain, gzip, bzip2, xz or zstd), re-normalised\n"
+    "Image config:\n"
+    "  --entrypoint ARGS         JSON array, or a string split as a shell would\n"
+    "  --cmd ARGS                JSON array, or a string split as a shell would\n"
+    "  --env KEY=VALUE           environment variable (repeatable)\n"
+    "  --workdir DIR             working directory (absolute)\n"
+    "  --user USER[:GROUP]       user the container runs as\n"
+    "  --port N[/tcp|/udp]       exposed port (repeatable)\n"
+    "  --volume PATH             volume mount point (repeatable)\n"
+    "  --label KEY=VALUE         config label (repeatable)\n"
+    "  --annotation KEY=VALUE    manifest annotation (repeatable)\n"
+    "  --stop-signal SIGNAL      e.g. SIGTERM\n"
+    "  --author TEXT             image author\n"
+    "  --platform OS/ARCH[/VAR]  default linux/<host>; accepts x86_64, aarch64, armv7, ...\n"
+    "Names:\n"
+    "  -t, --tag REF             image name and tag, e.g. app:1.0 (repeatable)\n"
+    "Determinism:\n"
+    "  --source-date-epoch N     created time; clamps file mtimes (default $SOURCE_DATE_EPOCH)\n"
+    "Layers:\n"
+    "  --compression ALGO        gzip (default), zstd or none\n"
+    "  --compression-level N     gzip 1-12 (default 6), zstd 1-22 (default 3)\n"
+    "  -j, --jobs N              compression threads (default: all CPUs; same output for any N)\n"
+    "  --no-xattrs               drop extended attributes\n"
+    "Outputs (several in one pass):\n"
+    "  -o, --output DEST         oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE\n"
+    "Other:\n"
+    "  -q, --quiet               no warnings on stderr\n"
+    "  -v, --verbose             report each layer on stderr\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage error. See kiln-build(1).\n";
+
+enum {
+    OPT_ROOTFS = 256,
+    OPT_TAR,
+    OPT_ENTRYPOINT,
+    OPT_CMD,
+    OPT_ENV,
+    OPT_WORKDIR,
+    OPT_USER,
+    OPT_PORT,
+    OPT_VOLUME,
+    OPT_LABEL,
+    OPT_ANNOTATION,
+    OPT_STOP_SIGNAL,
+    OPT_AUTHOR,
+    OPT_PLATFORM,
+    OPT_SDE,
+    OPT_COMPRESSION,
+    OPT_LEVEL,
+    OPT_NO_XATTRS,
+    OPT_DEBUG,
+};
+
+static const struct option options[] = {
+    {"rootfs", required_argument, NULL, OPT_ROOTFS},
+    {"tar", required_argument, NULL, OPT_TAR},
+    {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+    {"cmd", required_argument, NULL, OPT_CMD},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"workdir", required_argument, NULL, OPT_WORKDIR},
+    {"user", required_argument, NULL, OPT_USER},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"volume", required_argument, NULL, OPT_VOLUME},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"annotation", required_argument, NULL, OPT_ANNOTATION},
+    {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+    {"author", required_argument, NULL, OPT_AUTHOR},
+    {"platform", required_argument, NULL, OPT_PLATFORM},
+    {"tag", required_argument, NULL, 't'},
+    {"source-date-epoch", required_argument, NULL, OPT_SDE},
+    {"compression", required_argument, NULL, OPT_COMPRESSION},
+    {"compression-level", required_argument, NULL, OPT_LEVEL},
+    {"jobs", required_argument, NULL, 'j'},
+    {"no-xattrs", no_argument, NULL, OPT_NO_XATTRS},
+    {"output", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"debug", no_argument, NULL, OPT_DEBUG},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int setting_of(int opt)
+{
+    switch (opt) {
+    case OPT_ENTRYPOINT: return KILN_SET_ENTRYPOINT;
+    case OPT_CMD: return KILN_SET_CMD;
+    case OPT_ENV: return KILN_SET_ENV;
+    case OPT_WORKDIR: return KILN_SET_WORKDIR;
+    case OPT_USER: return KILN_SET_USER;
+    case OPT_PORT: return KILN_SET_PORT;
+    case OPT_VOLUME: return KILN_SET_VOLUME;
+    case OPT_LABEL: return KILN_SET_LABEL;
+    case OPT_ANNOTATION: return KILN_SET_ANNOTATION;
+    case OPT_STOP_SIGNAL: return KILN_SET_STOP_SIGNAL;
+    case OPT_AUTHOR: return KILN_SET_AUTHOR;
+    case OPT_PLATFORM: return KILN_SET_PLATFORM;
+    case 't': return KILN_SET_TAG;
+    default: return -1;
+    }
+}
+
+static int parse_int(const char *opt, const char *v, long lo, long hi, long *out,
+                     struct kiln_error *err)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || errno || n < lo || n > hi) {
+        err->code = KILN_ERR_USAGE;
+        snprintf(err->message, sizeof(err->message), "%s '%s': expected a number from %ld to %ld",
+                 opt, v, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int cmd_build(int argc, char **argv, struct cli_globals *g)
+{
+    struct kiln_error err = {0};
+    kiln_build *b = kiln_build_new();
+    if (!b) {
+        fputs("kiln: out of memory\n", stderr);
+        return EXIT_FAILURE_;
+    }
+    kiln_build_set_log(b, cli_log, g);
+    const char *compression = "gzip", *level = NULL, *sde = getenv("SOURCE_DATE_EPOCH");
+    bool sde_from_env = sde && *sde;
+    int rc = 0, opt;
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":t:o:j:qvh", options, NULL)) != -1) {
+        int s = setting_of(opt);
+        long n;
+        if (s >= 0) {
+            rc = kiln_build_set(b, (enum kiln_setting)s, optarg, &err);
+            continue;
+        }
+        switch (opt) {
+        case OPT_ROOTFS: rc = kiln_build_add_rootfs(b, optarg, &err); break;
+        case OPT_TAR: rc = kiln_build_add_tar(b, optarg, &err); break;
+        case OPT_SDE:
+            sde = optarg;
+            sde_from_env = false;
+            break;
+        case OPT_COMPRESSION: compression = optarg; break;
+        case OPT_LEVEL: level = optarg; break;
+        case 'j':
+            rc = parse_int("--jobs", optarg, 1, 256, &n, &err);
+            if (rc == 0)
+                kiln_build_set_jobs(b, (unsigned)n);
+            break;
+        case OPT_NO_XATTRS: kiln_build_set_xattrs(b, false); break;
+        case 'o': rc = kiln_build_add_output(b, optarg, &err); break;
+        case 'q': g->verbosity = -1; break;
+        case 'v': g->verbosity = g->verbosity < 1 ? 1 : g->verbosity; break;
+        case OPT_DEBUG: g->verbosity = 2; break;
+        case 'h':
+            fputs(help, stdout);
+            kiln_build_free(b);
+            return EXIT_OK;
+        case ':':
+            err.code = KILN_ERR_USAGE;
+            snprintf(err.message, sizeof(err.message), "build: option '%s' needs a value",
+                     argv[optind - 1]);
+            rc = -1;
+            break;
+        default:
+            err.code = KILN_ERR_USAGE;
+            snprintf(err.message, sizeof(err.message),
+                     "build: unknown option '%s'; run 'kiln build --help'", argv[optind - 1]);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && optind < argc) {
+        err.code = KILN_ERR_USAGE;
+        snprintf(err.message, sizeof(err.message),
+                 "build: unexpected argument '%s' (inputs are --rootfs DIR or --tar FILE)",
+                 argv[optind]);
+        rc = -1;
+    }
+    enum kiln_compression comp = KILN_COMPRESSION_GZIP;
+    long lvl = -1;
+    if (rc == 0)
+        rc = kiln_parse_compression(compression, &comp, &err);
+    if (rc == 0 && level)
+        rc = parse_int("--compression-level", level, 0, INT_MAX, &lvl, &err);
+    if (rc == 0)
+        rc = kiln_build_set_compression(b, comp, (int)lvl, &err);
+    if (rc == 0 && sde) {
+        int64_t epoch;
+        rc = kiln_parse_source_date_epoch(sde, &epoch, &err);
+        if (rc < 0 && !sde_from_env) {
+            memmove(err.message + 22, err.message, sizeof(err.message) - 22);
+            memcpy(err.message, "--source-date-epoch: ", 21);
+            err.message[21] = ' ';
+        }
+        if (rc == 0)
+            kiln_build_set_source_date_epoch(b, epoch);
+    }
+    char digest[KILN_DIGEST_MAX];
+    if (rc == 0)
+        rc = kiln_build_run(b, digest, &err);
+    kiln_build_free(b);
+    if (rc < 0)
+        return cli_report(&err);
+    printf("%s\n", digest);
+    return EXIT_OK;
+}

@@ -1,0 +1,79 @@
+/* kiln: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv, struct cli_globals *g);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"build", cmd_build, "build an image from directory trees and tarballs"},
+    {"version", cmd_version, "print the versions of kiln and its libraries"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: kiln COMMAND [OPTIONS]\n\n"
+               "Build Docker/OCI container images without Docker.\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "show help for a command");
+    fprintf(f, "\nRun 'kiln COMMAND --help' for a command's options; see kiln(1).\n");
+}
+
+int cli_report(const struct kiln_error *err)
+{
+    fprintf(stderr, "kiln: %s\n", err->message[0] ? err->message : "unknown error");
+    return err->code == KILN_ERR_USAGE ? EXIT_USAGE : EXIT_FAILURE_;
+}
+
+void cli_log(void *userdata, enum kiln_log_level level, const char *message)
+{
+    const struct cli_globals *g = userdata;
+    if (level == KILN_LOG_WARNING && g->verbosity >= 0)
+        fprintf(stderr, "kiln: warning: %s\n", message);
+    else if (level == KILN_LOG_INFO && g->verbosity >= 1)
+        fprintf(stderr, "kiln: %s\n", message);
+    else if (level == KILN_LOG_DEBUG && g->verbosity >= 2)
+        fprintf(stderr, "kiln: debug: %s\n", message);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_globals g = {0};
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V"))
+        name = "version";
+    if (!strcmp(name, "help")) {
+        if (argc < 3) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+            if (!strcmp(argv[2], commands[i].name)) {
+                char help_opt[] = "--help";
+                char *args[] = {argv[2], help_opt, NULL};
+                return commands[i].run(2, args, &g);
+            }
+        }
+        fprintf(stderr, "kiln: help: unknown command '%s'\n", argv[2]);
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1, &g);
+    fprintf(stderr, "kiln: unknown command '%s'; run 'kiln --help' for the list\n", name);
+    return EXIT_USAGE;
+}

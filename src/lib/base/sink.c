@@ -1,0 +1,52 @@
+/* Byte sinks: the stages of the streaming pipeline that are not compressors. */
+#include <string.h>
+
+#include "../internal.h"
+
+static int hash_write(struct kiln_sink *s, const void *p, size_t n, struct kiln_error *err)
+{
+    struct kiln_hash_sink *h = (struct kiln_hash_sink *)s;
+    kiln_sha256_update(&h->sha, p, n);
+    h->bytes += n;
+    return h->next ? kiln_sink_write(h->next, p, n, err) : 0;
+}
+
+static int hash_finish(struct kiln_sink *s, struct kiln_error *err)
+{
+    struct kiln_hash_sink *h = (struct kiln_hash_sink *)s;
+    return h->next ? kiln_sink_finish(h->next, err) : 0;
+}
+
+int kiln_hash_sink_init(struct kiln_hash_sink *h, struct kiln_sink *next, struct kiln_error *err)
+{
+    memset(h, 0, sizeof(*h));
+    h->sink.write = hash_write;
+    h->sink.finish = hash_finish;
+    h->next = next;
+    return kiln_sha256_init(&h->sha, err);
+}
+
+static int fd_write(struct kiln_sink *s, const void *p, size_t n, struct kiln_error *err)
+{
+    struct kiln_fd_sink *f = (struct kiln_fd_sink *)s;
+    return kiln_write_all(f->fd, p, n, f->what, err);
+}
+
+void kiln_fd_sink_init(struct kiln_fd_sink *s, int fd, const char *what)
+{
+    s->sink.write = fd_write;
+    s->sink.finish = NULL;
+    s->fd = fd;
+    s->what = what;
+}
+
+static int buf_write(struct kiln_sink *s, const void *p, size_t n, struct kiln_error *err)
+{
+    return kiln_buf_append(&((struct kiln_buf_sink *)s)->buf, p, n, err);
+}
+
+void kiln_buf_sink_init(struct kiln_buf_sink *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->sink.write = buf_write;
+}

@@ -1,0 +1,230 @@
+/* Small file-system and string helpers. All file metadata goes through libc. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../internal.h"
+
+void *kiln_xmalloc(size_t n, struct kiln_error *err)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        kiln_oom(err);
+    return p;
+}
+
+char *kiln_strdup(const char *s, struct kiln_error *err)
+{
+    char *p = strdup(s);
+    if (!p)
+        kiln_oom(err);
+    return p;
+}
+
+int kiln_write_all(int fd, const void *p, size_t n, const char *what, struct kiln_error *err)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: write failed", what);
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+char *kiln_path_join(const char *a, const char *b, struct kiln_error *err)
+{
+    size_t la = strlen(a);
+    bool slash = la && a[la - 1] == '/';
+    size_t n = la + strlen(b) + 2;
+    char *p = kiln_xmalloc(n, err);
+    if (p)
+        snprintf(p, n, "%s%s%s", a, slash ? "" : "/", b);
+    return p;
+}
+
+char *kiln_dirname(const char *path, struct kiln_error *err)
+{
+    const char *s = strrchr(path, '/');
+    if (!s)
+        return kiln_strdup(".", err);
+    while (s > path && s[-1] == '/')
+        s--;
+    if (s == path)
+        return kiln_strdup("/", err);
+    char *p = kiln_xmalloc((size_t)(s - path) + 1, err);
+    if (p) {
+        memcpy(p, path, (size_t)(s - path));
+        p[s - path] = '\0';
+    }
+    return p;
+}
+
+int kiln_write_file_atomic(const char *path, const void *p, size_t n, struct kiln_error *err)
+{
+    size_t l = strlen(path) + 16;
+    _cleanup_free_ char *tmp = kiln_xmalloc(l, err);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, l, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", path);
+    if (kiln_write_all(fd, p, n, path, err) < 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "%s: cannot write", path);
+    }
+    if (close(fd) < 0) {
+        unlink(tmp);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot write", path);
+    }
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "%s: cannot rename into place", path);
+    }
+    return 0;
+}
+
+int kiln_read_file(const char *path, size_t max, struct kiln_buf *out, struct kiln_error *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
+    out->max = max;
+    char chunk[65536];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: read failed", path);
+        }
+        if (r == 0)
+            break;
+        if (kiln_buf_append(out, chunk, (size_t)r, err) < 0)
+            return kiln_error_prefix(err, "%s", path);
+    }
+    if (!out->data && kiln_buf_append(out, "", 0, err) < 0)
+        return -1;
+    return 0;
+}
+
+int kiln_copy_or_link(const char *src, const char *dst, struct kiln_error *err)
+{
+    if (link(src, dst) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", dst);
+    _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return kiln_fail_errno(err, KILN_ERR_INTERNAL, errno, "%s", src);
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", dst);
+    struct stat st;
+    if (fstat(in, &st) < 0)
+        goto fail;
+    off_t left = st.st_size;
+    bool use_cfr = true;
+    char buf[1 << 16];
+    while (left > 0) {
+        ssize_t n;
+        if (use_cfr) {
+            n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+            if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+                          errno == EOPNOTSUPP)) {
+                use_cfr = false;
+                continue;
+            }
+        } else {
+            n = read(in, buf, sizeof(buf));
+            if (n > 0 && kiln_write_all(out, buf, (size_t)n, dst, err) < 0) {
+                close(out);
+                unlink(dst);
+                return -1;
+            }
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        left -= n;
+    }
+    if (fsync(out) < 0 || close(out) < 0) {
+        out = -1;
+        goto fail;
+    }
+    return 0;
+fail:;
+    int e = errno ? errno : EIO;
+    if (out >= 0)
+        close(out);
+    unlink(dst);
+    return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "%s: cannot copy", dst);
+}
+
+int kiln_rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *child = kiln_path_join(path, de->d_name, NULL);
+        if (!child) {
+            rc = -1;
+            break;
+        }
+        if (kiln_rm_rf(child) < 0)
+            rc = -1;
+        free(child);
+    }
+    closedir(d);
+    if (rmdir(path) < 0)
+        rc = -1;
+    return rc;
+}
+
+void kiln_format_time(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void kiln_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

@@ -1,0 +1,501 @@
+/*
+ * A build: inputs -> one streamed layer each -> config and manifest -> every
+ * output, prepared and then committed together.
+ */
+#define _GNU_SOURCE
+#include <archive.h>
+#include <curl/curlver.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libdeflate.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "internal.h"
+
+struct input {
+    enum { INPUT_TREE, INPUT_TAR } kind;
+    char *path;
+};
+
+struct kiln_build {
+    struct input *inputs;
+    size_t ninputs;
+    struct kiln_output *outputs;
+    size_t noutputs;
+    struct kiln_reference *tags;
+    size_t ntags;
+    struct kiln_image_config cfg;
+    bool have_platform;
+    bool have_sde;
+    int64_t sde;
+    enum kiln_compression comp;
+    int level;
+    unsigned jobs;
+    bool xattrs;
+    kiln_log_fn log;
+    void *log_userdata;
+};
+
+kiln_build *kiln_build_new(void)
+{
+    kiln_build *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->comp = KILN_COMPRESSION_GZIP;
+    b->level = -1;
+    b->xattrs = true;
+    return b;
+}
+
+void kiln_build_free(kiln_build *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->ninputs; i++)
+        free(b->inputs[i].path);
+    free(b->inputs);
+    for (size_t i = 0; i < b->noutputs; i++)
+        kiln_output_free(&b->outputs[i]);
+    free(b->outputs);
+    for (size_t i = 0; i < b->ntags; i++)
+        kiln_reference_free(&b->tags[i]);
+    free(b->tags);
+    struct kiln_image_config *c = &b->cfg;
+    free(c->author);
+    free(c->user);
+    free(c->workdir);
+    free(c->stop_signal);
+    kiln_strlist_free(&c->env);
+    kiln_strlist_free(&c->entrypoint);
+    kiln_strlist_free(&c->cmd);
+    kiln_strlist_free(&c->ports);
+    kiln_strlist_free(&c->volumes);
+    kiln_strlist_free(&c->labels);
+    kiln_strlist_free(&c->annotations);
+    free(b);
+}
+
+void kiln_build_set_log(kiln_build *b, kiln_log_fn fn, void *userdata)
+{
+    b->log = fn;
+    b->log_userdata = userdata;
+}
+
+static void logf_(kiln_build *b, enum kiln_log_level lvl, const char *fmt, ...) KILN_PRINTF(3, 4);
+static void logf_(kiln_build *b, enum kiln_log_level lvl, const char *fmt, ...)
+{
+    if (!b->log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    b->log(b->log_userdata, lvl, msg);
+}
+
+static int add_input(kiln_build *b, int kind, const char *path, struct kiln_error *err)
+{
+    if (!path || !*path)
+        return kiln_fail(err, KILN_ERR_USAGE, "%s: empty path",
+                         kind == INPUT_TREE ? "--rootfs" : "--tar");
+    struct input *v = realloc(b->inputs, (b->ninputs + 1) * sizeof(*v));
+    if (!v)
+        return kiln_oom(err);
+    b->inputs = v;
+    if (!(v[b->ninputs].path = kiln_strdup(path, err)))
+        return -1;
+    v[b->ninputs].kind = kind;
+    b->ninputs++;
+    return 0;
+}
+
+int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err)
+{
+    return add_input(b, INPUT_TREE, dir, err);
+}
+
+int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err)
+{
+    return add_input(b, INPUT_TAR, file, err);
+}
+
+static int replace_str(char **slot, const char *v, struct kiln_error *err)
+{
+    char *n = kiln_strdup(v, err);
+    if (!n)
+        return -1;
+    free(*slot);
+    *slot = n;
+    return 0;
+}
+
+static int check_kv(const char *opt, const char *v, struct kiln_error *err)
+{
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v)
+        return kiln_fail(err, KILN_ERR_USAGE, "%s '%s': expected KEY=VALUE with a non-empty KEY",
+                         opt, v);
+    return 0;
+}
+
+static int set_env(struct kiln_strlist *env, const char *v, struct kiln_error *err)
+{
+    if (check_kv("--env", v, err) < 0)
+        return -1;
+    size_t kl = (size_t)(strchr(v, '=') - v);
+    for (size_t i = 0; i < env->n; i++) {
+        if (!strncmp(env->v[i], v, kl) && env->v[i][kl] == '=')
+            return replace_str(&env->v[i], v, err);
+    }
+    return kiln_strlist_push(env, v, err);
+}
+
+static int set_port(struct kiln_strlist *ports, const char *v, struct kiln_error *err)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    const char *proto = "tcp";
+    if (end == v || errno || n < 1 || n > 65535 || (*end && *end != '/'))
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "--port '%s': expected a port number 1-65535, optionally /tcp or /udp", v);
+    if (*end == '/') {
+        proto = end + 1;
+        if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
+            return kiln_fail(err, KILN_ERR_USAGE,
+                             "--port '%s': protocol must be tcp or udp (or sctp)", v);
+    }
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%ld/%s", n, proto);
+    for (size_t i = 0; i < ports->n; i++)
+        if (!strcmp(ports->v[i], buf))
+            return 0;
+    return kiln_strlist_push(ports, buf, err);
+}
+
+static int check_signal(const char *v, struct kiln_error *err)
+{
+    static const char *const names[] = {
+        "HUP",  "INT",  "QUIT", "ILL",  "TRAP",  "ABRT", "IOT",  "BUS",    "FPE",  "KILL", "USR1",
+        "SEGV", "USR2", "PIPE", "ALRM", "TERM",  "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN",
+        "TTOU", "URG",  "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO",   "POLL", "PWR",  "SYS"};
+    const char *s = v;
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (end != s && !*end && n >= 1 && n <= 64)
+        return 0;
+    if (!strncmp(s, "SIG", 3))
+        s += 3;
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (!strcmp(s, names[i]))
+            return 0;
+    if (!strncmp(s, "RTMIN", 5) || !strncmp(s, "RTMAX", 5))
+        return 0;
+    return kiln_fail(err, KILN_ERR_USAGE,
+                     "--stop-signal '%s': not a signal name (e.g. SIGTERM) or number (1-64)", v);
+}
+
+int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *v, struct kiln_error *err)
+{
+    struct kiln_image_config *c = &b->cfg;
+    if (!v)
+        return kiln_fail(err, KILN_ERR_USAGE, "missing value");
+    switch (what) {
+    case KILN_SET_ENTRYPOINT:
+        c->has_entrypoint = true;
+        if (kiln_parse_args(v, &c->entrypoint, err) < 0)
+            return kiln_error_prefix(err, "--entrypoint");
+        return 0;
+    case KILN_SET_CMD:
+        c->has_cmd = true;
+        if (kiln_parse_args(v, &c->cmd, err) < 0)
+            return kiln_error_prefix(err, "--cmd");
+        return 0;
+    case KILN_SET_ENV:
+        return set_env(&c->env, v, err);
+    case KILN_SET_WORKDIR:
+        if (v[0] != '/')
+            return kiln_fail(err, KILN_ERR_USAGE, "--workdir '%s': must be an absolute path", v);
+        return replace_str(&c->workdir, v, err);
+    case KILN_SET_USER:
+        if (!*v || strpbrk(v, " \t\n"))
+            return kiln_fail(err, KILN_ERR_USAGE,
+                             "--user '%s': expected USER, UID, USER:GROUP or UID:GID", v);
+        return replace_str(&c->user, v, err);
+    case KILN_SET_PORT:
+        return set_port(&c->ports, v, err);
+    case KILN_SET_VOLUME:
+        if (v[0] != '/')
+            return kiln_fail(err, KILN_ERR_USAGE, "--volume '%s': must be an absolute path", v);
+        return kiln_strlist_push(&c->volumes, v, err);
+    case KILN_SET_LABEL:
+        return check_kv("--label", v, err) < 0 ? -1 : kiln_strlist_push(&c->labels, v, err);
+    case KILN_SET_ANNOTATION:
+        return check_kv("--annotation", v, err) < 0 ? -1
+                                                    : kiln_strlist_push(&c->annotations, v, err);
+    case KILN_SET_STOP_SIGNAL:
+        return check_signal(v, err) < 0 ? -1 : replace_str(&c->stop_signal, v, err);
+    case KILN_SET_AUTHOR:
+        return replace_str(&c->author, v, err);
+    case KILN_SET_PLATFORM:
+        if (kiln_platform_parse(v, &c->platform, err) < 0)
+            return -1;
+        b->have_platform = true;
+        return 0;
+    case KILN_SET_TAG: {
+        struct kiln_reference r;
+        if (kiln_reference_parse(v, &r, err) < 0)
+            return kiln_error_prefix(err, "--tag");
+        if (r.digest) {
+            kiln_reference_free(&r);
+            return kiln_fail(err, KILN_ERR_USAGE, "--tag '%s': a tag cannot carry a digest", v);
+        }
+        struct kiln_reference *t = realloc(b->tags, (b->ntags + 1) * sizeof(*t));
+        if (!t) {
+            kiln_reference_free(&r);
+            return kiln_oom(err);
+        }
+        b->tags = t;
+        t[b->ntags++] = r;
+        return 0;
+    }
+    }
+    return kiln_fail(err, KILN_ERR_USAGE, "unknown setting %d", (int)what);
+}
+
+void kiln_build_set_source_date_epoch(kiln_build *b, int64_t epoch)
+{
+    b->have_sde = true;
+    b->sde = epoch;
+}
+
+int kiln_parse_source_date_epoch(const char *text, int64_t *epoch, struct kiln_error *err)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (!*text || *end || errno || v < 0 || v > 253402300799LL)
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "SOURCE_DATE_EPOCH '%s': expected whole seconds since 1970 (e.g. %s)",
+                         text, "1700000000");
+    *epoch = v;
+    return 0;
+}
+
+int kiln_build_set_compression(kiln_build *b, enum kiln_compression c, int level,
+                               struct kiln_error *err)
+{
+    if (level >= 0 && kiln_compression_check_level(c, level, err) < 0)
+        return -1;
+    b->comp = c;
+    b->level = level;
+    return 0;
+}
+
+void kiln_build_set_jobs(kiln_build *b, unsigned jobs)
+{
+    b->jobs = jobs;
+}
+
+void kiln_build_set_xattrs(kiln_build *b, bool keep)
+{
+    b->xattrs = keep;
+}
+
+int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err)
+{
+    struct kiln_output o;
+    if (kiln_output_parse(dest, &o, err) < 0)
+        return -1;
+    for (size_t i = 0; i < b->noutputs; i++) {
+        if (!strcmp(b->outputs[i].path, o.path) && (b->outputs[i].kind != KILN_OUT_OCI ||
+                                                     o.kind != KILN_OUT_OCI)) {
+            kiln_output_free(&o);
+            return kiln_fail(err, KILN_ERR_USAGE, "-o %s: the same path is named twice", dest);
+        }
+    }
+    struct kiln_output *v = realloc(b->outputs, (b->noutputs + 1) * sizeof(*v));
+    if (!v) {
+        kiln_output_free(&o);
+        return kiln_oom(err);
+    }
+    b->outputs = v;
+    v[b->noutputs++] = o;
+    return 0;
+}
+
+static unsigned effective_jobs(const kiln_build *b)
+{
+    if (b->jobs)
+        return b->jobs;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)(n > 64 ? 64 : n) : 1;
+}
+
+/* Streams one input through tar -> sha256 -> compressor -> sha256 -> file. */
+static int build_layer(kiln_build *b, const struct input *in, const char *stage_dir, size_t idx,
+                       struct kiln_layer_desc *desc, struct kiln_blob *blob,
+                       struct kiln_error *err)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "layer-%zu", idx);
+    _cleanup_free_ char *path = kiln_path_join(stage_dir, name, err);
+    if (!path)
+        return -1;
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", path);
+    struct kiln_fd_sink file;
+    kiln_fd_sink_init(&file, fd, path);
+    struct kiln_hash_sink compressed, raw;
+    struct kiln_compressor *comp = NULL;
+    if (kiln_hash_sink_init(&compressed, &file.sink, err) < 0)
+        return -1;
+    int rc = kiln_compressor_new(b->comp, b->level, effective_jobs(b), &compressed.sink, &comp,
+                                 err);
+    if (rc == 0)
+        rc = kiln_hash_sink_init(&raw, kiln_compressor_sink(comp), err);
+    if (rc < 0) {
+        kiln_sha256_free(&compressed.sha);
+        kiln_compressor_free(comp);
+        return -1;
+    }
+    struct kiln_tar_writer w;
+    kiln_tar_writer_init(&w, &raw.sink);
+    struct kiln_layer_opts lo = {.clamp_mtime = b->have_sde,
+                                 .clamp_to = b->sde,
+                                 .xattrs = b->xattrs,
+                                 .log = b->log,
+                                 .log_userdata = b->log_userdata};
+    rc = in->kind == INPUT_TREE ? kiln_layer_from_tree(in->path, &lo, &w, err)
+                                : kiln_layer_from_tarball(in->path, &lo, &w, err);
+    if (rc == 0)
+        rc = kiln_tar_finish(&w, err);
+    if (rc == 0)
+        rc = kiln_sink_finish(&raw.sink, err);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot write", path);
+    kiln_compressor_free(comp);
+    if (rc < 0) {
+        kiln_sha256_free(&raw.sha);
+        kiln_sha256_free(&compressed.sha);
+        return -1;
+    }
+    kiln_sha256_final(&raw.sha, desc->diff_id);
+    kiln_sha256_final(&compressed.sha, desc->digest);
+    desc->size = compressed.bytes;
+    blob->size = compressed.bytes;
+    memcpy(blob->digest, desc->digest, KILN_DIGEST_MAX);
+    blob->path = TAKE_PTR(path);
+    logf_(b, KILN_LOG_INFO, "layer %zu (%s %s): %llu bytes tar, %llu bytes %s, %s", idx + 1,
+          in->kind == INPUT_TREE ? "--rootfs" : "--tar", in->path,
+          (unsigned long long)raw.bytes, (unsigned long long)compressed.bytes,
+          kiln_compression_name(b->comp), desc->digest);
+    return 0;
+}
+
+int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
+{
+    if (!b->ninputs)
+        return kiln_fail(err, KILN_ERR_USAGE, "no input: give --rootfs DIR or --tar FILE");
+    if (!b->noutputs)
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "no output: give -o oci:DIR, -o oci-archive:FILE or "
+                         "-o docker-archive:FILE");
+    for (size_t i = 0; i < b->noutputs; i++)
+        if (kiln_output_check(&b->outputs[i], err) < 0)
+            return -1;
+    if (!b->have_platform)
+        kiln_platform_host(&b->cfg.platform);
+    b->cfg.created = b->have_sde ? b->sde : (int64_t)time(NULL);
+    for (size_t i = 0; i < b->noutputs; i++)
+        if (b->comp == KILN_COMPRESSION_ZSTD && b->outputs[i].kind == KILN_OUT_DOCKER_ARCHIVE)
+            logf_(b, KILN_LOG_WARNING,
+                  "-o %s: zstd layers load only in Docker 23 and later; use --compression gzip "
+                  "for older engines",
+                  b->outputs[i].spec);
+
+    /* Layers are staged next to the first output so that they can be
+     * hard-linked into a layout on the same file system. */
+    _cleanup_free_ char *parent = kiln_dirname(b->outputs[0].path, err);
+    _cleanup_free_ char *stage = parent ? kiln_path_join(parent, ".kiln-stage-XXXXXX", err) : NULL;
+    if (!stage)
+        return -1;
+    if (!mkdtemp(stage))
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create a staging directory",
+                               parent);
+
+    int rc = 0;
+    struct kiln_layer_desc *layers = calloc(b->ninputs, sizeof(*layers));
+    struct kiln_blob *blobs = calloc(b->ninputs, sizeof(*blobs));
+    struct kiln_buf config = {0}, manifest = {0};
+    if (!layers || !blobs)
+        rc = kiln_oom(err);
+    for (size_t i = 0; rc == 0 && i < b->ninputs; i++) {
+        rc = build_layer(b, &b->inputs[i], stage, i, &layers[i], &blobs[i], err);
+        if (rc == 0)
+            layers[i].created_by = b->inputs[i].kind == INPUT_TREE ? "kiln build --rootfs"
+                                                                   : "kiln build --tar";
+    }
+    struct kiln_image_out img = {0};
+    if (rc == 0)
+        rc = kiln_config_json(&b->cfg, layers, b->ninputs, &config, err);
+    if (rc == 0)
+        rc = kiln_sha256_buf(config.data, config.len, img.config_digest, err);
+    if (rc == 0)
+        rc = kiln_manifest_json(KILN_MANIFEST_OCI, b->comp, img.config_digest, config.len, layers,
+                                b->ninputs, &b->cfg.annotations, &manifest, err);
+    if (rc == 0)
+        rc = kiln_sha256_buf(manifest.data, manifest.len, img.manifest_digest, err);
+    if (rc == 0) {
+        img.config = &b->cfg;
+        img.manifest_media_type = KILN_MT_OCI_MANIFEST;
+        img.manifest = &manifest;
+        img.config_json = &config;
+        img.layers = layers;
+        img.layer_blobs = blobs;
+        img.nlayers = b->ninputs;
+        img.tags = b->tags;
+        img.ntags = b->ntags;
+        img.file_mtime = b->cfg.created;
+    }
+    for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
+        rc = kiln_output_prepare(&b->outputs[i], &img, err);
+    for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
+        rc = kiln_output_commit(&b->outputs[i], err);
+    if (rc < 0)
+        for (size_t i = 0; i < b->noutputs; i++)
+            kiln_output_rollback(&b->outputs[i]);
+    if (rc == 0)
+        memcpy(digest_out, img.manifest_digest, KILN_DIGEST_MAX);
+
+    kiln_rm_rf(stage);
+    for (size_t i = 0; blobs && i < b->ninputs; i++)
+        free(blobs[i].path);
+    free(blobs);
+    free(layers);
+    kiln_buf_free(&config);
+    kiln_buf_free(&manifest);
+    return rc;
+}
+
+const char *kiln_version_string(void)
+{
+    static char buf[512];
+    if (!buf[0])
+        snprintf(buf, sizeof(buf),
+                 "kiln %s\n%s\nlibcurl %s\nOpenSSL %s\njansson %s\nlibdeflate %s\n"
+                 "libzstd %s",
+                 KILN_VERSION_STRING, archive_version_string(), LIBCURL_VERSION,
+                 OpenSSL_version(OPENSSL_VERSION_STRING), JANSSON_VERSION, LIBDEFLATE_VERSION_STRING,
+                 ZSTD_versionString());
+    return buf;
+}

@@ -1,0 +1,289 @@
+/*
+ * The JSON documents of an image: config, manifest. Keys are sorted and the
+ * output compact, so equal settings give equal bytes (and digests).
+ */
+#include <jansson.h>
+#include <string.h>
+
+#include "../internal.h"
+
+int kiln_strlist_push(struct kiln_strlist *l, const char *s, struct kiln_error *err)
+{
+    char **v = realloc(l->v, (l->n + 2) * sizeof(*v));
+    if (!v)
+        return kiln_oom(err);
+    l->v = v;
+    if (!(v[l->n] = kiln_strdup(s, err)))
+        return -1;
+    v[++l->n] = NULL;
+    return 0;
+}
+
+void kiln_strlist_free(struct kiln_strlist *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int parse_json_args(const char *text, struct kiln_strlist *out, struct kiln_error *err)
+{
+    json_error_t je;
+    json_t *a = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!a || !json_is_array(a)) {
+        json_decref(a);
+        return kiln_fail(err, KILN_ERR_USAGE, "'%s': not a JSON array of strings (%s)", text,
+                         a ? "not an array" : je.text);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        if (!json_is_string(v)) {
+            json_decref(a);
+            return kiln_fail(err, KILN_ERR_USAGE, "'%s': element %zu is not a string", text, i);
+        }
+        if (kiln_strlist_push(out, json_string_value(v), err) < 0) {
+            json_decref(a);
+            return -1;
+        }
+    }
+    json_decref(a);
+    return 0;
+}
+
+int kiln_parse_args(const char *text, struct kiln_strlist *out, struct kiln_error *err)
+{
+    kiln_strlist_free(out);
+    const char *p = text;
+    while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+    if (*p == '[')
+        return parse_json_args(text, out, err);
+    struct kiln_buf word = {0};
+    bool in_word = false;
+    int rc = 0;
+    while (rc == 0 && *p) {
+        char c = *p++;
+        if (c == ' ' || c == '\t' || c == '\n') {
+            if (in_word) {
+                rc = kiln_strlist_push(out, word.data, err);
+                kiln_buf_free(&word);
+                in_word = false;
+            }
+            continue;
+        }
+        in_word = true;
+        if (c == '\'') {
+            const char *e = strchr(p, '\'');
+            if (!e) {
+                rc = kiln_fail(err, KILN_ERR_USAGE, "'%s': unterminated single quote", text);
+                break;
+            }
+            rc = kiln_buf_append(&word, p, (size_t)(e - p), err);
+            p = e + 1;
+        } else if (c == '"') {
+            for (;;) {
+                if (!*p) {
+                    rc = kiln_fail(err, KILN_ERR_USAGE, "'%s': unterminated double quote", text);
+                    break;
+                }
+                char d = *p++;
+                if (d == '"')
+                    break;
+                if (d == '\\' && (*p == '"' || *p == '\\' || *p == '$' || *p == '`'))
+                    d = *p++;
+                else if (d == '\\' && *p == '\n') {
+                    p++;
+                    continue;
+                }
+                if ((rc = kiln_buf_append(&word, &d, 1, err)) < 0)
+                    break;
+            }
+        } else if (c == '\\') {
+            if (!*p) {
+                rc = kiln_fail(err, KILN_ERR_USAGE, "'%s': trailing backslash", text);
+                break;
+            }
+            if (*p == '\n') {
+                p++;
+                continue;
+            }
+            rc = kiln_buf_append(&word, p++, 1, err);
+        } else {
+            rc = kiln_buf_append(&word, &c, 1, err);
+        }
+        if (rc == 0 && !word.data)
+            rc = kiln_buf_append(&word, "", 0, err);
+    }
+    if (rc == 0 && in_word)
+        rc = kiln_strlist_push(out, word.data ? word.data : "", err);
+    kiln_buf_free(&word);
+    return rc;
+}
+
+static json_t *string_array(const struct kiln_strlist *l)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < l->n; i++)
+        json_array_append_new(a, json_string(l->v[i]));
+    return a;
+}
+
+/* "K=V" list -> object; a later K replaces an earlier one. */
+static json_t *kv_object(const struct kiln_strlist *l)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < l->n; i++) {
+        const char *eq = strchr(l->v[i], '=');
+        char key[1024];
+        size_t kl = eq ? (size_t)(eq - l->v[i]) : strlen(l->v[i]);
+        if (kl >= sizeof(key))
+            kl = sizeof(key) - 1;
+        memcpy(key, l->v[i], kl);
+        key[kl] = '\0';
+        json_object_set_new(o, key, json_string(eq ? eq + 1 : ""));
+    }
+    return o;
+}
+
+static json_t *set_object(const struct kiln_strlist *l)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < l->n; i++)
+        json_object_set_new(o, l->v[i], json_object());
+    return o;
+}
+
+static int dump(json_t *doc, struct kiln_buf *out, struct kiln_error *err)
+{
+    if (!doc)
+        return kiln_oom(err);
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(doc);
+    if (!s)
+        return kiln_oom(err);
+    kiln_buf_free(out);
+    int rc = kiln_buf_append(out, s, strlen(s), err);
+    free(s);
+    return rc;
+}
+
+int kiln_config_json(const struct kiln_image_config *c, const struct kiln_layer_desc *layers,
+                     size_t nlayers, struct kiln_buf *out, struct kiln_error *err)
+{
+    char created[32];
+    kiln_format_time(c->created, created);
+    json_t *doc = json_object();
+    json_t *cfg = json_object();
+    json_t *rootfs = json_object();
+    json_t *diff_ids = json_array();
+    json_t *history = json_array();
+    if (!doc || !cfg || !rootfs || !diff_ids || !history) {
+        json_decref(doc);
+        json_decref(cfg);
+        json_decref(rootfs);
+        json_decref(diff_ids);
+        json_decref(history);
+        return kiln_oom(err);
+    }
+    json_object_set_new(doc, "created", json_string(created));
+    if (c->author)
+        json_object_set_new(doc, "author", json_string(c->author));
+    json_object_set_new(doc, "architecture", json_string(c->platform.arch));
+    if (c->platform.variant[0])
+        json_object_set_new(doc, "variant", json_string(c->platform.variant));
+    json_object_set_new(doc, "os", json_string(c->platform.os));
+
+    if (c->user)
+        json_object_set_new(cfg, "User", json_string(c->user));
+    if (c->ports.n)
+        json_object_set_new(cfg, "ExposedPorts", set_object(&c->ports));
+    if (c->env.n)
+        json_object_set_new(cfg, "Env", string_array(&c->env));
+    if (c->has_entrypoint)
+        json_object_set_new(cfg, "Entrypoint", string_array(&c->entrypoint));
+    if (c->has_cmd)
+        json_object_set_new(cfg, "Cmd", string_array(&c->cmd));
+    if (c->volumes.n)
+        json_object_set_new(cfg, "Volumes", set_object(&c->volumes));
+    if (c->workdir)
+        json_object_set_new(cfg, "WorkingDir", json_string(c->workdir));
+    if (c->labels.n)
+        json_object_set_new(cfg, "Labels", kv_object(&c->labels));
+    if (c->stop_signal)
+        json_object_set_new(cfg, "StopSignal", json_string(c->stop_signal));
+    json_object_set_new(doc, "config", cfg);
+
+    json_object_set_new(rootfs, "type", json_string("layers"));
+    for (size_t i = 0; i < nlayers; i++) {
+        json_array_append_new(diff_ids, json_string(layers[i].diff_id));
+        json_t *h = json_object();
+        json_object_set_new(h, "created", json_string(created));
+        json_object_set_new(h, "created_by",
+                            json_string(layers[i].created_by ? layers[i].created_by : "kiln"));
+        if (c->author)
+            json_object_set_new(h, "author", json_string(c->author));
+        json_array_append_new(history, h);
+    }
+    json_object_set_new(rootfs, "diff_ids", diff_ids);
+    json_object_set_new(doc, "rootfs", rootfs);
+    json_object_set_new(doc, "history", history);
+    return dump(doc, out, err);
+}
+
+const char *kiln_layer_media_type(enum kiln_manifest_kind kind, enum kiln_compression comp)
+{
+    if (kind == KILN_MANIFEST_DOCKER)
+        return comp == KILN_COMPRESSION_NONE ? "application/vnd.docker.image.rootfs.diff.tar"
+               : comp == KILN_COMPRESSION_ZSTD
+                   ? "application/vnd.oci.image.layer.v1.tar+zstd"
+                   : "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    return comp == KILN_COMPRESSION_NONE   ? "application/vnd.oci.image.layer.v1.tar"
+           : comp == KILN_COMPRESSION_ZSTD ? "application/vnd.oci.image.layer.v1.tar+zstd"
+                                           : "application/vnd.oci.image.layer.v1.tar+gzip";
+}
+
+static json_t *descriptor(const char *mt, const char *digest, uint64_t size)
+{
+    json_t *d = json_object();
+    if (!d)
+        return NULL;
+    json_object_set_new(d, "mediaType", json_string(mt));
+    json_object_set_new(d, "digest", json_string(digest));
+    json_object_set_new(d, "size", json_integer((json_int_t)size));
+    return d;
+}
+
+int kiln_manifest_json(enum kiln_manifest_kind kind, enum kiln_compression comp,
+                       const char *config_digest, size_t config_size,
+                       const struct kiln_layer_desc *layers, size_t nlayers,
+                       const struct kiln_strlist *annotations, struct kiln_buf *out,
+                       struct kiln_error *err)
+{
+    json_t *doc = json_object();
+    json_t *ls = json_array();
+    if (!doc || !ls) {
+        json_decref(doc);
+        json_decref(ls);
+        return kiln_oom(err);
+    }
+    bool oci = kind == KILN_MANIFEST_OCI;
+    json_object_set_new(doc, "schemaVersion", json_integer(2));
+    json_object_set_new(doc, "mediaType",
+                        json_string(oci ? KILN_MT_OCI_MANIFEST : KILN_MT_DOCKER_MANIFEST));
+    json_object_set_new(
+        doc, "config",
+        descriptor(oci ? KILN_MT_OCI_CONFIG : KILN_MT_DOCKER_CONFIG, config_digest, config_size));
+    for (size_t i = 0; i < nlayers; i++)
+        json_array_append_new(
+            ls, descriptor(kiln_layer_media_type(kind, comp), layers[i].digest, layers[i].size));
+    json_object_set_new(doc, "layers", ls);
+    if (oci && annotations && annotations->n)
+        json_object_set_new(doc, "annotations", kv_object(annotations));
+    return dump(doc, out, err);
+}

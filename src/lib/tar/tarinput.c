@@ -1,0 +1,403 @@
+/*
+ * A tarball as one layer. libarchive reads any tar flavour under any
+ * compression it knows. The members are re-normalised: paths lose "./" and
+ * "/" prefixes, a ".." component is refused (it would land outside the
+ * layer), duplicates keep the last member (tar semantics), and the result is
+ * sorted like a tree walk. Member data is spooled to an unlinked temporary
+ * file while the archive is read, then copied out in sorted order, so memory
+ * holds metadata only.
+ */
+#define _GNU_SOURCE
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../internal.h"
+
+#define COPY_CHUNK (1024 * 1024)
+
+struct member {
+    char *path;
+    char *link; /* symlink target, or hardlink target (normalised) */
+    enum kiln_tar_type type;
+    uint32_t mode;
+    uint64_t uid, gid;
+    int64_t mtime;
+    uint64_t size;
+    uint64_t offset; /* in the spool */
+    uint32_t devmajor, devminor;
+    struct kiln_xattr *xattrs;
+    size_t nxattrs;
+    size_t seq;    /* position in the input, to keep the last duplicate */
+    size_t root;   /* index of the member holding the data of a hardlink group */
+    size_t leader; /* for a root: the first member of its group in output order */
+    bool dropped;
+};
+
+int kiln_normalise_member_path(const char *in, struct kiln_buf *out, struct kiln_error *err)
+{
+    kiln_buf_free(out);
+    if (kiln_buf_append(out, "", 0, err) < 0)
+        return -1;
+    const char *p = in;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *s = p;
+        while (*p && *p != '/')
+            p++;
+        size_t n = (size_t)(p - s);
+        if (n == 0 || (n == 1 && s[0] == '.'))
+            continue;
+        if (n == 2 && s[0] == '.' && s[1] == '.')
+            return kiln_fail(err, KILN_ERR_INPUT,
+                             "member '%s' has a '..' component and would land outside the "
+                             "layer: refusing it (repack the tarball with relative paths)",
+                             in);
+        if ((out->len && kiln_buf_append(out, "/", 1, err) < 0) ||
+            kiln_buf_append(out, s, n, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    int c = kiln_tar_path_cmp(x->path, y->path);
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void members_free(struct member *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].path);
+        free(m[i].link);
+        kiln_xattrs_free(m[i].xattrs, m[i].nxattrs);
+    }
+    free(m);
+}
+
+static int find_member(struct member *m, size_t n, const char *path)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = kiln_tar_path_cmp(m[mid].path, path);
+        if (c == 0) {
+            /* the kept duplicate is the last one */
+            while (mid + 1 < n && !kiln_tar_path_cmp(m[mid + 1].path, path))
+                mid++;
+            return (int)mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int read_members(const char *file, const struct kiln_layer_opts *o, int spool,
+                        struct member **out, size_t *nout, struct kiln_error *err)
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        return kiln_oom(err);
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    archive_read_support_format_gnutar(a);
+    struct member *m = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct kiln_buf norm = {0};
+    unsigned char *buf = NULL;
+    uint64_t spool_off = 0;
+
+    if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
+        rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: %s", file, archive_error_string(a));
+        goto out;
+    }
+    if (!(buf = kiln_xmalloc(COPY_CHUNK, err))) {
+        rc = -1;
+        goto out;
+    }
+    for (;;) {
+        struct archive_entry *ae;
+        int r = archive_read_next_header(a, &ae);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r < ARCHIVE_WARN) {
+            rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: corrupt or truncated archive: %s",
+                           file, archive_error_string(a));
+            goto out;
+        }
+        const char *path = archive_entry_pathname(ae);
+        if (!path) {
+            rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: member %zu has no name", file, n + 1);
+            goto out;
+        }
+        if (kiln_normalise_member_path(path, &norm, err) < 0) {
+            rc = kiln_error_prefix(err, "--tar %s", file);
+            goto out;
+        }
+        const char *hl = archive_entry_hardlink(ae);
+        mode_t ft = archive_entry_filetype(ae);
+        if (!hl && ft == AE_IFSOCK) {
+            if (o->log) {
+                char msg[512];
+                snprintf(msg, sizeof(msg), "--tar %s: skipping socket '%s'", file, path);
+                o->log(o->log_userdata, KILN_LOG_WARNING, msg);
+            }
+            continue;
+        }
+        if (norm.len == 0) /* the root directory itself carries nothing */
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            struct member *nm = realloc(m, cap * sizeof(*nm));
+            if (!nm) {
+                rc = kiln_oom(err);
+                goto out;
+            }
+            m = nm;
+        }
+        struct member *e = &m[n];
+        memset(e, 0, sizeof(*e));
+        e->seq = n;
+        n++;
+        if (!(e->path = kiln_strdup(norm.data, err))) {
+            rc = -1;
+            goto out;
+        }
+        e->mode = archive_entry_perm(ae) & 07777;
+        e->uid = (uint64_t)archive_entry_uid(ae);
+        e->gid = (uint64_t)archive_entry_gid(ae);
+        e->mtime = archive_entry_mtime(ae);
+        if (o->clamp_mtime && e->mtime > o->clamp_to)
+            e->mtime = o->clamp_to;
+        if (hl) {
+            e->type = KILN_TAR_HARDLINK;
+            if (kiln_normalise_member_path(hl, &norm, err) < 0) {
+                rc = kiln_error_prefix(err, "--tar %s: hardlink '%s'", file, path);
+                goto out;
+            }
+            if (!(e->link = kiln_strdup(norm.data, err))) {
+                rc = -1;
+                goto out;
+            }
+        } else {
+            switch (ft) {
+            case AE_IFREG: e->type = KILN_TAR_REG; break;
+            case AE_IFDIR: e->type = KILN_TAR_DIR; break;
+            case AE_IFLNK: e->type = KILN_TAR_SYMLINK; break;
+            case AE_IFCHR: e->type = KILN_TAR_CHR; break;
+            case AE_IFBLK: e->type = KILN_TAR_BLK; break;
+            case AE_IFIFO: e->type = KILN_TAR_FIFO; break;
+            default:
+                rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: member '%s' has unknown type 0%o",
+                               file, path, (unsigned)ft);
+                goto out;
+            }
+            if (e->type == KILN_TAR_SYMLINK) {
+                const char *t = archive_entry_symlink(ae);
+                if (!(e->link = kiln_strdup(t ? t : "", err))) {
+                    rc = -1;
+                    goto out;
+                }
+            }
+            e->devmajor = (uint32_t)archive_entry_rdevmajor(ae);
+            e->devminor = (uint32_t)archive_entry_rdevminor(ae);
+        }
+        if (o->xattrs && archive_entry_xattr_reset(ae) > 0) {
+            size_t cnt = (size_t)archive_entry_xattr_count(ae);
+            e->xattrs = calloc(cnt, sizeof(*e->xattrs));
+            if (!e->xattrs) {
+                rc = kiln_oom(err);
+                goto out;
+            }
+            const char *xn;
+            const void *xv;
+            size_t xl;
+            while (archive_entry_xattr_next(ae, &xn, &xv, &xl) == ARCHIVE_OK) {
+                if (!strcmp(xn, "security.selinux"))
+                    continue;
+                struct kiln_xattr *x = &e->xattrs[e->nxattrs];
+                x->name = kiln_strdup(xn, err);
+                x->value = kiln_xmalloc(xl, err);
+                if (!x->name || !x->value) {
+                    e->nxattrs++;
+                    rc = -1;
+                    goto out;
+                }
+                memcpy(x->value, xv, xl);
+                x->len = xl;
+                e->nxattrs++;
+            }
+            for (size_t i = 1; i < e->nxattrs; i++) /* insertion sort: few xattrs */
+                for (size_t j = i; j > 0 && strcmp(e->xattrs[j - 1].name, e->xattrs[j].name) > 0;
+                     j--) {
+                    struct kiln_xattr t = e->xattrs[j];
+                    e->xattrs[j] = e->xattrs[j - 1];
+                    e->xattrs[j - 1] = t;
+                }
+        }
+        if (e->type == KILN_TAR_REG) {
+            e->offset = spool_off;
+            for (;;) {
+                la_ssize_t got = archive_read_data(a, buf, COPY_CHUNK);
+                if (got < 0) {
+                    rc = kiln_fail(err, KILN_ERR_INPUT,
+                                   "--tar %s: member '%s': corrupt or truncated data: %s", file,
+                                   path, archive_error_string(a));
+                    goto out;
+                }
+                if (got == 0)
+                    break;
+                if (kiln_write_all(spool, buf, (size_t)got, "temporary spool file", err) < 0) {
+                    rc = -1;
+                    goto out;
+                }
+                spool_off += (uint64_t)got;
+            }
+            e->size = spool_off - e->offset;
+        }
+    }
+out:
+    free(buf);
+    kiln_buf_free(&norm);
+    archive_read_free(a);
+    if (rc < 0) {
+        members_free(m, n);
+        return -1;
+    }
+    *out = m;
+    *nout = n;
+    return 0;
+}
+
+static int copy_spool(int spool, uint64_t off, uint64_t size, struct kiln_tar_writer *w,
+                      unsigned char *buf, struct kiln_error *err)
+{
+    while (size) {
+        size_t want = size < COPY_CHUNK ? (size_t)size : COPY_CHUNK;
+        ssize_t r = pread(spool, buf, want, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return kiln_fail_errno(err, KILN_ERR_INTERNAL, r < 0 ? errno : EIO,
+                                   "temporary spool file: read failed");
+        if (kiln_tar_write_data(w, buf, (size_t)r, err) < 0)
+            return -1;
+        off += (uint64_t)r;
+        size -= (uint64_t)r;
+    }
+    return 0;
+}
+
+static int open_spool(struct kiln_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/kiln-spool-XXXXXX", dir);
+    fd = mkstemp(path);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno,
+                               "%s: cannot create a temporary file (set TMPDIR)", dir);
+    unlink(path);
+    return fd;
+}
+
+int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
+                            struct kiln_tar_writer *w, struct kiln_error *err)
+{
+    struct stat st;
+    if (stat(file, &st) < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "--tar %s", file);
+    if (S_ISDIR(st.st_mode))
+        return kiln_fail(err, KILN_ERR_INPUT, "--tar %s: is a directory (use --rootfs)", file);
+    _cleanup_close_ int spool = open_spool(err);
+    if (spool < 0)
+        return -1;
+    struct member *m = NULL;
+    size_t n = 0;
+    if (read_members(file, o, spool, &m, &n, err) < 0)
+        return -1;
+    qsort(m, n, sizeof(*m), member_cmp);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (!kiln_tar_path_cmp(m[i].path, m[i + 1].path))
+            m[i].dropped = true;
+
+    int rc = 0;
+    /* Hardlink groups: the data lives at the root member; the first member of
+     * the group in output order carries it, the others link to that one. */
+    for (size_t i = 0; i < n; i++) {
+        m[i].root = i;
+        m[i].leader = SIZE_MAX;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (m[i].dropped || m[i].type != KILN_TAR_HARDLINK)
+            continue;
+        size_t r = i;
+        for (int hops = 0; m[r].type == KILN_TAR_HARDLINK; hops++) {
+            int t = find_member(m, n, m[r].link);
+            if (t < 0 || hops > 64 || (size_t)t == r) {
+                rc = kiln_fail(err, KILN_ERR_INPUT,
+                               "--tar %s: hardlink '%s' points to '%s', which is not in the "
+                               "archive",
+                               file, m[i].path, m[r].link);
+                break;
+            }
+            r = (size_t)t;
+        }
+        m[i].root = r;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!m[i].dropped && m[m[i].root].leader == SIZE_MAX)
+            m[m[i].root].leader = i;
+
+    unsigned char *buf = rc == 0 ? kiln_xmalloc(COPY_CHUNK, err) : NULL;
+    if (!buf)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (m[i].dropped)
+            continue;
+        const struct member *r = &m[m[i].root];
+        size_t lead = r->leader;
+        struct kiln_tar_entry e = {.path = m[i].path, .mode = r->mode, .uid = r->uid,
+                                   .gid = r->gid, .mtime = r->mtime};
+        if (lead != i) {
+            e.type = KILN_TAR_HARDLINK;
+            e.linkname = m[lead].path;
+            rc = kiln_tar_write_header(w, &e, err);
+            continue;
+        }
+        e.type = r->type;
+        e.linkname = r->type == KILN_TAR_SYMLINK ? r->link : NULL;
+        e.size = r->size;
+        e.devmajor = r->devmajor;
+        e.devminor = r->devminor;
+        e.xattrs = r->xattrs;
+        e.nxattrs = r->nxattrs;
+        rc = kiln_tar_write_header(w, &e, err);
+        if (rc == 0 && e.type == KILN_TAR_REG) {
+            rc = copy_spool(spool, r->offset, r->size, w, buf, err);
+            if (rc == 0)
+                rc = kiln_tar_end_entry(w, err);
+        }
+    }
+    free(buf);
+    members_free(m, n);
+    return rc;
+}

@@ -1,0 +1,379 @@
+/*
+ * A directory tree as one layer. The walk is depth-first with the names of
+ * each directory sorted bytewise, so parents precede children and the order
+ * never depends on readdir. Only one directory's names are held per level, so
+ * memory follows the depth and width of the tree, not its size.
+ *
+ * Metadata comes from libc (lstat, readlink, llistxattr, lgetxattr, open,
+ * read) so that pseudo and fakeroot, which work by LD_PRELOAD, are seen.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "../internal.h"
+
+#define READ_CHUNK (1024 * 1024)
+
+struct inode_key {
+    dev_t dev;
+    ino_t ino;
+    char *path; /* archive path of the first occurrence */
+};
+
+struct walk {
+    const struct kiln_layer_opts *o;
+    struct kiln_tar_writer *w;
+    const char *root;
+    unsigned char *buf;
+    /* open-addressing hash of hardlinked inodes (st_nlink > 1) */
+    struct inode_key *links;
+    size_t nlinks, caplinks;
+};
+
+static void warn(const struct kiln_layer_opts *o, const char *fmt, ...) KILN_PRINTF(2, 3);
+static void warn(const struct kiln_layer_opts *o, const char *fmt, ...)
+{
+    if (!o->log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    o->log(o->log_userdata, KILN_LOG_WARNING, msg);
+}
+
+static size_t inode_hash(dev_t d, ino_t i)
+{
+    uint64_t h = (uint64_t)i * 0x9e3779b97f4a7c15ULL ^ (uint64_t)d * 0xc2b2ae3d27d4eb4fULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* Returns the first path of this inode, or records path and returns NULL. */
+static int link_lookup(struct walk *wk, const struct stat *st, const char *path,
+                       const char **first, struct kiln_error *err)
+{
+    *first = NULL;
+    if (wk->nlinks * 2 >= wk->caplinks) {
+        size_t ncap = wk->caplinks ? wk->caplinks * 2 : 256;
+        struct inode_key *n = calloc(ncap, sizeof(*n));
+        if (!n)
+            return kiln_oom(err);
+        for (size_t i = 0; i < wk->caplinks; i++) {
+            if (!wk->links[i].path)
+                continue;
+            size_t j = inode_hash(wk->links[i].dev, wk->links[i].ino) & (ncap - 1);
+            while (n[j].path)
+                j = (j + 1) & (ncap - 1);
+            n[j] = wk->links[i];
+        }
+        free(wk->links);
+        wk->links = n;
+        wk->caplinks = ncap;
+    }
+    size_t j = inode_hash(st->st_dev, st->st_ino) & (wk->caplinks - 1);
+    while (wk->links[j].path) {
+        if (wk->links[j].dev == st->st_dev && wk->links[j].ino == st->st_ino) {
+            *first = wk->links[j].path;
+            return 0;
+        }
+        j = (j + 1) & (wk->caplinks - 1);
+    }
+    char *p = kiln_strdup(path, err);
+    if (!p)
+        return -1;
+    wk->links[j] = (struct inode_key){st->st_dev, st->st_ino, p};
+    wk->nlinks++;
+    return 0;
+}
+
+static int xattr_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct kiln_xattr *)a)->name, ((const struct kiln_xattr *)b)->name);
+}
+
+/* Reads the extended attributes of path, sorted by name. security.selinux is
+ * host policy, not image content, and is left out. */
+static int read_xattrs(const char *path, struct kiln_xattr **out, size_t *nout,
+                       struct kiln_error *err)
+{
+    *out = NULL;
+    *nout = 0;
+    ssize_t len = llistxattr(path, NULL, 0);
+    if (len < 0) {
+        if (errno == ENOTSUP || errno == ENOSYS)
+            return 0;
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot list xattrs", path);
+    }
+    if (len == 0)
+        return 0;
+    _cleanup_free_ char *names = kiln_xmalloc((size_t)len, err);
+    if (!names)
+        return -1;
+    len = llistxattr(path, names, (size_t)len);
+    if (len < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot list xattrs", path);
+    size_t count = 0;
+    for (ssize_t i = 0; i < len; i += (ssize_t)strlen(names + i) + 1)
+        count++;
+    struct kiln_xattr *x = calloc(count ? count : 1, sizeof(*x));
+    if (!x)
+        return kiln_oom(err);
+    size_t n = 0;
+    for (ssize_t i = 0; i < len; i += (ssize_t)strlen(names + i) + 1) {
+        const char *name = names + i;
+        if (!*name || !strcmp(name, "security.selinux"))
+            continue;
+        ssize_t vlen = lgetxattr(path, name, NULL, 0);
+        if (vlen < 0) {
+            if (errno == ENODATA)
+                continue;
+            kiln_xattrs_free(x, n);
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot read xattr %s", path,
+                                   name);
+        }
+        x[n].name = kiln_strdup(name, err);
+        x[n].value = kiln_xmalloc((size_t)vlen, err);
+        if (!x[n].name || !x[n].value) {
+            kiln_xattrs_free(x, n + 1);
+            return -1;
+        }
+        vlen = lgetxattr(path, name, x[n].value, (size_t)vlen);
+        if (vlen < 0) {
+            kiln_xattrs_free(x, n + 1);
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot read xattr %s", path,
+                                   name);
+        }
+        x[n].len = (size_t)vlen;
+        n++;
+    }
+    qsort(x, n, sizeof(*x), xattr_cmp);
+    *out = x;
+    *nout = n;
+    return 0;
+}
+
+static int write_file_data(struct walk *wk, const char *path, const struct stat *st,
+                           struct kiln_error *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot open", path);
+    struct stat fst;
+    if (fstat(fd, &fst) < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
+    if (fst.st_ino != st->st_ino || fst.st_dev != st->st_dev || !S_ISREG(fst.st_mode))
+        return kiln_fail(err, KILN_ERR_INPUT, "%s: file was replaced while it was read", path);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    uint64_t left = (uint64_t)st->st_size;
+    while (left) {
+        size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
+        ssize_t r = read(fd, wk->buf, want);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: read failed", path);
+        }
+        if (r == 0)
+            return kiln_fail(err, KILN_ERR_INPUT,
+                             "%s: file shrank while it was read (%llu bytes missing); "
+                             "stop whatever is writing to the tree and build again",
+                             path, (unsigned long long)left);
+        if (kiln_tar_write_data(wk->w, wk->buf, (size_t)r, err) < 0)
+            return -1;
+        left -= (uint64_t)r;
+    }
+    /* Anything beyond the size announced in the header means the file grew. */
+    ssize_t r;
+    do
+        r = read(fd, wk->buf, 1);
+    while (r < 0 && errno == EINTR);
+    if (r > 0)
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "%s: file grew while it was read; stop whatever is writing to the "
+                         "tree and build again",
+                         path);
+    return kiln_tar_end_entry(wk->w, err);
+}
+
+static int emit(struct walk *wk, const char *abs, const char *rel, const struct stat *st,
+                struct kiln_error *err)
+{
+    struct kiln_tar_entry e = {
+        .path = rel,
+        .mode = st->st_mode & 07777,
+        .uid = st->st_uid,
+        .gid = st->st_gid,
+        .mtime = st->st_mtime,
+    };
+    if (wk->o->clamp_mtime && e.mtime > wk->o->clamp_to)
+        e.mtime = wk->o->clamp_to;
+    char *target = NULL;
+    switch (st->st_mode & S_IFMT) {
+    case S_IFREG:
+        e.type = KILN_TAR_REG;
+        e.size = (uint64_t)st->st_size;
+        break;
+    case S_IFDIR:
+        e.type = KILN_TAR_DIR;
+        break;
+    case S_IFLNK: {
+        e.type = KILN_TAR_SYMLINK;
+        size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
+        for (;;) {
+            target = kiln_xmalloc(cap, err);
+            if (!target)
+                return -1;
+            ssize_t n = readlink(abs, target, cap);
+            if (n < 0) {
+                int e2 = errno;
+                free(target);
+                return kiln_fail_errno(err, KILN_ERR_INPUT, e2, "%s: cannot read link", abs);
+            }
+            if ((size_t)n < cap) {
+                target[n] = '\0';
+                break;
+            }
+            free(target);
+            cap *= 2;
+        }
+        e.linkname = target;
+        break;
+    }
+    case S_IFCHR:
+    case S_IFBLK:
+        e.type = S_ISCHR(st->st_mode) ? KILN_TAR_CHR : KILN_TAR_BLK;
+        e.devmajor = major(st->st_rdev);
+        e.devminor = minor(st->st_rdev);
+        break;
+    case S_IFIFO:
+        e.type = KILN_TAR_FIFO;
+        break;
+    case S_IFSOCK:
+        warn(wk->o, "%s: skipping socket (a layer cannot hold sockets)", abs);
+        return 0;
+    default:
+        return kiln_fail(err, KILN_ERR_INPUT, "%s: unknown file type 0%o", abs,
+                         (unsigned)(st->st_mode & S_IFMT));
+    }
+
+    if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+        const char *first;
+        if (link_lookup(wk, st, rel, &first, err) < 0) {
+            free(target);
+            return -1;
+        }
+        if (first) {
+            free(target);
+            struct kiln_tar_entry l = {.path = rel, .type = KILN_TAR_HARDLINK,
+                                       .linkname = first, .mode = e.mode, .uid = e.uid,
+                                       .gid = e.gid, .mtime = e.mtime};
+            return kiln_tar_write_header(wk->w, &l, err);
+        }
+    }
+
+    struct kiln_xattr *x = NULL;
+    size_t nx = 0;
+    if (wk->o->xattrs && read_xattrs(abs, &x, &nx, err) < 0) {
+        free(target);
+        return -1;
+    }
+    e.xattrs = x;
+    e.nxattrs = nx;
+    int rc = kiln_tar_write_header(wk->w, &e, err);
+    kiln_xattrs_free(x, nx);
+    free(target);
+    if (rc < 0)
+        return -1;
+    if (e.type == KILN_TAR_REG)
+        return write_file_data(wk, abs, st, err);
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int walk_dir(struct walk *wk, const char *abs, const char *rel, struct kiln_error *err)
+{
+    DIR *d = opendir(abs);
+    if (!d)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot open directory", abs);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, cap * sizeof(*nn));
+            if (!nn) {
+                rc = kiln_oom(err);
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = kiln_strdup(de->d_name, err))) {
+            rc = -1;
+            break;
+        }
+        n++;
+        errno = 0;
+    }
+    if (rc == 0 && errno)
+        rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot read directory", abs);
+    closedir(d);
+    if (rc == 0)
+        qsort(names, n, sizeof(*names), name_cmp);
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *cabs = kiln_path_join(abs, names[i], err);
+        char *crel = *rel ? kiln_path_join(rel, names[i], err) : kiln_strdup(names[i], err);
+        struct stat st;
+        if (!cabs || !crel)
+            rc = -1;
+        else if (lstat(cabs, &st) < 0)
+            rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno,
+                                 errno == ENOENT ? "%s: vanished while the tree was read" : "%s",
+                                 cabs);
+        else if ((rc = emit(wk, cabs, crel, &st, err)) == 0 && S_ISDIR(st.st_mode))
+            rc = walk_dir(wk, cabs, crel, err);
+        free(cabs);
+        free(crel);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int kiln_layer_from_tree(const char *dir, const struct kiln_layer_opts *o, struct kiln_tar_writer *w,
+                         struct kiln_error *err)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "--rootfs %s", dir);
+    if (!S_ISDIR(st.st_mode))
+        return kiln_fail(err, KILN_ERR_INPUT, "--rootfs %s: not a directory", dir);
+    struct walk wk = {.o = o, .w = w, .root = dir};
+    wk.buf = kiln_xmalloc(READ_CHUNK, err);
+    if (!wk.buf)
+        return -1;
+    int rc = walk_dir(&wk, dir, "", err);
+    free(wk.buf);
+    for (size_t i = 0; i < wk.caplinks; i++)
+        free(wk.links[i].path);
+    free(wk.links);
+    return rc;
+}
