@@ -1,0 +1,21 @@
+#!/bin/bash
+# The whole test suite, as CI runs it: install the dependencies, then build
+# kiln twice (release with -Werror, and AddressSanitizer+UBSan) and run every
+# unit and integration test in both builds against the real consumers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+jobs=$(nproc)
+
+cmake -B build -S . -DKILN_WERROR=ON
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j2
+
+# fakeroot and pseudo preload their libraries before the ASan runtime.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-verify_asan_link_order=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cmake -B build-asan -S . -DKILN_WERROR=ON -DKILN_SANITIZE=address,undefined \
+  -DCMAKE_BUILD_TYPE=Debug
+cmake --build build-asan -j"$jobs"
+ctest --test-dir build-asan --output-on-failure -j2
