@@ -106,8 +106,61 @@ void kiln_build_set_jobs(kiln_build *b, unsigned jobs);
 /* Keep extended attributes (default true). */
 void kiln_build_set_xattrs(kiln_build *b, bool keep);
 
-/* "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE". */
+/* "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE",
+ * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote). */
 int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err);
+
+/* How kiln talks to registries. Strings are borrowed, not copied: they must
+ * outlive the calls that use them. Secrets are never logged. */
+struct kiln_remote_opts {
+    const char *creds;      /* "USER[:PASSWORD]" for every registry, or NULL */
+    const char *src_creds;  /* kiln_copy: for the source only */
+    const char *dest_creds; /* kiln_copy: for the destination only */
+    const char *authfile;   /* docker config.json / podman auth.json; NULL = the defaults */
+    const char *ca_file;    /* extra trusted CA (PEM) */
+    const char *cert_dir;   /* docker certs.d layout root(s), ':'-separated; NULL = defaults */
+    bool tls_verify;        /* default true */
+    bool insecure;          /* allow plain http (loopback registries always may) */
+    unsigned jobs;          /* parallel blob transfers (default 4) */
+    unsigned retries;       /* retries per request (default 5) */
+    unsigned retry_base_ms; /* first backoff (default 200 ms) */
+    uint64_t chunk_size;    /* 0 = monolithic uploads */
+    kiln_log_fn log;
+    void *log_userdata;
+};
+void kiln_remote_opts_init(struct kiln_remote_opts *o);
+void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o);
+
+/* Copies an image (or a whole multi-platform index) between transports.
+ * platform ("linux/arm64") picks one image of an index; NULL keeps all.
+ * On success writes the digest of what was written to digest_out. */
+int kiln_copy(const char *src, const char *dest, const char *platform,
+              const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
+              struct kiln_error *err);
+
+enum kiln_inspect_what {
+    KILN_INSPECT_SUMMARY, /* human-readable summary */
+    KILN_INSPECT_JSON,    /* summary as JSON */
+    KILN_INSPECT_RAW,     /* the exact manifest (or index) bytes */
+    KILN_INSPECT_CONFIG,  /* the config JSON */
+    KILN_INSPECT_DIGEST,  /* the manifest digest and a newline */
+};
+/* Describes an image; *out is malloc'ed (free() it), *len its length. */
+int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platform,
+                 const struct kiln_remote_opts *o, char **out, size_t *len,
+                 struct kiln_error *err);
+
+/* Lists all tags of a repository ("docker://HOST/REPO" or "HOST/REPO"),
+ * newline-separated in *out (malloc'ed). */
+int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,
+                   struct kiln_error *err);
+
+/* Verifies credentials against a registry, then stores them in the auth
+ * file (o->authfile, $REGISTRY_AUTH_FILE, or the docker config) as `docker
+ * login` does. kiln_logout removes them; returns 1 if there were any. */
+int kiln_login(const char *registry, const char *user, const char *password,
+               const struct kiln_remote_opts *o, struct kiln_error *err);
+int kiln_logout(const char *registry, const struct kiln_remote_opts *o, struct kiln_error *err);
 
 /* Runs the build; on success writes the manifest digest to digest_out. */
 int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err);

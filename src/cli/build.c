@@ -40,12 +40,15 @@ static const char help[] =
     "  -j, --jobs N              compression threads (default: all CPUs; same output for any N)\n"
     "  --no-xattrs               drop extended attributes\n"
     "Outputs (several in one pass):\n"
-    "  -o, --output DEST         oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE\n"
+    "  -o, --output DEST         oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE,\n"
+    "                            docker://HOST/REPO:TAG (push)\n"
+    "  --push-jobs N             parallel blob uploads (default 4)\n"
     "Other:\n"
     "  -q, --quiet               no warnings on stderr\n"
     "  -v, --verbose             report each layer on stderr\n"
     "  -h, --help                this help\n"
     "\n"
+    "\n" CLI_REMOTE_HELP "\n"
     "Exit status: 0 success, 1 failure, 2 usage error. See kiln-build(1).\n";
 
 enum {
@@ -71,6 +74,8 @@ enum {
 };
 
 static const struct option options[] = {
+    CLI_REMOTE_OPTIONS,
+    {"push-jobs", required_argument, NULL, OPT_PUSH_JOBS},
     {"rootfs", required_argument, NULL, OPT_ROOTFS},
     {"tar", required_argument, NULL, OPT_TAR},
     {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
@@ -144,6 +149,10 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         return EXIT_FAILURE_;
     }
     kiln_build_set_log(b, cli_log, g);
+    struct kiln_remote_opts ro;
+    kiln_remote_opts_init(&ro);
+    ro.log = cli_log;
+    ro.log_userdata = g;
     const char *compression = "gzip", *level = NULL, *sde = getenv("SOURCE_DATE_EPOCH");
     bool sde_from_env = sde && *sde;
     int rc = 0, opt;
@@ -152,6 +161,11 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     while (rc == 0 && (opt = getopt_long(argc, argv, ":t:o:j:qvh", options, NULL)) != -1) {
         int s = setting_of(opt);
         long n;
+        int r = cli_remote_option(opt, optarg, &ro, &err);
+        if (r != 0) {
+            rc = r < 0 ? -1 : 0;
+            continue;
+        }
         if (s >= 0) {
             rc = kiln_build_set(b, (enum kiln_setting)s, optarg, &err);
             continue;
@@ -220,6 +234,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             kiln_build_set_source_date_epoch(b, epoch);
     }
     char digest[KILN_DIGEST_MAX];
+    kiln_build_set_remote(b, &ro);
     if (rc == 0)
         rc = kiln_build_run(b, digest, &err);
     kiln_build_free(b);

@@ -12,7 +12,58 @@ struct cli_globals {
 };
 
 int cmd_build(int argc, char **argv, struct cli_globals *g);
+int cmd_copy(int argc, char **argv, struct cli_globals *g);
+int cmd_inspect(int argc, char **argv, struct cli_globals *g);
+int cmd_digest(int argc, char **argv, struct cli_globals *g);
+int cmd_tags(int argc, char **argv, struct cli_globals *g);
+int cmd_login(int argc, char **argv, struct cli_globals *g);
+int cmd_logout(int argc, char **argv, struct cli_globals *g);
 int cmd_version(int argc, char **argv, struct cli_globals *g);
+
+/* Registry options shared by the subcommands (remote.c). */
+#include <getopt.h>
+enum {
+    OPT_REMOTE_BASE = 1000,
+    OPT_CREDS = OPT_REMOTE_BASE,
+    OPT_SRC_CREDS,
+    OPT_DEST_CREDS,
+    OPT_AUTHFILE,
+    OPT_CA_FILE,
+    OPT_CERT_DIR,
+    OPT_TLS_VERIFY,
+    OPT_INSECURE,
+    OPT_RETRIES,
+    OPT_CHUNK_SIZE,
+    OPT_PUSH_JOBS,
+    OPT_REMOTE_END,
+};
+#define CLI_REMOTE_OPTIONS                                                                     \
+    {"creds", required_argument, NULL, OPT_CREDS},                                             \
+        {"authfile", required_argument, NULL, OPT_AUTHFILE},                                   \
+        {"ca-file", required_argument, NULL, OPT_CA_FILE},                                     \
+        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},                                   \
+        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},                               \
+        {"insecure", no_argument, NULL, OPT_INSECURE},                                         \
+        {"retries", required_argument, NULL, OPT_RETRIES},                                     \
+        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE}
+#define CLI_REMOTE_HELP                                                                        \
+    "Registry options:\n"                                                                      \
+    "  --creds USER[:PASS]       credentials (default: the auth files, as docker/podman)\n"   \
+    "  --authfile FILE           auth file (docker config.json or podman auth.json)\n"        \
+    "  --ca-file FILE            also trust this CA certificate (PEM)\n"                      \
+    "  --cert-dir DIR            certs.d layout: DIR/HOST:PORT/*.crt\n"                       \
+    "  --tls-verify=false        do not verify TLS certificates (allows plain http)\n"        \
+    "  --insecure                allow plain http (always allowed for loopback)\n"            \
+    "  --retries N               retries per request on transient errors (default 5)\n"       \
+    "  --chunk-size BYTES        upload in chunks of this size (default: one request)\n"      \
+    "  --debug                   log every HTTP request (never credentials or tokens)\n"
+
+/* Returns 1 if opt was a registry option (and applies it), 0 if not, -1 on error. */
+int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, struct kiln_error *err);
+int cli_parse_uint(const char *opt, const char *v, unsigned long long lo, unsigned long long hi,
+                   unsigned long long *out, struct kiln_error *err);
+/* Reports "unknown option"/"needs a value" for getopt's '?' and ':'. */
+int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err);
 
 /* Prints "kiln: MESSAGE" on stderr and returns the exit code for the error. */
 int cli_report(const struct kiln_error *err);

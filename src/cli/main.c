@@ -12,6 +12,12 @@ struct command {
 
 static const struct command commands[] = {
     {"build", cmd_build, "build an image from directory trees and tarballs"},
+    {"copy", cmd_copy, "copy an image between transports (push, pull)"},
+    {"inspect", cmd_inspect, "describe an image on any transport"},
+    {"digest", cmd_digest, "print an image's manifest digest"},
+    {"tags", cmd_tags, "list the tags of a registry repository"},
+    {"login", cmd_login, "store credentials for a registry"},
+    {"logout", cmd_logout, "remove stored credentials"},
     {"version", cmd_version, "print the versions of kiln and its libraries"},
 };
 

@@ -2,7 +2,6 @@
  * A build: inputs -> one streamed layer each -> config and manifest -> every
  * output, prepared and then committed together.
  */
-#define _GNU_SOURCE
 #include <archive.h>
 #include <curl/curlver.h>
 #include <errno.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "copy.h"
 #include "internal.h"
 
 struct input {
@@ -41,6 +41,9 @@ struct kiln_build {
     bool xattrs;
     kiln_log_fn log;
     void *log_userdata;
+    struct kiln_reference *remotes; /* docker:// outputs */
+    size_t nremotes;
+    struct kiln_remote_opts remote;
 };
 
 kiln_build *kiln_build_new(void)
@@ -51,6 +54,7 @@ kiln_build *kiln_build_new(void)
     b->comp = KILN_COMPRESSION_GZIP;
     b->level = -1;
     b->xattrs = true;
+    kiln_remote_opts_init(&b->remote);
     return b;
 }
 
@@ -67,6 +71,9 @@ void kiln_build_free(kiln_build *b)
     for (size_t i = 0; i < b->ntags; i++)
         kiln_reference_free(&b->tags[i]);
     free(b->tags);
+    for (size_t i = 0; i < b->nremotes; i++)
+        kiln_reference_free(&b->remotes[i]);
+    free(b->remotes);
     struct kiln_image_config *c = &b->cfg;
     free(c->author);
     free(c->user);
@@ -310,8 +317,30 @@ void kiln_build_set_xattrs(kiln_build *b, bool keep)
     b->xattrs = keep;
 }
 
+void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o)
+{
+    b->remote = *o;
+}
+
 int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err)
 {
+    if (!strncmp(dest, "docker://", 9)) {
+        struct kiln_reference r;
+        if (kiln_parse_docker_ref(dest, false, &r, err) < 0)
+            return kiln_error_prefix(err, "-o");
+        if (r.digest) {
+            kiln_reference_free(&r);
+            return kiln_fail(err, KILN_ERR_USAGE, "-o %s: push to a tag, not a digest", dest);
+        }
+        struct kiln_reference *v = realloc(b->remotes, (b->nremotes + 1) * sizeof(*v));
+        if (!v) {
+            kiln_reference_free(&r);
+            return kiln_oom(err);
+        }
+        b->remotes = v;
+        v[b->nremotes++] = r;
+        return 0;
+    }
     struct kiln_output o;
     if (kiln_output_parse(dest, &o, err) < 0)
         return -1;
@@ -402,14 +431,55 @@ static int build_layer(kiln_build *b, const struct input *in, const char *stage_
     return 0;
 }
 
+/* Pushes to every docker:// output; later repositories of a registry mount
+ * the blobs from the first one. */
+static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
+                        const struct kiln_blob *blobs, struct kiln_error *err)
+{
+    struct kiln_registry_opts ro;
+    kiln_registry_opts_from(&b->remote, NULL, &ro);
+    struct kiln_push_image pi = {.manifest = img->manifest,
+                                 .media_type = img->manifest_media_type,
+                                 .config = img->config_json,
+                                 .layers = blobs,
+                                 .nlayers = b->ninputs};
+    memcpy(pi.manifest_digest, img->manifest_digest, KILN_DIGEST_MAX);
+    memcpy(pi.config_digest, img->config_digest, KILN_DIGEST_MAX);
+    for (size_t i = 0; i < b->nremotes; i++) {
+        const struct kiln_reference *r = &b->remotes[i];
+        const char *mount_from = NULL;
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(b->remotes[k].domain, r->domain) && strcmp(b->remotes[k].path, r->path)) {
+                mount_from = b->remotes[k].path;
+                break;
+            }
+        struct kiln_registry *reg;
+        if (kiln_registry_open(r->domain, &ro, &reg, err) < 0)
+            return kiln_error_prefix(err, "push %s/%s:%s", r->domain, r->path, r->tag);
+        int rc = kiln_push_image(reg, r->path, r->tag, &pi, 1, NULL, NULL, NULL, mount_from, err);
+        if (rc == 0) {
+            struct kiln_registry_stats st;
+            kiln_registry_stats(reg, &st);
+            logf_(b, KILN_LOG_INFO,
+                  "pushed %s/%s:%s: %u blobs uploaded (%llu bytes), %u already there, %u mounted",
+                  r->domain, r->path, r->tag, st.blobs_uploaded,
+                  (unsigned long long)st.bytes_uploaded, st.blobs_skipped, st.blobs_mounted);
+        }
+        kiln_registry_close(reg);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
 {
     if (!b->ninputs)
         return kiln_fail(err, KILN_ERR_USAGE, "no input: give --rootfs DIR or --tar FILE");
-    if (!b->noutputs)
+    if (!b->noutputs && !b->nremotes)
         return kiln_fail(err, KILN_ERR_USAGE,
-                         "no output: give -o oci:DIR, -o oci-archive:FILE or "
-                         "-o docker-archive:FILE");
+                         "no output: give -o oci:DIR, -o oci-archive:FILE, "
+                         "-o docker-archive:FILE or -o docker://HOST/REPO:TAG");
     for (size_t i = 0; i < b->noutputs; i++)
         if (kiln_output_check(&b->outputs[i], err) < 0)
             return -1;
@@ -425,7 +495,9 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
 
     /* Layers are staged next to the first output so that they can be
      * hard-linked into a layout on the same file system. */
-    _cleanup_free_ char *parent = kiln_dirname(b->outputs[0].path, err);
+    const char *tmp = getenv("TMPDIR");
+    _cleanup_free_ char *parent = b->noutputs ? kiln_dirname(b->outputs[0].path, err)
+                                              : kiln_strdup(tmp && *tmp ? tmp : "/tmp", err);
     _cleanup_free_ char *stage = parent ? kiln_path_join(parent, ".kiln-stage-XXXXXX", err) : NULL;
     if (!stage)
         return -1;
@@ -455,12 +527,18 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
                                 b->ninputs, &b->cfg.annotations, &manifest, err);
     if (rc == 0)
         rc = kiln_sha256_buf(manifest.data, manifest.len, img.manifest_digest, err);
+    const char **diff_ids = calloc(b->ninputs, sizeof(*diff_ids));
+    if (rc == 0 && !diff_ids)
+        rc = kiln_oom(err);
+    for (size_t i = 0; rc == 0 && i < b->ninputs; i++)
+        diff_ids[i] = layers[i].diff_id;
     if (rc == 0) {
-        img.config = &b->cfg;
+        img.platform = &b->cfg.platform;
+        img.created = b->cfg.created;
+        img.diff_ids = diff_ids;
         img.manifest_media_type = KILN_MT_OCI_MANIFEST;
         img.manifest = &manifest;
         img.config_json = &config;
-        img.layers = layers;
         img.layer_blobs = blobs;
         img.nlayers = b->ninputs;
         img.tags = b->tags;
@@ -469,6 +547,8 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     }
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_prepare(&b->outputs[i], &img, err);
+    if (rc == 0 && b->nremotes)
+        rc = push_remotes(b, &img, blobs, err);
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_commit(&b->outputs[i], err);
     if (rc < 0)
@@ -482,6 +562,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         free(blobs[i].path);
     free(blobs);
     free(layers);
+    free(diff_ids);
     kiln_buf_free(&config);
     kiln_buf_free(&manifest);
     return rc;

@@ -269,16 +269,23 @@ struct kiln_blob {
     uint64_t size;
     char *path; /* staged file holding the bytes */
 };
+struct kiln_mem_blob {
+    char digest[KILN_DIGEST_MAX];
+    const struct kiln_buf *data;
+};
 struct kiln_image_out {
-    const struct kiln_image_config *config;
-    const char *manifest_media_type;
-    struct kiln_buf *manifest; /* exact bytes */
+    const struct kiln_platform *platform; /* NULL for an index */
+    int64_t created;
+    const char *manifest_media_type; /* the top document: a manifest or an index */
+    const struct kiln_buf *manifest; /* exact bytes */
     char manifest_digest[KILN_DIGEST_MAX];
-    struct kiln_buf *config_json;
+    const struct kiln_buf *config_json; /* NULL for an index */
     char config_digest[KILN_DIGEST_MAX];
-    const struct kiln_layer_desc *layers;
-    const struct kiln_blob *layer_blobs;
+    const struct kiln_blob *layer_blobs; /* every layer (of every image of an index) */
     size_t nlayers;
+    const char *const *diff_ids; /* docker-archive: one per layer */
+    const struct kiln_mem_blob *extra; /* an index's manifests and configs */
+    size_t nextra;
     const struct kiln_reference *tags;
     size_t ntags;
     int64_t file_mtime; /* mtime of the files in archives */

@@ -1,5 +1,4 @@
 /* Small file-system and string helpers. All file metadata goes through libc. */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,6 @@
  * (content-addressed, unreferenced) blobs first and commits by replacing
  * index.json; a rollback removes the blobs it added.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -197,11 +196,14 @@ static json_t *manifest_descriptor(const struct kiln_output *o, const struct kil
         }
     }
     json_object_set_new(d, "annotations", ann);
-    json_object_set_new(plat, "architecture", json_string(img->config->platform.arch));
-    json_object_set_new(plat, "os", json_string(img->config->platform.os));
-    if (img->config->platform.variant[0])
-        json_object_set_new(plat, "variant", json_string(img->config->platform.variant));
-    json_object_set_new(d, "platform", plat);
+    if (img->platform) {
+        json_object_set_new(plat, "architecture", json_string(img->platform->arch));
+        json_object_set_new(plat, "os", json_string(img->platform->os));
+        if (img->platform->variant[0])
+            json_object_set_new(plat, "variant", json_string(img->platform->variant));
+        json_object_set_new(d, "platform", plat);
+    } else
+        json_decref(plat);
     return d;
 }
 
@@ -359,10 +361,18 @@ static int prepare_oci_dir(struct kiln_output *o, const struct kiln_image_out *i
         if (added && o->existed && record_added(o, layout, img->layer_blobs[i].digest, err) < 0)
             return -1;
     }
-    if (write_bytes_blob(layout, img->config_digest, img->config_json, &added, err) < 0)
-        return -1;
-    if (added && o->existed && record_added(o, layout, img->config_digest, err) < 0)
-        return -1;
+    if (img->config_json) {
+        if (write_bytes_blob(layout, img->config_digest, img->config_json, &added, err) < 0)
+            return -1;
+        if (added && o->existed && record_added(o, layout, img->config_digest, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < img->nextra; i++) {
+        if (write_bytes_blob(layout, img->extra[i].digest, img->extra[i].data, &added, err) < 0)
+            return -1;
+        if (added && o->existed && record_added(o, layout, img->extra[i].digest, err) < 0)
+            return -1;
+    }
     if (write_bytes_blob(layout, img->manifest_digest, img->manifest, &added, err) < 0)
         return -1;
     if (added && o->existed && record_added(o, layout, img->manifest_digest, err) < 0)
@@ -569,9 +579,13 @@ static int prepare_oci_archive(struct kiln_output *o, const struct kiln_image_ou
         snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->layer_blobs[i].digest));
         rc = add_file(&it, name, img->layer_blobs[i].path, img->layer_blobs[i].size, err);
     }
-    if (rc == 0) {
+    if (rc == 0 && img->config_json) {
         snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->config_digest));
         rc = add_bytes(&it, name, img->config_json->data, img->config_json->len, NULL, err);
+    }
+    for (size_t i = 0; rc == 0 && i < img->nextra; i++) {
+        snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->extra[i].digest));
+        rc = add_bytes(&it, name, img->extra[i].data->data, img->extra[i].data->len, NULL, err);
     }
     if (rc == 0) {
         snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->manifest_digest));
@@ -604,9 +618,9 @@ static int v1_ids(const struct kiln_image_out *img, char (*ids)[65], struct kiln
     for (size_t i = 0; i < img->nlayers; i++) {
         struct kiln_buf b = {0};
         if (i == 0)
-            snprintf(chain, sizeof(chain), "%s", img->layers[0].diff_id);
+            snprintf(chain, sizeof(chain), "%s", img->diff_ids[0]);
         else {
-            if (kiln_buf_printf(&b, err, "%s %s", chain, img->layers[i].diff_id) < 0)
+            if (kiln_buf_printf(&b, err, "%s %s", chain, img->diff_ids[i]) < 0)
                 return -1;
             int rc = kiln_sha256_buf(b.data, b.len, chain, err);
             kiln_buf_free(&b);
@@ -633,6 +647,11 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
 {
     struct items it = {0};
     char name[160];
+    if (!img->config_json || !img->diff_ids)
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "-o %s: a docker archive holds one image, not an index: choose one "
+                         "platform with --platform",
+                         o->spec);
     char (*ids)[65] = calloc(img->nlayers ? img->nlayers : 1, sizeof(*ids));
     if (!ids)
         return kiln_oom(err);
@@ -642,7 +661,7 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
         rc = kiln_fail(err, KILN_ERR_INTERNAL, "cannot re-read the image config");
 
     char created[32];
-    kiln_format_time(img->config->created, created);
+    kiln_format_time(img->created, created);
     for (size_t i = 0; rc == 0 && i < img->nlayers; i++) {
         bool top = i + 1 == img->nlayers;
         rc = add_dir(&it, ids[i], err);
@@ -655,7 +674,7 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
             if (i)
                 json_object_set_new(j, "parent", json_string(ids[i - 1]));
             json_object_set_new(j, "created", json_string(created));
-            json_object_set_new(j, "os", json_string(img->config->platform.os));
+            json_object_set(j, "os", json_object_get(cfg, "os"));
             if (top) {
                 json_object_set(j, "architecture", json_object_get(cfg, "architecture"));
                 if (json_object_get(cfg, "author"))

@@ -7,7 +7,6 @@
  * file while the archive is read, then copied out in sorted order, so memory
  * holds metadata only.
  */
-#define _GNU_SOURCE
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>

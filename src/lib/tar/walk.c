@@ -7,7 +7,6 @@
  * Metadata comes from libc (lstat, readlink, llistxattr, lgetxattr, open,
  * read) so that pseudo and fakeroot, which work by LD_PRELOAD, are seen.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

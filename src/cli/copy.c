@@ -1,0 +1,74 @@
+/* kiln copy: an image between oci:, oci-archive:, docker-archive: and docker://. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "Usage: kiln copy [OPTIONS] SOURCE DESTINATION\n"
+    "\n"
+    "Copy an image (or a whole multi-platform index) between transports:\n"
+    "  oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE  docker://HOST/REPO[:TAG]\n"
+    "Pushing is a copy to docker://, pulling a copy from it. Prints the digest written.\n"
+    "\n"
+    "Options:\n"
+    "  --platform OS/ARCH[/VAR]  copy only this platform's image of an index\n"
+    "  --src-creds USER[:PASS]   credentials for the source registry\n"
+    "  --dest-creds USER[:PASS]  credentials for the destination registry\n"
+    "  -j, --jobs N              parallel blob transfers (default 4)\n"
+    "  -q, --quiet, -v, --verbose\n"
+    "  -h, --help\n" CLI_REMOTE_HELP;
+
+int cmd_copy(int argc, char **argv, struct cli_globals *g)
+{
+    enum { OPT_PLATFORM = 1, OPT_DEBUG };
+    static const struct option options[] = {
+        CLI_REMOTE_OPTIONS,
+        {"src-creds", required_argument, NULL, OPT_SRC_CREDS},
+        {"dest-creds", required_argument, NULL, OPT_DEST_CREDS},
+        {"jobs", required_argument, NULL, 'j'},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct kiln_error err = {0};
+    struct kiln_remote_opts ro;
+    kiln_remote_opts_init(&ro);
+    ro.log = cli_log;
+    ro.log_userdata = g;
+    const char *platform = NULL;
+    int opt, rc = 0;
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":j:qvh", options, NULL)) != -1) {
+        int r = cli_remote_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, &ro, &err);
+        if (r < 0)
+            rc = -1;
+        if (r != 0)
+            continue;
+        switch (opt) {
+        case OPT_PLATFORM: platform = optarg; break;
+        case 'q': g->verbosity = -1; break;
+        case 'v': g->verbosity = 1; break;
+        case OPT_DEBUG: g->verbosity = 2; break;
+        case 'h': fputs(help, stdout); return EXIT_OK;
+        default: rc = cli_bad_option("copy", opt, argv, &err); break;
+        }
+    }
+    if (rc == 0 && argc - optind != 2) {
+        err.code = KILN_ERR_USAGE;
+        snprintf(err.message, sizeof(err.message),
+                 "copy: expected SOURCE and DESTINATION; run 'kiln copy --help'");
+        rc = -1;
+    }
+    char digest[KILN_DIGEST_MAX];
+    if (rc == 0)
+        rc = kiln_copy(argv[optind], argv[optind + 1], platform, &ro, digest, &err);
+    if (rc < 0)
+        return cli_report(&err);
+    printf("%s\n", digest);
+    return EXIT_OK;
+}

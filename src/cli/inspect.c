@@ -1,0 +1,93 @@
+/* kiln inspect: what an image is, on any transport. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "Usage: kiln inspect [OPTIONS] REF\n"
+    "\n"
+    "Describe an image: digest, media type, platform, config, layers and sizes.\n"
+    "REF: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, docker://HOST/REPO:TAG\n"
+    "\n"
+    "Options:\n"
+    "  --raw                     print the exact manifest (or index) bytes\n"
+    "  --config                  print the image config JSON\n"
+    "  --format json             the summary as JSON\n"
+    "  --platform OS/ARCH[/VAR]  one image of a multi-platform index\n"
+    "  -h, --help\n" CLI_REMOTE_HELP;
+
+/* Shared by inspect and digest. */
+int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *g,
+                    enum kiln_inspect_what what, const char *usage);
+int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *g,
+                    enum kiln_inspect_what what, const char *usage)
+{
+    enum { OPT_RAW = 1, OPT_CONFIG, OPT_FORMAT, OPT_PLATFORM, OPT_DEBUG };
+    static const struct option options[] = {
+        CLI_REMOTE_OPTIONS,
+        {"raw", no_argument, NULL, OPT_RAW},
+        {"config", no_argument, NULL, OPT_CONFIG},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct kiln_error err = {0};
+    struct kiln_remote_opts ro;
+    kiln_remote_opts_init(&ro);
+    ro.log = cli_log;
+    ro.log_userdata = g;
+    const char *platform = NULL;
+    int opt, rc = 0;
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
+        int r = cli_remote_option(opt, optarg, &ro, &err);
+        if (r < 0)
+            rc = -1;
+        if (r != 0)
+            continue;
+        switch (opt) {
+        case OPT_RAW: what = KILN_INSPECT_RAW; break;
+        case OPT_CONFIG: what = KILN_INSPECT_CONFIG; break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "json")) {
+                err.code = KILN_ERR_USAGE;
+                snprintf(err.message, sizeof(err.message),
+                         "%s: --format '%s': only json is supported", cmd, optarg);
+                rc = -1;
+            } else
+                what = KILN_INSPECT_JSON;
+            break;
+        case OPT_PLATFORM: platform = optarg; break;
+        case 'v': g->verbosity = 1; break;
+        case OPT_DEBUG: g->verbosity = 2; break;
+        case 'h': fputs(usage, stdout); return EXIT_OK;
+        default: rc = cli_bad_option(cmd, opt, argv, &err); break;
+        }
+    }
+    if (rc == 0 && argc - optind != 1) {
+        err.code = KILN_ERR_USAGE;
+        snprintf(err.message, sizeof(err.message), "%s: expected one REF; run 'kiln %s --help'",
+                 cmd, cmd);
+        rc = -1;
+    }
+    char *out = NULL;
+    size_t len = 0;
+    if (rc == 0)
+        rc = kiln_inspect(argv[optind], what, platform, &ro, &out, &len, &err);
+    if (rc < 0)
+        return cli_report(&err);
+    fwrite(out, 1, len, stdout);
+    free(out);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILURE_;
+}
+
+int cmd_inspect(int argc, char **argv, struct cli_globals *g)
+{
+    return cli_inspect_run("inspect", argc, argv, g, KILN_INSPECT_SUMMARY, help);
+}

@@ -1,0 +1,45 @@
+/* kiln logout: forget stored credentials for a registry. */
+#include <stdio.h>
+
+#include "cli.h"
+
+static const char help[] = "Usage: kiln logout [--authfile FILE] REGISTRY\n"
+                           "\n"
+                           "Remove the credentials stored for REGISTRY from the auth file.\n";
+
+int cmd_logout(int argc, char **argv, struct cli_globals *g)
+{
+    (void)g;
+    static const struct option options[] = {
+        {"authfile", required_argument, NULL, OPT_AUTHFILE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct kiln_error err = {0};
+    struct kiln_remote_opts ro;
+    kiln_remote_opts_init(&ro);
+    int opt, rc = 0;
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (opt == OPT_AUTHFILE)
+            ro.authfile = optarg;
+        else if (opt == 'h') {
+            fputs(help, stdout);
+            return EXIT_OK;
+        } else
+            rc = cli_bad_option("logout", opt, argv, &err);
+    }
+    if (rc == 0 && argc - optind != 1) {
+        err.code = KILN_ERR_USAGE;
+        snprintf(err.message, sizeof(err.message), "logout: expected one REGISTRY");
+        rc = -1;
+    }
+    if (rc == 0 && (rc = kiln_logout(argv[optind], &ro, &err)) == 0)
+        fprintf(stderr, "kiln: not logged in to %s\n", argv[optind]);
+    else if (rc > 0)
+        fprintf(stderr, "Removed login credentials for %s\n", argv[optind]);
+    if (rc < 0)
+        return cli_report(&err);
+    return EXIT_OK;
+}

@@ -1,0 +1,77 @@
+/* Registry options common to build, copy, inspect, digest, tags and login. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_parse_uint(const char *opt, const char *v, unsigned long long lo, unsigned long long hi,
+                   unsigned long long *out, struct kiln_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (!*v || *end || errno || v[0] == '-' || n < lo || n > hi) {
+        err->code = KILN_ERR_USAGE;
+        snprintf(err->message, sizeof(err->message),
+                 "%s '%s': expected a whole number from %llu to %llu", opt, v, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, struct kiln_error *err)
+{
+    unsigned long long n;
+    switch (opt) {
+    case OPT_CREDS: o->creds = arg; return 1;
+    case OPT_SRC_CREDS: o->src_creds = arg; return 1;
+    case OPT_DEST_CREDS: o->dest_creds = arg; return 1;
+    case OPT_AUTHFILE: o->authfile = arg; return 1;
+    case OPT_CA_FILE: o->ca_file = arg; return 1;
+    case OPT_CERT_DIR: o->cert_dir = arg; return 1;
+    case OPT_INSECURE: o->insecure = true; return 1;
+    case OPT_TLS_VERIFY:
+        if (!arg || !strcmp(arg, "true"))
+            o->tls_verify = true;
+        else if (!strcmp(arg, "false"))
+            o->tls_verify = false;
+        else {
+            err->code = KILN_ERR_USAGE;
+            snprintf(err->message, sizeof(err->message),
+                     "--tls-verify '%s': expected true or false", arg);
+            return -1;
+        }
+        return 1;
+    case OPT_RETRIES:
+        if (cli_parse_uint("--retries", arg, 0, 100, &n, err) < 0)
+            return -1;
+        o->retries = (unsigned)n;
+        return 1;
+    case OPT_CHUNK_SIZE:
+        if (cli_parse_uint("--chunk-size", arg, 1, 1ULL << 40, &n, err) < 0)
+            return -1;
+        o->chunk_size = n;
+        return 1;
+    case OPT_PUSH_JOBS:
+        if (cli_parse_uint("--jobs", arg, 1, 64, &n, err) < 0)
+            return -1;
+        o->jobs = (unsigned)n;
+        return 1;
+    default: return 0;
+    }
+}
+
+int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err)
+{
+    err->code = KILN_ERR_USAGE;
+    if (opt == ':')
+        snprintf(err->message, sizeof(err->message), "%s: option '%s' needs a value", cmd,
+                 argv[optind - 1]);
+    else
+        snprintf(err->message, sizeof(err->message), "%s: unknown option '%s'; run 'kiln %s --help'",
+                 cmd, argv[optind - 1], cmd);
+    return -1;
+}

@@ -1,0 +1,28 @@
+/* Pushing images and the glue between the public API and the registry client. */
+#ifndef KILN_COPY_H
+#define KILN_COPY_H
+
+#include "image/source.h"
+
+struct kiln_push_image {
+    const struct kiln_buf *manifest;
+    char manifest_digest[KILN_DIGEST_MAX];
+    const char *media_type;
+    const struct kiln_buf *config;
+    char config_digest[KILN_DIGEST_MAX];
+    const struct kiln_blob *layers; /* path NULL: fetched from src on demand */
+    size_t nlayers;
+    struct kiln_src *src;
+    struct kiln_src_layer *src_layers;
+};
+
+void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds,
+                             struct kiln_registry_opts *ro);
+/* Uploads every image's blobs (skipping what the repository has, mounting
+ * from mount_from when set) and manifests, then the index if any, tagged. */
+int kiln_push_image(struct kiln_registry *reg, const char *repo, const char *tag,
+                    const struct kiln_push_image *im, size_t nimages, const struct kiln_buf *index,
+                    const char *index_mt, const char *index_digest, const char *mount_from,
+                    struct kiln_error *err);
+
+#endif

@@ -1,0 +1,710 @@
+/*
+ * Reading images. Every transport ends in the same model: the top document
+ * (a manifest, or an index of manifests), and per image its manifest bytes,
+ * config bytes and layer descriptors whose bytes are files on disk (or are
+ * fetched into a temporary directory on demand). Everything read is checked
+ * against its digest.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "source.h"
+
+#define DOC_MAX (4 * 1024 * 1024)
+#define CONFIG_MAX (16 * 1024 * 1024)
+
+static void image_free(struct kiln_src_image *im)
+{
+    kiln_buf_free(&im->manifest);
+    kiln_buf_free(&im->config);
+    for (size_t i = 0; i < im->nlayers; i++)
+        free(im->layers[i].path);
+    free(im->layers);
+    kiln_strlist_free(&im->diff_ids);
+}
+
+void kiln_src_free(struct kiln_src *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nimages; i++)
+        image_free(&s->images[i]);
+    free(s->images);
+    kiln_buf_free(&s->index);
+    if (s->tmpdir)
+        kiln_rm_rf(s->tmpdir);
+    free(s->tmpdir);
+    free(s->layout);
+    free(s->spec);
+    free(s->tag);
+    kiln_registry_close(s->reg);
+    kiln_reference_free(&s->ref);
+    free(s);
+}
+
+int kiln_parse_docker_ref(const char *spec, bool bare, struct kiln_reference *r,
+                          struct kiln_error *err)
+{
+    const char *p = spec;
+    if (!strncmp(p, "docker://", 9))
+        p += 9;
+    else if (!bare)
+        return kiln_fail(err, KILN_ERR_USAGE, "'%s': expected docker://HOST/REPO[:TAG]", spec);
+    if (kiln_reference_parse(p, r, err) < 0)
+        return -1;
+    return 0;
+}
+
+char *kiln_reference_repo_path(const struct kiln_reference *r)
+{
+    return strdup(r->path);
+}
+
+static int make_tmpdir(struct kiln_src *s, struct kiln_error *err)
+{
+    if (s->tmpdir)
+        return 0;
+    const char *t = getenv("TMPDIR");
+    char *p = kiln_path_join(t && *t ? t : "/tmp", "kiln-src-XXXXXX", err);
+    if (!p)
+        return -1;
+    if (!mkdtemp(p)) {
+        int e = errno;
+        free(p);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "cannot create a temporary directory");
+    }
+    s->tmpdir = p;
+    return 0;
+}
+
+static int blob_file(const struct kiln_src *s, const char *digest, char **out,
+                     struct kiln_error *err)
+{
+    if (!kiln_digest_valid(digest))
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: invalid digest '%s'", s->spec, digest);
+    char rel[128];
+    snprintf(rel, sizeof(rel), "blobs/sha256/%s", digest + 7);
+    *out = kiln_path_join(s->layout, rel, err);
+    return *out ? 0 : -1;
+}
+
+/* A small document (manifest, index, config) by digest, verified. */
+static int get_doc(struct kiln_src *s, const char *repo, const char *digest, bool manifest,
+                   struct kiln_buf *out, char mt[128], struct kiln_error *err)
+{
+    if (s->kind == KILN_SRC_REGISTRY) {
+        if (manifest) {
+            char d[KILN_DIGEST_MAX];
+            return kiln_registry_get_manifest(s->reg, repo, digest, out, mt, d, err);
+        }
+        return kiln_registry_get_blob_buf(s->reg, repo, digest, CONFIG_MAX, out, err);
+    }
+    _cleanup_free_ char *path = NULL;
+    if (blob_file(s, digest, &path, err) < 0)
+        return -1;
+    if (kiln_read_file(path, manifest ? DOC_MAX : CONFIG_MAX, out, err) < 0)
+        return kiln_error_prefix(err, "%s", s->spec);
+    char got[KILN_DIGEST_MAX];
+    if (kiln_sha256_buf(out->data, out->len, got, err) < 0)
+        return -1;
+    if (strcmp(got, digest))
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: blob %s hashes to %s: the layout is corrupt",
+                         s->spec, digest, got);
+    if (mt)
+        mt[0] = '\0';
+    return 0;
+}
+
+static bool is_index_type(const char *mt)
+{
+    return !strcmp(mt, KILN_MT_OCI_INDEX) ||
+           !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
+}
+
+static void platform_of(json_t *p, struct kiln_platform *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *os = json_string_value(json_object_get(p, "os"));
+    const char *arch = json_string_value(json_object_get(p, "architecture"));
+    const char *var = json_string_value(json_object_get(p, "variant"));
+    snprintf(out->os, sizeof(out->os), "%s", os ? os : "");
+    snprintf(out->arch, sizeof(out->arch), "%s", arch ? arch : "");
+    snprintf(out->variant, sizeof(out->variant), "%s", var ? var : "");
+}
+
+static bool platform_match(const struct kiln_platform *want, const struct kiln_platform *have)
+{
+    if (strcmp(want->os, have->os) || strcmp(want->arch, have->arch))
+        return false;
+    if (!want->variant[0])
+        return true;
+    if (!strcmp(want->variant, have->variant))
+        return true;
+    /* arm64 with no variant is v8 */
+    return !strcmp(want->arch, "arm64") && !strcmp(want->variant, "v8") && !have->variant[0];
+}
+
+static int64_t parse_time(const char *s)
+{
+    if (!s)
+        return 0;
+    struct tm tm = {0};
+    const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!e)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+/* Fills an image from its manifest bytes. */
+static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_image *im,
+                      struct kiln_error *err)
+{
+    json_error_t je;
+    json_t *m = json_loads(im->manifest.data, 0, &je);
+    if (!m)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: manifest %s is not JSON: %s", s->spec,
+                         im->manifest_digest, je.text);
+    int rc = 0;
+    const char *mt = json_string_value(json_object_get(m, "mediaType"));
+    if (mt && !im->media_type[0])
+        snprintf(im->media_type, sizeof(im->media_type), "%s", mt);
+    if (!im->media_type[0])
+        snprintf(im->media_type, sizeof(im->media_type), "%s", KILN_MT_OCI_MANIFEST);
+    if (json_integer_value(json_object_get(m, "schemaVersion")) != 2) {
+        json_decref(m);
+        return kiln_fail(err, KILN_ERR_FORMAT,
+                         "%s: manifest %s is not schema version 2 (schema 1 images are not "
+                         "supported)",
+                         s->spec, im->manifest_digest);
+    }
+    json_t *cfg = json_object_get(m, "config");
+    const char *cd = json_string_value(json_object_get(cfg, "digest"));
+    json_t *layers = json_object_get(m, "layers");
+    if (!cd || !kiln_digest_valid(cd) || !json_is_array(layers)) {
+        json_decref(m);
+        return kiln_fail(err, KILN_ERR_FORMAT,
+                         "%s: manifest %s lacks a valid config digest or layers array", s->spec,
+                         im->manifest_digest);
+    }
+    snprintf(im->config_digest, sizeof(im->config_digest), "%s", cd);
+    im->nlayers = json_array_size(layers);
+    im->layers = calloc(im->nlayers ? im->nlayers : 1, sizeof(*im->layers));
+    if (!im->layers)
+        rc = kiln_oom(err);
+    size_t i;
+    json_t *l;
+    json_array_foreach(layers, i, l)
+    {
+        if (rc < 0)
+            break;
+        const char *d = json_string_value(json_object_get(l, "digest"));
+        const char *lmt = json_string_value(json_object_get(l, "mediaType"));
+        json_int_t sz = json_integer_value(json_object_get(l, "size"));
+        if (!d || !kiln_digest_valid(d) || sz < 0) {
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: manifest %s: layer %zu is malformed",
+                           s->spec, im->manifest_digest, i);
+            break;
+        }
+        snprintf(im->layers[i].digest, KILN_DIGEST_MAX, "%s", d);
+        snprintf(im->layers[i].media_type, 128, "%s", lmt ? lmt : "");
+        im->layers[i].size = (uint64_t)sz;
+        if (s->kind == KILN_SRC_LAYOUT && blob_file(s, d, &im->layers[i].path, err) < 0)
+            rc = -1;
+    }
+    json_decref(m);
+    if (rc == 0)
+        rc = get_doc(s, repo, im->config_digest, false, &im->config, NULL, err);
+    if (rc < 0)
+        return -1;
+    json_t *c = json_loads(im->config.data, 0, &je);
+    if (!c)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: config %s is not JSON: %s", s->spec,
+                         im->config_digest, je.text);
+    platform_of(c, &im->platform);
+    im->created = parse_time(json_string_value(json_object_get(c, "created")));
+    json_t *ids = json_object_get(json_object_get(c, "rootfs"), "diff_ids");
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        if (rc == 0)
+            rc = kiln_strlist_push(&im->diff_ids, json_string_value(v) ? json_string_value(v) : "",
+                                   err);
+    }
+    json_decref(c);
+    return rc;
+}
+
+static int add_image(struct kiln_src *s, struct kiln_src_image **out, struct kiln_error *err)
+{
+    struct kiln_src_image *v = realloc(s->images, (s->nimages + 1) * sizeof(*v));
+    if (!v)
+        return kiln_oom(err);
+    s->images = v;
+    *out = &v[s->nimages++];
+    memset(*out, 0, sizeof(**out));
+    return 0;
+}
+
+/* Loads the top document: a manifest, or an index and the manifests it lists. */
+static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, const char *mt,
+                    const char *digest, const char *platform, struct kiln_error *err)
+{
+    json_t *j = json_loads(doc->data, 0, NULL);
+    if (!j)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: %s is not JSON", s->spec, digest);
+    const char *jmt = json_string_value(json_object_get(j, "mediaType"));
+    const char *type = mt && *mt ? mt : jmt ? jmt : "";
+    bool index = is_index_type(type) || (!*type && json_is_array(json_object_get(j, "manifests")));
+    struct kiln_platform want;
+    memset(&want, 0, sizeof(want));
+    if (platform && kiln_platform_parse(platform, &want, err) < 0) {
+        json_decref(j);
+        return -1;
+    }
+    int rc = 0;
+    if (!index) {
+        json_decref(j);
+        struct kiln_src_image *im;
+        if (add_image(s, &im, err) < 0)
+            return -1;
+        im->manifest = *doc;
+        *doc = (struct kiln_buf){0};
+        snprintf(im->manifest_digest, KILN_DIGEST_MAX, "%s", digest);
+        snprintf(im->media_type, sizeof(im->media_type), "%s", type);
+        return load_image(s, repo, im, err);
+    }
+    json_t *ms = json_object_get(j, "manifests");
+    size_t i;
+    json_t *d;
+    bool found = false;
+    char avail[512] = "";
+    json_array_foreach(ms, i, d)
+    {
+        if (rc < 0)
+            break;
+        struct kiln_platform have;
+        platform_of(json_object_get(d, "platform"), &have);
+        size_t al = strlen(avail);
+        snprintf(avail + al, sizeof(avail) - al, "%s%s/%s%s%s", al ? ", " : "", have.os,
+                 have.arch, have.variant[0] ? "/" : "", have.variant);
+        if (platform && !platform_match(&want, &have))
+            continue;
+        const char *cd = json_string_value(json_object_get(d, "digest"));
+        const char *cmt = json_string_value(json_object_get(d, "mediaType"));
+        if (!cd || !kiln_digest_valid(cd)) {
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: index %s: entry %zu has no valid digest",
+                           s->spec, digest, i);
+            break;
+        }
+        if (cmt && is_index_type(cmt)) {
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: nested indexes are not supported", s->spec);
+            break;
+        }
+        struct kiln_src_image *im;
+        if ((rc = add_image(s, &im, err)) < 0)
+            break;
+        snprintf(im->manifest_digest, KILN_DIGEST_MAX, "%s", cd);
+        char gmt[128] = "";
+        if ((rc = get_doc(s, repo, cd, true, &im->manifest, gmt, err)) < 0)
+            break;
+        snprintf(im->media_type, sizeof(im->media_type), "%s", cmt ? cmt : gmt);
+        rc = load_image(s, repo, im, err);
+        found = true;
+        if (platform)
+            break;
+    }
+    json_decref(j);
+    if (rc == 0 && platform && !found)
+        return kiln_fail(err, KILN_ERR_INPUT, "%s: no image for platform %s (it has: %s)", s->spec,
+                         platform, avail);
+    if (rc == 0 && !platform) {
+        s->is_index = true;
+        s->index = *doc;
+        *doc = (struct kiln_buf){0};
+        snprintf(s->index_digest, KILN_DIGEST_MAX, "%s", digest);
+        snprintf(s->index_media_type, 128, "%s", *type ? type : KILN_MT_OCI_INDEX);
+    }
+    return rc;
+}
+
+/* ---- oci: and oci-archive: ---- */
+
+static int open_layout(struct kiln_src *s, const char *tag, const char *platform,
+                       struct kiln_error *err)
+{
+    _cleanup_free_ char *ip = kiln_path_join(s->layout, "index.json", err);
+    if (!ip)
+        return -1;
+    struct kiln_buf b = {0};
+    if (kiln_read_file(ip, DOC_MAX, &b, err) < 0)
+        return kiln_error_prefix(err, "%s: not an OCI layout", s->spec);
+    json_t *idx = json_loads(b.data, 0, NULL);
+    kiln_buf_free(&b);
+    json_t *ms = json_object_get(idx, "manifests");
+    if (!json_is_array(ms)) {
+        json_decref(idx);
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: index.json has no manifests array", s->spec);
+    }
+    json_t *pick = NULL;
+    size_t i;
+    json_t *d;
+    char tags[512] = "";
+    json_array_foreach(ms, i, d)
+    {
+        const char *t = json_string_value(
+            json_object_get(json_object_get(d, "annotations"), KILN_ANNOT_REF_NAME));
+        size_t l = strlen(tags);
+        if (t)
+            snprintf(tags + l, sizeof(tags) - l, "%s%s", l ? ", " : "", t);
+        if (tag ? (t && !strcmp(t, tag)) : json_array_size(ms) == 1)
+            pick = d;
+    }
+    if (!pick) {
+        int rc = kiln_fail(err, KILN_ERR_INPUT, "%s: %s (tags in the layout: %s)", s->spec,
+                           tag ? "no image with that tag" : "the layout holds several images: name "
+                                                            "one with :TAG",
+                           tags[0] ? tags : "none");
+        json_decref(idx);
+        return rc;
+    }
+    char digest[KILN_DIGEST_MAX];
+    const char *pd = json_string_value(json_object_get(pick, "digest"));
+    const char *pmt = json_string_value(json_object_get(pick, "mediaType"));
+    char mt[128];
+    snprintf(digest, sizeof(digest), "%s", pd ? pd : "");
+    snprintf(mt, sizeof(mt), "%s", pmt ? pmt : "");
+    json_decref(idx);
+    struct kiln_buf doc = {0};
+    int rc = get_doc(s, NULL, digest, true, &doc, NULL, err);
+    if (rc == 0)
+        rc = load_top(s, NULL, &doc, mt, digest, platform, err);
+    kiln_buf_free(&doc);
+    return rc;
+}
+
+/* Extracts the regular files of a tar archive into dir, refusing escapes. */
+static int extract(const char *file, const char *dir, struct kiln_error *err)
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        return kiln_oom(err);
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    int rc = 0;
+    struct kiln_buf norm = {0};
+    if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
+        rc = kiln_fail(err, KILN_ERR_INPUT, "%s: %s", file, archive_error_string(a));
+        goto out;
+    }
+    for (;;) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r < ARCHIVE_WARN) {
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s: corrupt or truncated archive: %s", file,
+                           archive_error_string(a));
+            break;
+        }
+        if (kiln_normalise_member_path(archive_entry_pathname(e), &norm, err) < 0) {
+            rc = kiln_error_prefix(err, "%s", file);
+            break;
+        }
+        if (!norm.len)
+            continue;
+        _cleanup_free_ char *dst = kiln_path_join(dir, norm.data, err);
+        if (!dst) {
+            rc = -1;
+            break;
+        }
+        if (archive_entry_filetype(e) == AE_IFDIR) {
+            if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+                rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", dst);
+            continue;
+        }
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+            continue; /* image archives hold only files and directories */
+        /* parents may be implicit */
+        for (char *p = dst + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+            *p = '\0';
+            mkdir(dst, 0755);
+            *p = '/';
+        }
+        int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) {
+            rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", dst);
+            break;
+        }
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+            if (pwrite(fd, buf, len, (off_t)off) != (ssize_t)len) {
+                rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", dst);
+                break;
+            }
+        }
+        close(fd);
+        if (rc == 0 && r != ARCHIVE_EOF)
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s: corrupt or truncated archive: %s", file,
+                           archive_error_string(a));
+        if (rc < 0)
+            break;
+    }
+out:
+    kiln_buf_free(&norm);
+    archive_read_free(a);
+    return rc;
+}
+
+/* ---- docker-archive: ---- */
+
+static int hash_file(const char *path, char out[KILN_DIGEST_MAX], uint64_t *size,
+                     unsigned char magic[6], struct kiln_error *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
+    struct kiln_sha256 h;
+    if (kiln_sha256_init(&h, err) < 0)
+        return -1;
+    static __thread unsigned char buf[1 << 16];
+    uint64_t n = 0;
+    memset(magic, 0, 6);
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            kiln_sha256_free(&h);
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
+        }
+        if (r == 0)
+            break;
+        if (n == 0)
+            memcpy(magic, buf, r < 6 ? (size_t)r : 6);
+        kiln_sha256_update(&h, buf, (size_t)r);
+        n += (uint64_t)r;
+    }
+    kiln_sha256_final(&h, out);
+    *size = n;
+    return 0;
+}
+
+static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln_error *err)
+{
+    if (make_tmpdir(s, err) < 0 || extract(file, s->tmpdir, err) < 0)
+        return -1;
+    _cleanup_free_ char *mp = kiln_path_join(s->tmpdir, "manifest.json", err);
+    if (!mp)
+        return -1;
+    struct kiln_buf b = {0};
+    if (kiln_read_file(mp, DOC_MAX, &b, NULL) < 0)
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "%s: no manifest.json: not a docker archive (or one from Docker < 1.10)",
+                         s->spec);
+    json_t *m = json_loads(b.data, 0, NULL);
+    kiln_buf_free(&b);
+    json_t *e0 = json_array_get(m, 0);
+    const char *cfg = json_string_value(json_object_get(e0, "Config"));
+    json_t *layers = json_object_get(e0, "Layers");
+    if (!cfg || !json_is_array(layers)) {
+        json_decref(m);
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: manifest.json lacks Config or Layers", s->spec);
+    }
+    const char *rt = json_string_value(json_array_get(json_object_get(e0, "RepoTags"), 0));
+    if (rt && !(s->tag = strdup(rt))) {
+        json_decref(m);
+        return kiln_oom(err);
+    }
+    struct kiln_src_image *im;
+    int rc = add_image(s, &im, err);
+    struct kiln_buf norm = {0};
+    if (rc == 0 && (rc = kiln_normalise_member_path(cfg, &norm, err)) == 0) {
+        char *cp = kiln_path_join(s->tmpdir, norm.data, err);
+        rc = cp ? kiln_read_file(cp, CONFIG_MAX, &im->config, err) : -1;
+        free(cp);
+    }
+    if (rc == 0)
+        rc = kiln_sha256_buf(im->config.data, im->config.len, im->config_digest, err);
+    im->nlayers = json_array_size(layers);
+    if (rc == 0 && !(im->layers = calloc(im->nlayers ? im->nlayers : 1, sizeof(*im->layers))))
+        rc = kiln_oom(err);
+    json_t *jl = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(layers, i, v)
+    {
+        if (rc < 0)
+            break;
+        struct kiln_src_layer *l = &im->layers[i];
+        if ((rc = kiln_normalise_member_path(json_string_value(v) ? json_string_value(v) : "",
+                                             &norm, err)) < 0)
+            break;
+        if (!(l->path = kiln_path_join(s->tmpdir, norm.data, err))) {
+            rc = -1;
+            break;
+        }
+        unsigned char magic[6];
+        if ((rc = hash_file(l->path, l->digest, &l->size, magic, err)) < 0)
+            break;
+        const char *lmt = "application/vnd.oci.image.layer.v1.tar";
+        if (magic[0] == 0x1f && magic[1] == 0x8b)
+            lmt = "application/vnd.oci.image.layer.v1.tar+gzip";
+        else if (magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd)
+            lmt = "application/vnd.oci.image.layer.v1.tar+zstd";
+        else if (!memcmp(magic, "BZh", 3) || !memcmp(magic, "\xfd" "7zXZ", 5)) {
+            rc = kiln_fail(err, KILN_ERR_FORMAT,
+                           "%s: layer %s is bzip2/xz-compressed, which OCI images cannot carry",
+                           s->spec, norm.data);
+            break;
+        }
+        snprintf(l->media_type, sizeof(l->media_type), "%s", lmt);
+        json_t *d = json_object();
+        json_object_set_new(d, "mediaType", json_string(lmt));
+        json_object_set_new(d, "digest", json_string(l->digest));
+        json_object_set_new(d, "size", json_integer((json_int_t)l->size));
+        json_array_append_new(jl, d);
+    }
+    kiln_buf_free(&norm);
+    json_decref(m);
+    if (rc < 0) {
+        json_decref(jl);
+        return -1;
+    }
+    /* The manifest kiln build would have written for these blobs. */
+    json_t *man = json_object(), *cd = json_object();
+    json_object_set_new(man, "schemaVersion", json_integer(2));
+    json_object_set_new(man, "mediaType", json_string(KILN_MT_OCI_MANIFEST));
+    json_object_set_new(cd, "mediaType", json_string(KILN_MT_OCI_CONFIG));
+    json_object_set_new(cd, "digest", json_string(im->config_digest));
+    json_object_set_new(cd, "size", json_integer((json_int_t)im->config.len));
+    json_object_set_new(man, "config", cd);
+    json_object_set_new(man, "layers", jl);
+    char *ms = json_dumps(man, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(man);
+    if (!ms)
+        return kiln_oom(err);
+    rc = kiln_buf_append(&im->manifest, ms, strlen(ms), err);
+    free(ms);
+    if (rc == 0)
+        rc = kiln_sha256_buf(im->manifest.data, im->manifest.len, im->manifest_digest, err);
+    snprintf(im->media_type, sizeof(im->media_type), "%s", KILN_MT_OCI_MANIFEST);
+    json_t *c = rc == 0 ? json_loads(im->config.data, 0, NULL) : NULL;
+    if (rc == 0 && !c)
+        rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: the config is not JSON", s->spec);
+    if (c) {
+        platform_of(c, &im->platform);
+        im->created = parse_time(json_string_value(json_object_get(c, "created")));
+        json_array_foreach(json_object_get(json_object_get(c, "rootfs"), "diff_ids"), i, v)
+        {
+            if (rc == 0)
+                rc = kiln_strlist_push(&im->diff_ids,
+                                       json_string_value(v) ? json_string_value(v) : "", err);
+        }
+        json_decref(c);
+    }
+    return rc;
+}
+
+/* ---- docker:// ---- */
+
+static int open_registry(struct kiln_src *s, const char *platform,
+                         const struct kiln_registry_opts *ro, struct kiln_error *err)
+{
+    if (kiln_registry_open(s->ref.domain, ro, &s->reg, err) < 0)
+        return -1;
+    const char *ref = s->ref.digest ? s->ref.digest : s->ref.tag;
+    struct kiln_buf doc = {0};
+    char mt[128] = "", digest[KILN_DIGEST_MAX];
+    int rc = kiln_registry_get_manifest(s->reg, s->ref.path, ref, &doc, mt, digest, err);
+    if (rc == 0)
+        rc = load_top(s, s->ref.path, &doc, mt, digest, platform, err);
+    kiln_buf_free(&doc);
+    return rc;
+}
+
+int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kiln_error *err)
+{
+    if (l->path) {
+        if (access(l->path, R_OK) < 0)
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: blob %s", s->spec, l->digest);
+        return 0;
+    }
+    if (s->kind != KILN_SRC_REGISTRY)
+        return kiln_fail(err, KILN_ERR_INTERNAL, "%s: blob %s has no file", s->spec, l->digest);
+    if (make_tmpdir(s, err) < 0)
+        return -1;
+    char *p = kiln_path_join(s->tmpdir, l->digest + 7, err);
+    if (!p)
+        return -1;
+    if (kiln_registry_get_blob(s->reg, s->ref.path, l->digest, l->size, p, err) < 0) {
+        free(p);
+        return -1;
+    }
+    l->path = p;
+    return 0;
+}
+
+int kiln_src_open(const char *spec, const char *platform, const struct kiln_registry_opts *ro,
+                  struct kiln_src **out, struct kiln_error *err)
+{
+    struct kiln_src *s = calloc(1, sizeof(*s));
+    if (!s)
+        return kiln_oom(err);
+    int rc = 0;
+    if (!(s->spec = kiln_strdup(spec, err)))
+        rc = -1;
+    else if (!strncmp(spec, "docker://", 9)) {
+        s->kind = KILN_SRC_REGISTRY;
+        rc = kiln_parse_docker_ref(spec, false, &s->ref, err);
+        if (rc == 0 && s->ref.tag && !(s->tag = strdup(s->ref.tag)))
+            rc = kiln_oom(err);
+        if (rc == 0)
+            rc = open_registry(s, platform, ro, err);
+    } else {
+        struct kiln_output o;
+        rc = kiln_output_parse(spec, &o, err);
+        if (rc == 0) {
+            struct stat st;
+            if (stat(o.path, &st) < 0)
+                rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", spec);
+            else if (o.kind == KILN_OUT_OCI) {
+                s->kind = KILN_SRC_LAYOUT;
+                s->layout = o.path;
+                o.path = NULL;
+                if (o.tag && !(s->tag = strdup(o.tag)))
+                    rc = kiln_oom(err);
+                if (rc == 0)
+                    rc = open_layout(s, o.tag, platform, err);
+            } else if (o.kind == KILN_OUT_OCI_ARCHIVE) {
+                s->kind = KILN_SRC_LAYOUT;
+                rc = make_tmpdir(s, err);
+                if (rc == 0)
+                    rc = extract(o.path, s->tmpdir, err);
+                if (rc == 0 && !(s->layout = strdup(s->tmpdir)))
+                    rc = kiln_oom(err);
+                if (rc == 0 && o.tag && !(s->tag = strdup(o.tag)))
+                    rc = kiln_oom(err);
+                if (rc == 0)
+                    rc = open_layout(s, o.tag, platform, err);
+            } else {
+                s->kind = KILN_SRC_DOCKER_ARCHIVE;
+                rc = open_docker_archive(s, o.path, err);
+            }
+            kiln_output_free(&o);
+        }
+    }
+    if (rc < 0) {
+        kiln_src_free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* Images read from any transport: oci:, oci-archive:, docker-archive:, docker://. */
+#ifndef KILN_IMAGE_SOURCE_H
+#define KILN_IMAGE_SOURCE_H
+
+#include "../registry/registry.h"
+
+struct kiln_src_layer {
+    char digest[KILN_DIGEST_MAX];
+    uint64_t size;
+    char media_type[128];
+    char *path; /* local file with the bytes; NULL until fetched (registries) */
+};
+
+struct kiln_src_image {
+    struct kiln_buf manifest;
+    char manifest_digest[KILN_DIGEST_MAX];
+    char media_type[128];
+    struct kiln_buf config;
+    char config_digest[KILN_DIGEST_MAX];
+    struct kiln_src_layer *layers;
+    size_t nlayers;
+    struct kiln_strlist diff_ids;
+    struct kiln_platform platform;
+    int64_t created;
+};
+
+enum kiln_src_kind { KILN_SRC_LAYOUT, KILN_SRC_DOCKER_ARCHIVE, KILN_SRC_REGISTRY };
+
+struct kiln_src {
+    enum kiln_src_kind kind;
+    char *spec;
+    bool is_index;
+    struct kiln_buf index;
+    char index_digest[KILN_DIGEST_MAX];
+    char index_media_type[128];
+    struct kiln_src_image *images;
+    size_t nimages;
+    char *layout; /* directory holding blobs/sha256 (oci:, extracted oci-archive:) */
+    char *tmpdir; /* removed by kiln_src_free */
+    struct kiln_registry *reg;
+    struct kiln_reference ref; /* registry sources */
+    char *tag;                 /* the tag the source was named by, if any */
+};
+
+/* Opens SPEC; platform ("os/arch[/variant]") keeps one image of an index. */
+int kiln_src_open(const char *spec, const char *platform, const struct kiln_registry_opts *ro,
+                  struct kiln_src **out, struct kiln_error *err);
+void kiln_src_free(struct kiln_src *s);
+/* Makes the layer's bytes available as a local file (downloads if needed). */
+int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kiln_error *err);
+/* Parses "docker://REF" (the prefix is optional when `bare` is true). */
+int kiln_parse_docker_ref(const char *spec, bool bare, struct kiln_reference *r,
+                          struct kiln_error *err);
+char *kiln_reference_repo_path(const struct kiln_reference *r);
+
+#endif

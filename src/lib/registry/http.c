@@ -1,0 +1,487 @@
+/*
+ * A thin layer over libcurl. Redirects are followed here, not by curl, so
+ * that Authorization is never sent to another host. Logging names the
+ * method, URL and status only: header values (credentials, tokens) are never
+ * logged.
+ */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http.h"
+
+struct kiln_http {
+    CURL *curl;
+    const struct kiln_tls *tls;
+    kiln_log_fn log;
+    void *log_ud;
+    bool tls_on_plain;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int kiln_http_new(const struct kiln_tls *tls, kiln_log_fn log, void *log_ud, struct kiln_http **out,
+                  struct kiln_error *err)
+{
+    pthread_once(&curl_once, curl_init_once);
+    struct kiln_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return kiln_oom(err);
+    h->curl = curl_easy_init();
+    if (!h->curl) {
+        free(h);
+        return kiln_oom(err);
+    }
+    h->tls = tls;
+    h->log = log;
+    h->log_ud = log_ud;
+    *out = h;
+    return 0;
+}
+
+void kiln_http_free(struct kiln_http *h)
+{
+    if (!h)
+        return;
+    curl_easy_cleanup(h->curl);
+    free(h);
+}
+
+void kiln_http_resp_free(struct kiln_http_resp *r)
+{
+    if (!r)
+        return;
+    kiln_buf_free(&r->body);
+    free(r->location);
+    free(r->content_type);
+    free(r->docker_digest);
+    free(r->retry_after);
+    free(r->link);
+    free(r->range);
+    free(r->chunk_min);
+    for (size_t i = 0; i < r->n_www_auth; i++)
+        free(r->www_auth[i]);
+    memset(r, 0, sizeof(*r));
+}
+
+bool kiln_http_last_was_tls_on_plain(const struct kiln_http *h)
+{
+    return h->tls_on_plain;
+}
+
+char *kiln_url_resolve(const char *base, const char *ref, struct kiln_error *err)
+{
+    CURLU *u = curl_url();
+    char *out = NULL;
+    if (!u) {
+        kiln_oom(err);
+        return NULL;
+    }
+    if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK) {
+        kiln_fail(err, KILN_ERR_FORMAT, "cannot resolve URL '%s' against '%s'", ref, base);
+        out = NULL;
+    }
+    curl_url_cleanup(u);
+    if (!out)
+        return NULL;
+    char *r = kiln_strdup(out, err);
+    curl_free(out);
+    return r;
+}
+
+char *kiln_url_host(const char *url, struct kiln_error *err)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *r = NULL;
+    if (!u) {
+        kiln_oom(err);
+        return NULL;
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, 0);
+        struct kiln_buf b = {0};
+        if (kiln_buf_printf(&b, err, "%s%s%s", host, port ? ":" : "", port ? port : "") == 0) {
+            for (char *p = b.data; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+            r = b.data;
+        }
+    } else {
+        kiln_fail(err, KILN_ERR_FORMAT, "invalid URL '%s'", url);
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return r;
+}
+
+char *kiln_url_escape(const char *s, struct kiln_error *err)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    if (!e) {
+        kiln_oom(err);
+        return NULL;
+    }
+    char *r = kiln_strdup(e, err);
+    curl_free(e);
+    return r;
+}
+
+/* ---- TLS: extra CAs on top of the system store ---- */
+
+struct ssl_ctx_arg {
+    const struct kiln_tls *tls;
+    const char *host; /* host[:port] for certs.d */
+};
+
+static void add_certs_d(X509_STORE *store, const char *root, const char *host)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", root, host);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && !strcmp(de->d_name + l - 4, ".crt")) {
+            char f[4352];
+            snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+            X509_STORE_load_locations(store, f, NULL);
+        }
+    }
+    closedir(d);
+}
+
+static CURLcode ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *userdata)
+{
+    (void)curl;
+    struct ssl_ctx_arg *a = userdata;
+    X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)ssl_ctx);
+    if (a->tls->ca_file && X509_STORE_load_locations(store, a->tls->ca_file, NULL) != 1)
+        return CURLE_SSL_CACERT_BADFILE;
+    const char *dirs = a->tls->cert_dir ? a->tls->cert_dir
+                                        : "/etc/docker/certs.d:/etc/containers/certs.d";
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", dirs);
+    for (char *save = NULL, *tok = strtok_r(buf, ":", &save); tok;
+         tok = strtok_r(NULL, ":", &save))
+        add_certs_d(store, tok, a->host);
+    return CURLE_OK;
+}
+
+/* ---- request ---- */
+
+struct io {
+    const struct kiln_http_req *req;
+    struct kiln_http_resp *resp;
+    uint64_t sent;
+    struct kiln_error *err;
+    bool sink_failed;
+    bool to_sink;
+};
+
+static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
+{
+    struct io *io = ud;
+    const struct kiln_http_body *b = io->req->body;
+    size_t want = size * nmemb;
+    uint64_t left = b->len - io->sent;
+    if (want > left)
+        want = (size_t)left;
+    if (!want)
+        return 0;
+    if (b->fd >= 0) {
+        ssize_t r = pread(b->fd, buf, want, (off_t)(b->offset + io->sent));
+        if (r <= 0)
+            return CURL_READFUNC_ABORT;
+        want = (size_t)r;
+    } else {
+        memcpy(buf, (const char *)b->data + b->offset + io->sent, want);
+    }
+    io->sent += want;
+    return want;
+}
+
+static int seek_cb(void *ud, curl_off_t off, int origin)
+{
+    struct io *io = ud;
+    if (origin != SEEK_SET || off < 0 || (uint64_t)off > io->req->body->len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    io->sent = (uint64_t)off;
+    return CURL_SEEKFUNC_OK;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct io *io = ud;
+    size_t n = size * nmemb;
+    long status = 0;
+    (void)status;
+    if (io->to_sink) {
+        if (kiln_sink_write(io->req->sink, data, n, io->err) < 0) {
+            io->sink_failed = true;
+            return 0;
+        }
+        return n;
+    }
+    struct kiln_buf *b = &io->resp->body;
+    b->max = io->req->max_body ? io->req->max_body : 1 << 20;
+    if (kiln_buf_append(b, data, n, io->err) < 0) {
+        io->sink_failed = true;
+        return 0;
+    }
+    return n;
+}
+
+static char *trim_dup(const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
+    char *r = malloc(n + 1);
+    if (r) {
+        memcpy(r, v, n);
+        r[n] = '\0';
+    }
+    return r;
+}
+
+/* Collects the headers kiln needs; resets at each new response (redirects,
+ * 100 Continue). */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct io *io = ud;
+    size_t n = size * nmemb;
+    struct kiln_http_resp *r = io->resp;
+    char line[8192];
+    size_t l = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+    memcpy(line, data, l);
+    line[l] = '\0';
+    if (!strncmp(line, "HTTP/", 5)) {
+        struct kiln_buf keep = r->body;
+        r->body = (struct kiln_buf){0};
+        kiln_http_resp_free(r);
+        r->body = keep;
+        int code = 0;
+        const char *sp = strchr(line, ' ');
+        if (sp)
+            code = atoi(sp + 1);
+        r->status = code;
+        /* Bodies of non-2xx answers go to the buffer, never to the sink. */
+        io->to_sink = io->req->sink && code >= 200 && code < 300;
+        return n;
+    }
+    char *colon = strchr(line, ':');
+    if (!colon)
+        return n;
+    *colon = '\0';
+    const char *v = colon + 1;
+    char **slot = NULL;
+    if (!strcasecmp(line, "Location"))
+        slot = &r->location;
+    else if (!strcasecmp(line, "Content-Type"))
+        slot = &r->content_type;
+    else if (!strcasecmp(line, "Docker-Content-Digest"))
+        slot = &r->docker_digest;
+    else if (!strcasecmp(line, "Retry-After"))
+        slot = &r->retry_after;
+    else if (!strcasecmp(line, "Link"))
+        slot = &r->link;
+    else if (!strcasecmp(line, "Range"))
+        slot = &r->range;
+    else if (!strcasecmp(line, "OCI-Chunk-Min-Length"))
+        slot = &r->chunk_min;
+    else if (!strcasecmp(line, "Content-Length"))
+        r->content_length = strtoull(v, NULL, 10);
+    else if (!strcasecmp(line, "WWW-Authenticate") && r->n_www_auth < ARRAY_SIZE(r->www_auth))
+        slot = &r->www_auth[r->n_www_auth++];
+    if (slot) {
+        free(*slot);
+        *slot = trim_dup(v);
+    }
+    return n;
+}
+
+static void log_line(struct kiln_http *h, const char *fmt, ...) KILN_PRINTF(2, 3);
+static void log_line(struct kiln_http *h, const char *fmt, ...)
+{
+    if (!h->log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    h->log(h->log_ud, KILN_LOG_DEBUG, msg);
+}
+
+/* URLs kiln logs never carry secrets: registries' upload URLs may carry
+ * opaque state but no credentials; the query is cut to keep logs short. */
+static void log_url(char *out, size_t n, const char *url)
+{
+    snprintf(out, n, "%s", url);
+    char *q = strchr(out, '?');
+    if (q && strlen(q) > 1)
+        snprintf(q, n - (size_t)(q - out), "?…");
+}
+
+static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const char *url,
+                   bool send_auth, struct kiln_http_resp *resp, bool *transient,
+                   struct kiln_error *err)
+{
+    CURL *c = h->curl;
+    curl_easy_reset(c);
+    struct io io = {.req = req, .resp = resp, .err = err};
+    char *host = kiln_url_host(url, err);
+    if (!host)
+        return -1;
+    struct ssl_ctx_arg sa = {.tls = h->tls, .host = host};
+    struct curl_slist *hdrs = NULL;
+    char authz[8192];
+    for (const char *const *p = req->headers; p && *p; p++)
+        hdrs = curl_slist_append(hdrs, *p);
+    if (send_auth && req->authorization) {
+        snprintf(authz, sizeof(authz), "Authorization: %s", req->authorization);
+        hdrs = curl_slist_append(hdrs, authz);
+    }
+    char ct[256];
+    if (req->content_type) {
+        snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type);
+        hdrs = curl_slist_append(hdrs, ct);
+    }
+    hdrs = curl_slist_append(hdrs, "User-Agent: kiln/" KILN_VERSION_STRING);
+
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    /* A stalled transfer (under 1 byte/s for 60 s) is a transient failure. */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &io);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &io);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->tls->verify ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->tls->verify ? 2L : 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &sa);
+    if (!strcmp(req->method, "HEAD"))
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(req->method, "GET"))
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->body) {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+        curl_easy_setopt(c, CURLOPT_READDATA, &io);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, &io);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body->len);
+    } else if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT") ||
+               !strcmp(req->method, "PATCH")) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    char lu[512];
+    log_url(lu, sizeof(lu), url);
+    h->errbuf[0] = '\0';
+    h->tls_on_plain = false;
+    CURLcode cc = curl_easy_perform(c);
+    curl_slist_free_all(hdrs);
+    memset(authz, 0, sizeof(authz));
+    int rc = 0;
+    if (io.sink_failed) {
+        rc = -1; /* err already set by the sink */
+        *transient = false;
+    } else if (cc != CURLE_OK) {
+        const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
+        *transient = cc != CURLE_SSL_CACERT_BADFILE && cc != CURLE_PEER_FAILED_VERIFICATION &&
+                     cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_UNSUPPORTED_PROTOCOL &&
+                     cc != CURLE_URL_MALFORMAT && cc != CURLE_SSL_CONNECT_ERROR &&
+                     cc != CURLE_ABORTED_BY_CALLBACK;
+        h->tls_on_plain = cc == CURLE_SSL_CONNECT_ERROR &&
+                          (strstr(why, "wrong version number") || strstr(why, "packet length"));
+        const char *hint = cc == CURLE_PEER_FAILED_VERIFICATION
+                               ? " (the server's certificate is not trusted: pass --ca-file, put "
+                                 "the CA in certs.d, or use --tls-verify=false)"
+                           : cc == CURLE_COULDNT_RESOLVE_HOST ? " (unknown host)"
+                                                              : "";
+        rc = kiln_fail(err, KILN_ERR_INPUT, "%s %s: %s%s", req->method, lu, why, hint);
+        log_line(h, "%s %s -> error: %s", req->method, lu, why);
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+        log_line(h, "%s %s -> %ld", req->method, lu, resp->status);
+    }
+    free(host);
+    return rc;
+}
+
+int kiln_http_do(struct kiln_http *h, const struct kiln_http_req *req, struct kiln_http_resp *resp,
+                 bool *transient, struct kiln_error *err)
+{
+    *transient = false;
+    memset(resp, 0, sizeof(*resp));
+    char *url = kiln_strdup(req->url, err);
+    char *first_host = kiln_url_host(req->url, err);
+    if (!url || !first_host) {
+        free(url);
+        free(first_host);
+        return -1;
+    }
+    bool send_auth = true;
+    int rc = -1;
+    for (int hop = 0; hop < 10; hop++) {
+        kiln_http_resp_free(resp);
+        rc = do_once(h, req, url, send_auth, resp, transient, err);
+        if (rc < 0)
+            break;
+        bool redirect = resp->status == 301 || resp->status == 302 || resp->status == 303 ||
+                        resp->status == 307 || resp->status == 308;
+        if (!redirect || !req->follow_redirects || !resp->location)
+            break;
+        char *next = kiln_url_resolve(url, resp->location, err);
+        if (!next) {
+            rc = -1;
+            break;
+        }
+        char *nh = kiln_url_host(next, err);
+        if (!nh) {
+            free(next);
+            rc = -1;
+            break;
+        }
+        if (strcmp(nh, first_host))
+            send_auth = false; /* never hand credentials to another host */
+        free(nh);
+        free(url);
+        url = next;
+        if (hop == 9) {
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s %s: too many redirects", req->method,
+                           req->url);
+            break;
+        }
+    }
+    free(url);
+    free(first_host);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/* HTTP for the registry client: one libcurl handle per connection user. */
+#ifndef KILN_REGISTRY_HTTP_H
+#define KILN_REGISTRY_HTTP_H
+
+#include "../internal.h"
+
+struct kiln_tls {
+    bool verify;          /* verify certificates and host names */
+    char *ca_file;        /* extra CA bundle (PEM), added to the system CAs */
+    char *cert_dir;       /* docker certs.d layout root(s), ':'-separated */
+};
+
+struct kiln_http_body {
+    const void *data; /* in-memory body, or */
+    int fd;           /* a file range (fd >= 0) */
+    uint64_t offset, len;
+};
+
+struct kiln_http_resp {
+    long status;
+    struct kiln_buf body; /* small bodies (documents, errors) */
+    char *location;       /* Location header, as sent */
+    char *content_type;
+    char *docker_digest;  /* Docker-Content-Digest */
+    char *retry_after;
+    char *link;           /* Link header */
+    char *range;          /* Range header */
+    char *chunk_min;      /* OCI-Chunk-Min-Length */
+    char *www_auth[4];    /* WWW-Authenticate headers */
+    size_t n_www_auth;
+    uint64_t content_length;
+};
+
+struct kiln_http;
+int kiln_http_new(const struct kiln_tls *tls, kiln_log_fn log, void *log_ud, struct kiln_http **out,
+                  struct kiln_error *err);
+void kiln_http_free(struct kiln_http *h);
+
+struct kiln_http_req {
+    const char *method;
+    const char *url;
+    const char *const *headers; /* NULL-terminated "Name: value" */
+    const char *authorization;  /* full header value, never logged */
+    const struct kiln_http_body *body;
+    const char *content_type;
+    struct kiln_sink *sink; /* receives a 2xx body instead of resp.body */
+    size_t max_body;        /* cap for resp.body */
+    bool follow_redirects;  /* GET/HEAD: follow, dropping Authorization across hosts */
+};
+
+/* Performs one request. A transport failure returns -1 with err set and
+ * *transient telling whether a retry may help. */
+int kiln_http_do(struct kiln_http *h, const struct kiln_http_req *req, struct kiln_http_resp *resp,
+                 bool *transient, struct kiln_error *err);
+void kiln_http_resp_free(struct kiln_http_resp *r);
+
+/* Resolves a (possibly relative) reference against a base URL. */
+char *kiln_url_resolve(const char *base, const char *ref, struct kiln_error *err);
+/* "host[:port]" of a URL, lowercased. */
+char *kiln_url_host(const char *url, struct kiln_error *err);
+/* Percent-encodes a query value. */
+char *kiln_url_escape(const char *s, struct kiln_error *err);
+/* Did the last failure look like plain HTTP answering a TLS hello? */
+bool kiln_http_last_was_tls_on_plain(const struct kiln_http *h);
+
+#endif
