@@ -2,8 +2,8 @@
 # kiln's main job on the built-in example, start to finish:
 #   1. install the dependencies and build kiln;
 #   2. compile examples/hello (a static C program) into a one-file rootfs;
-#   3. kiln build: an OCI layout and a docker-archive in one pass, reproducibly;
-#   4. start a local registry on 127.0.0.1 and push the image to it;
+#   3. kiln build: an OCI layout, a docker-archive and a push in one pass, reproducibly;
+#   4. push it to a local registry on 127.0.0.1 (started here) from the same build;
 #   5. start a private Docker engine, pull the image from the registry and run it.
 # Everything it starts is stopped when it ends. Run as root on Debian 12.
 set -euo pipefail
@@ -30,18 +30,12 @@ mkdir -p "$work/rootfs/usr/bin"
 cc -static -Os -o "$work/rootfs/usr/bin/hello" examples/hello/hello.c
 ls -l "$work/rootfs/usr/bin/hello"
 
-step "kiln build (SOURCE_DATE_EPOCH=1700000000)"
-export SOURCE_DATE_EPOCH=1700000000
-digest=$("$kiln" build --rootfs "$work/rootfs" \
-  --entrypoint '["/usr/bin/hello"]' --cmd 'built by kiln' \
-  --label org.opencontainers.image.title=hello --tag 127.0.0.1:5000/demo/hello:1.0 \
-  -o "oci:$work/hello-oci:1.0" -o "docker-archive:$work/hello.docker.tar" -v)
-echo "manifest digest: $digest"
-
 step "start a local registry on 127.0.0.1:5000"
 mkdir -p "$work/registry"
 cat > "$work/registry/config.yml" <<YML
 version: 0.1
+log:
+  level: warn
 storage:
   filesystem:
     rootdirectory: $work/registry/data
@@ -53,15 +47,16 @@ pids+=($!)
 for _ in $(seq 50); do curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1 && break; sleep 0.2; done
 curl -fsS http://127.0.0.1:5000/v2/ >/dev/null
 
-step "push the image to the registry"
-if "$kiln" help copy >/dev/null 2>&1; then
-  "$kiln" copy "oci:$work/hello-oci:1.0" docker://127.0.0.1:5000/demo/hello:1.0
-else
-  # kiln's own registry client is the next milestone; until then skopeo pushes.
-  skopeo copy --dest-tls-verify=false "oci:$work/hello-oci:1.0" \
-    docker://127.0.0.1:5000/demo/hello:1.0
-fi
-curl -fsS http://127.0.0.1:5000/v2/demo/hello/tags/list; echo
+step "kiln build: OCI layout + docker archive + push, in one pass (SOURCE_DATE_EPOCH=1700000000)"
+export SOURCE_DATE_EPOCH=1700000000
+digest=$("$kiln" build --rootfs "$work/rootfs" \
+  --entrypoint '["/usr/bin/hello"]' --cmd 'built by kiln' \
+  --label org.opencontainers.image.title=hello --tag 127.0.0.1:5000/demo/hello:1.0 \
+  -o "oci:$work/hello-oci:1.0" -o "docker-archive:$work/hello.docker.tar" \
+  -o docker://127.0.0.1:5000/demo/hello:1.0 -v)
+echo "manifest digest: $digest"
+"$kiln" inspect docker://127.0.0.1:5000/demo/hello:1.0
+echo "tags: $("$kiln" tags 127.0.0.1:5000/demo/hello | tr '\n' ' ')"
 
 step "start a private Docker engine, pull and run the image"
 d=$work/docker
