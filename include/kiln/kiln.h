@@ -110,6 +110,17 @@ void kiln_build_set_xattrs(kiln_build *b, bool keep);
  * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote). */
 int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err);
 
+/* Transfer progress of a push or pull, reported as it happens (from any
+ * thread, serialised by kiln). `done` is true once, at the end. */
+struct kiln_progress {
+    const char *registry;
+    const char *repository;
+    unsigned blobs_done, blobs_total;
+    uint64_t bytes_done, bytes_total;
+    bool done;
+};
+typedef void (*kiln_progress_fn)(void *userdata, const struct kiln_progress *p);
+
 /* How kiln talks to registries. Strings are borrowed, not copied: they must
  * outlive the calls that use them. Secrets are never logged. */
 struct kiln_remote_opts {
@@ -127,6 +138,8 @@ struct kiln_remote_opts {
     uint64_t chunk_size;    /* 0 = monolithic uploads */
     kiln_log_fn log;
     void *log_userdata;
+    kiln_progress_fn progress; /* may be NULL */
+    void *progress_userdata;
 };
 void kiln_remote_opts_init(struct kiln_remote_opts *o);
 void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o);

@@ -153,6 +153,8 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     kiln_remote_opts_init(&ro);
     ro.log = cli_log;
     ro.log_userdata = g;
+    ro.progress = cli_progress;
+    ro.progress_userdata = g;
     const char *compression = "gzip", *level = NULL, *sde = getenv("SOURCE_DATE_EPOCH");
     bool sde_from_env = sde && *sde;
     int rc = 0, opt;

@@ -9,6 +9,7 @@ enum { EXIT_OK = 0, EXIT_FAILURE_ = 1, EXIT_USAGE = 2 };
 
 struct cli_globals {
     int verbosity; /* -1 quiet, 0 normal, 1 verbose, 2 debug */
+    double progress_start, progress_last;
 };
 
 int cmd_build(int argc, char **argv, struct cli_globals *g);
@@ -68,5 +69,6 @@ int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err
 /* Prints "kiln: MESSAGE" on stderr and returns the exit code for the error. */
 int cli_report(const struct kiln_error *err);
 void cli_log(void *userdata, enum kiln_log_level level, const char *message);
+void cli_progress(void *userdata, const struct kiln_progress *p);
 
 #endif

@@ -39,6 +39,8 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     kiln_remote_opts_init(&ro);
     ro.log = cli_log;
     ro.log_userdata = g;
+    ro.progress = cli_progress;
+    ro.progress_userdata = g;
     const char *platform = NULL;
     int opt, rc = 0;
     optind = 1;

@@ -33,6 +33,8 @@ void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds
     ro->retry_base_ms = o->retry_base_ms;
     ro->log = o->log;
     ro->log_ud = o->log_userdata;
+    ro->progress = o->progress;
+    ro->progress_ud = o->progress_userdata;
 }
 
 struct fetch_ctx {

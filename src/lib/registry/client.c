@@ -39,7 +39,35 @@ struct kiln_registry {
     pthread_mutex_t mu;
     struct kiln_http *http;
     struct kiln_registry_stats stats;
+    /* progress of the current kiln_registry_push_blobs */
+    struct kiln_progress prog;
+    uint64_t *blob_bytes; /* bytes sent of each blob in flight */
 };
+
+/* Reports progress; called with r->mu held. */
+static void report(struct kiln_registry *r)
+{
+    if (r->o.progress)
+        r->o.progress(r->o.progress_ud, &r->prog);
+}
+
+struct blob_progress {
+    struct kiln_registry *r;
+    size_t idx;
+};
+
+static void on_bytes(void *ud, uint64_t sent)
+{
+    struct blob_progress *bp = ud;
+    struct kiln_registry *r = bp->r;
+    pthread_mutex_lock(&r->mu);
+    if (r->blob_bytes && sent > r->blob_bytes[bp->idx]) {
+        r->prog.bytes_done += sent - r->blob_bytes[bp->idx];
+        r->blob_bytes[bp->idx] = sent;
+        report(r);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
 
 static void rlog(struct kiln_registry *r, enum kiln_log_level l, const char *fmt, ...)
     KILN_PRINTF(3, 4);
@@ -797,7 +825,8 @@ static char *resolve_location(const char *req_url, const struct kiln_http_resp *
 /* One attempt at uploading a blob: POST (or mount), then PUT or PATCH…PUT. */
 static int upload_once(struct kiln_registry *r, struct kiln_http *http, const char *repo,
                        const struct kiln_push_blob *b, const char *path, const char *scope,
-                       bool try_mount, bool *mounted, bool *transient, struct kiln_error *err)
+                       bool try_mount, struct blob_progress *bp, bool *mounted, bool *transient,
+                       struct kiln_error *err)
 {
     *mounted = false;
     *transient = false;
@@ -824,7 +853,8 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
             /* Any mount failure falls back to a plain upload. */
             kiln_http_resp_free(&resp);
             free(url);
-            return upload_once(r, http, repo, b, path, scope, false, mounted, transient, err);
+            return upload_once(r, http, repo, b, path, scope, false, bp, mounted, transient,
+                               err);
         }
         *transient = retriable_status(resp.status);
         rc = status_error(r, &resp, err, "blob %s@%s: start upload", repo, b->digest);
@@ -894,6 +924,10 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
     struct kiln_http_req pr = {.method = "PUT", .url = put, .body = body.len ? &body : NULL,
                                .content_type = "application/octet-stream",
                                .max_body = ERROR_BODY_MAX};
+    if (body.len && bp) {
+        pr.progress = on_bytes;
+        pr.progress_ud = bp;
+    }
     rc = reg_do(r, http, &pr, scope, false, &resp, transient, err);
     free(put);
     if (rc < 0)
@@ -910,8 +944,20 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
     return rc;
 }
 
+static void blob_finished(struct kiln_registry *r, size_t idx, uint64_t size)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->blob_bytes) {
+        r->prog.bytes_done += size - (r->blob_bytes[idx] < size ? r->blob_bytes[idx] : size);
+        r->blob_bytes[idx] = size;
+    }
+    r->prog.blobs_done++;
+    report(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
 static int push_one(struct kiln_registry *r, struct kiln_http *http, const char *repo,
-                    struct kiln_push_blob *b, struct kiln_error *err)
+                    struct kiln_push_blob *b, size_t idx, struct kiln_error *err)
 {
     _cleanup_free_ char *scope = scope_of(repo, "pull,push", b->mount_from);
     if (!scope)
@@ -921,6 +967,7 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
         r->stats.blobs_skipped++;
         pthread_mutex_unlock(&r->mu);
         rlog(r, KILN_LOG_INFO, "%s/%s: blob %.19s… already present", r->host, repo, b->digest);
+        blob_finished(r, idx, b->size);
         return 0;
     }
     _cleanup_free_ char *fetched = NULL;
@@ -931,9 +978,16 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
                                              b->digest);
         path = fetched;
     }
+    struct blob_progress bp = {r, idx};
     for (unsigned attempt = 0;; attempt++) {
         bool mounted = false, transient = false;
-        int rc = upload_once(r, http, repo, b, path, scope, b->mount_from != NULL, &mounted,
+        pthread_mutex_lock(&r->mu);
+        if (r->blob_bytes) { /* a restarted upload sends everything again */
+            r->prog.bytes_done -= r->blob_bytes[idx];
+            r->blob_bytes[idx] = 0;
+        }
+        pthread_mutex_unlock(&r->mu);
+        int rc = upload_once(r, http, repo, b, path, scope, b->mount_from != NULL, &bp, &mounted,
                              &transient, err);
         if (rc == 0) {
             pthread_mutex_lock(&r->mu);
@@ -946,6 +1000,7 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
             pthread_mutex_unlock(&r->mu);
             rlog(r, KILN_LOG_INFO, "%s/%s: blob %.19s… %s (%llu bytes)", r->host, repo,
                  b->digest, mounted ? "mounted" : "uploaded", (unsigned long long)b->size);
+            blob_finished(r, idx, b->size);
             return 0;
         }
         if (!transient || attempt >= r->o.retries)
@@ -988,7 +1043,7 @@ static void *pool_worker(void *arg)
         }
         size_t i = p->next++;
         pthread_mutex_unlock(&p->mu);
-        if (push_one(p->r, http, p->repo, &p->blobs[i], &e) < 0) {
+        if (push_one(p->r, http, p->repo, &p->blobs[i], i, &e) < 0) {
             pthread_mutex_lock(&p->mu);
             if (!p->failed) {
                 p->failed = true;
@@ -1002,17 +1057,45 @@ static void *pool_worker(void *arg)
     return NULL;
 }
 
+static int push_blobs(struct kiln_registry *r, const char *repo, struct kiln_push_blob *blobs,
+                      size_t n, struct kiln_error *err);
+
 int kiln_registry_push_blobs(struct kiln_registry *r, const char *repo, struct kiln_push_blob *blobs,
                              size_t n, struct kiln_error *err)
 {
     if (ensure_base(r, err) < 0)
         return -1;
+    uint64_t *bb = calloc(n ? n : 1, sizeof(*bb));
+    if (!bb)
+        return kiln_oom(err);
+    pthread_mutex_lock(&r->mu);
+    r->blob_bytes = bb;
+    r->prog = (struct kiln_progress){.registry = r->host, .repository = repo,
+                                     .blobs_total = (unsigned)n};
+    for (size_t i = 0; i < n; i++)
+        r->prog.bytes_total += blobs[i].size;
+    report(r);
+    pthread_mutex_unlock(&r->mu);
+    int rc = push_blobs(r, repo, blobs, n, err);
+    pthread_mutex_lock(&r->mu);
+    r->prog.done = rc == 0;
+    if (rc == 0)
+        report(r);
+    r->blob_bytes = NULL;
+    pthread_mutex_unlock(&r->mu);
+    free(bb);
+    return rc;
+}
+
+static int push_blobs(struct kiln_registry *r, const char *repo, struct kiln_push_blob *blobs,
+                      size_t n, struct kiln_error *err)
+{
     unsigned jobs = r->o.jobs ? r->o.jobs : 4;
     if (jobs > n)
         jobs = (unsigned)n;
     if (jobs <= 1) {
         for (size_t i = 0; i < n; i++)
-            if (push_one(r, r->http, repo, &blobs[i], err) < 0)
+            if (push_one(r, r->http, repo, &blobs[i], i, err) < 0)
                 return -1;
         return 0;
     }

@@ -249,6 +249,16 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    struct io *io = ud;
+    io->req->progress(io->req->progress_ud, (uint64_t)(io->req->body ? ulnow : dlnow));
+    return 0;
+}
+
 static char *trim_dup(const char *v)
 {
     while (*v == ' ' || *v == '\t')
@@ -386,6 +396,11 @@ static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const c
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->tls->verify ? 2L : 0L);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &sa);
+    if (req->progress) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &io);
+    }
     if (!strcmp(req->method, "HEAD"))
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     else if (strcmp(req->method, "GET"))

@@ -46,6 +46,9 @@ struct kiln_http_req {
     struct kiln_sink *sink; /* receives a 2xx body instead of resp.body */
     size_t max_body;        /* cap for resp.body */
     bool follow_redirects;  /* GET/HEAD: follow, dropping Authorization across hosts */
+    /* bytes sent (uploads) or received (downloads) so far */
+    void (*progress)(void *ud, uint64_t bytes);
+    void *progress_ud;
 };
 
 /* Performs one request. A transport failure returns -1 with err set and

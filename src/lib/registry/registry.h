@@ -16,6 +16,8 @@ struct kiln_registry_opts {
     unsigned retry_base_ms;
     kiln_log_fn log;
     void *log_ud;
+    kiln_progress_fn progress;
+    void *progress_ud;
 };
 
 struct kiln_registry;
