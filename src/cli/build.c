@@ -1,4 +1,5 @@
 /* kiln build: directory trees and tarballs -> an image in one or more outputs. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -130,7 +131,7 @@ static int parse_int(const char *opt, const char *v, long lo, long hi, long *out
     char *end;
     errno = 0;
     long n = strtol(v, &end, 10);
-    if (!*v || *end || errno || n < lo || n > hi) {
+    if (!isdigit((unsigned char)v[0]) || *end || errno || n < lo || n > hi) {
         err->code = KILN_ERR_USAGE;
         snprintf(err->message, sizeof(err->message), "%s '%s': expected a number from %ld to %ld",
                  opt, v, lo, hi);
@@ -228,9 +229,9 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         int64_t epoch;
         rc = kiln_parse_source_date_epoch(sde, &epoch, &err);
         if (rc < 0 && !sde_from_env) {
-            memmove(err.message + 22, err.message, sizeof(err.message) - 22);
-            memcpy(err.message, "--source-date-epoch: ", 21);
-            err.message[21] = ' ';
+            err.code = KILN_ERR_USAGE;
+            snprintf(err.message, sizeof(err.message),
+                     "--source-date-epoch '%.64s': expected whole seconds since 1970", sde);
         }
         if (rc == 0)
             kiln_build_set_source_date_epoch(b, epoch);

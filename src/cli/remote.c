@@ -1,4 +1,5 @@
 /* Registry options common to build, copy, inspect, digest, tags and login. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@ int cli_parse_uint(const char *opt, const char *v, unsigned long long lo, unsign
     char *end;
     errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (!*v || *end || errno || v[0] == '-' || n < lo || n > hi) {
+    if (!isdigit((unsigned char)v[0]) || *end || errno || n < lo || n > hi) {
         err->code = KILN_ERR_USAGE;
         snprintf(err->message, sizeof(err->message),
                  "%s '%s': expected a whole number from %llu to %llu", opt, v, lo, hi);

@@ -4,6 +4,7 @@
  */
 #include <archive.h>
 #include <curl/curlver.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -171,7 +172,7 @@ static int set_port(struct kiln_strlist *ports, const char *v, struct kiln_error
     errno = 0;
     long n = strtol(v, &end, 10);
     const char *proto = "tcp";
-    if (end == v || errno || n < 1 || n > 65535 || (*end && *end != '/'))
+    if (!isdigit((unsigned char)v[0]) || end == v || errno || n < 1 || n > 65535 || (*end && *end != '/'))
         return kiln_fail(err, KILN_ERR_USAGE,
                          "--port '%s': expected a port number 1-65535, optionally /tcp or /udp", v);
     if (*end == '/') {
@@ -197,7 +198,7 @@ static int check_signal(const char *v, struct kiln_error *err)
     const char *s = v;
     char *end;
     long n = strtol(s, &end, 10);
-    if (end != s && !*end && n >= 1 && n <= 64)
+    if (isdigit((unsigned char)s[0]) && end != s && !*end && n >= 1 && n <= 64)
         return 0;
     if (!strncmp(s, "SIG", 3))
         s += 3;
@@ -289,7 +290,7 @@ int kiln_parse_source_date_epoch(const char *text, int64_t *epoch, struct kiln_e
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (!*text || *end || errno || v < 0 || v > 253402300799LL)
+    if (!isdigit((unsigned char)text[0]) || *end || errno || v < 0 || v > 253402300799LL)
         return kiln_fail(err, KILN_ERR_USAGE,
                          "SOURCE_DATE_EPOCH '%s': expected whole seconds since 1970 (e.g. %s)",
                          text, "1700000000");
@@ -551,9 +552,12 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         rc = push_remotes(b, &img, blobs, err);
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_commit(&b->outputs[i], err);
-    if (rc < 0)
-        for (size_t i = 0; i < b->noutputs; i++)
+    for (size_t i = 0; i < b->noutputs; i++) {
+        if (rc < 0)
             kiln_output_rollback(&b->outputs[i]);
+        else
+            kiln_output_finish(&b->outputs[i]);
+    }
     if (rc == 0)
         memcpy(digest_out, img.manifest_digest, KILN_DIGEST_MAX);
 

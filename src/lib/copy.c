@@ -236,8 +236,10 @@ static int write_local(struct kiln_src *s, const char *dest, char digest[],
         rc = kiln_output_commit(&out, err);
     if (rc < 0)
         kiln_output_rollback(&out);
-    else
+    else {
+        kiln_output_finish(&out);
         memcpy(digest, img.manifest_digest, KILN_DIGEST_MAX);
+    }
     if (have_tagref)
         kiln_reference_free(&tagref);
     free(diff_ids);

@@ -299,6 +299,9 @@ struct kiln_output {
     char *tag;    /* oci tag, NULL = default */
     char *tmp;    /* prepared temp file/dir, or NULL */
     bool existed; /* oci: adding to an existing layout */
+    bool committed;         /* renamed into place (rollback must undo it) */
+    bool removed_empty_dir; /* an empty directory was replaced by the layout */
+    char *backup;           /* the file the commit replaced, kept until finish */
     struct kiln_strlist added_blobs; /* oci into existing layout: rollback list */
 };
 int kiln_output_parse(const char *spec, struct kiln_output *o, struct kiln_error *err);
@@ -306,7 +309,10 @@ int kiln_output_check(struct kiln_output *o, struct kiln_error *err);
 int kiln_output_prepare(struct kiln_output *o, const struct kiln_image_out *img,
                         struct kiln_error *err);
 int kiln_output_commit(struct kiln_output *o, struct kiln_error *err);
+/* Undoes a prepared or committed output, restoring what it replaced. */
 void kiln_output_rollback(struct kiln_output *o);
+/* After every output committed: drops the backups. */
+void kiln_output_finish(struct kiln_output *o);
 void kiln_output_free(struct kiln_output *o);
 
 /* Writes an OCI layout's files into an (empty or existing) directory. */

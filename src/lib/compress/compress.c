@@ -93,7 +93,7 @@ int kiln_compression_check_level(enum kiln_compression c, int level, struct kiln
         lo = 1;
         hi = ZSTD_maxCLevel();
     }
-    if (level < lo || level > hi) {
+    if (c == KILN_COMPRESSION_NONE || level < lo || level > hi) {
         if (c == KILN_COMPRESSION_NONE)
             return kiln_fail(err, KILN_ERR_USAGE,
                              "--compression-level %d: no level applies to --compression none",

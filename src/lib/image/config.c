@@ -77,6 +77,10 @@ int kiln_parse_args(const char *text, struct kiln_strlist *out, struct kiln_erro
             }
             continue;
         }
+        if (c == '\\' && *p == '\n') { /* line continuation: nothing, not even a word */
+            p++;
+            continue;
+        }
         in_word = true;
         if (c == '\'') {
             const char *e = strchr(p, '\'');
@@ -108,10 +112,6 @@ int kiln_parse_args(const char *text, struct kiln_strlist *out, struct kiln_erro
             if (!*p) {
                 rc = kiln_fail(err, KILN_ERR_USAGE, "'%s': trailing backslash", text);
                 break;
-            }
-            if (*p == '\n') {
-                p++;
-                continue;
             }
             rc = kiln_buf_append(&word, p++, 1, err);
         } else {

@@ -28,6 +28,7 @@ void kiln_output_free(struct kiln_output *o)
     free(o->path);
     free(o->tag);
     free(o->tmp);
+    free(o->backup);
     kiln_strlist_free(&o->added_blobs);
     memset(o, 0, sizeof(*o));
 }
@@ -766,26 +767,62 @@ int kiln_output_prepare(struct kiln_output *o, const struct kiln_image_out *img,
     return rc;
 }
 
+static char *commit_target(const struct kiln_output *o, struct kiln_error *err)
+{
+    if (o->kind == KILN_OUT_OCI && o->existed)
+        return kiln_path_join(o->path, "index.json", err);
+    return kiln_strdup(o->path, err);
+}
+
 int kiln_output_commit(struct kiln_output *o, struct kiln_error *err)
 {
     if (!o->tmp)
         return 0;
-    const char *dst = o->path;
-    _cleanup_free_ char *index = NULL;
-    if (o->kind == KILN_OUT_OCI && o->existed) {
-        if (!(index = kiln_path_join(o->path, "index.json", err)))
-            return -1;
-        dst = index;
-    } else if (o->kind == KILN_OUT_OCI) {
+    _cleanup_free_ char *dst = commit_target(o, err);
+    if (!dst)
+        return -1;
+    struct stat st;
+    if (o->kind == KILN_OUT_OCI && !o->existed) {
         /* An empty directory left where the layout goes is replaced. */
-        rmdir(o->path);
+        if (lstat(dst, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (rmdir(dst) < 0)
+                return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: %s", o->spec, dst);
+            o->removed_empty_dir = true;
+        }
+    } else if (lstat(dst, &st) == 0) {
+        /* Keep what is replaced until every output is in place. */
+        if (!(o->backup = tmp_name(dst, err)))
+            return -1;
+        int fd = mkstemp(o->backup);
+        if (fd >= 0) {
+            close(fd);
+            unlink(o->backup);
+        }
+        if (fd < 0 || link(dst, o->backup) < 0) {
+            int e = errno;
+            free(o->backup);
+            o->backup = NULL;
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "-o %s: cannot keep a copy of %s",
+                                   o->spec, dst);
+        }
     }
-    if (rename(o->tmp, dst) < 0)
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot rename %s to %s",
-                               o->spec, o->tmp, dst);
+    if (rename(o->tmp, dst) < 0) {
+        int e = errno;
+        if (o->removed_empty_dir) {
+            mkdir(dst, 0755);
+            o->removed_empty_dir = false;
+        }
+        if (o->backup) {
+            unlink(o->backup);
+            free(o->backup);
+            o->backup = NULL;
+        }
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "-o %s: cannot rename %s to %s", o->spec,
+                               o->tmp, dst);
+    }
     free(o->tmp);
     o->tmp = NULL;
-    kiln_strlist_free(&o->added_blobs);
+    o->committed = true;
     return 0;
 }
 
@@ -796,7 +833,33 @@ void kiln_output_rollback(struct kiln_output *o)
         free(o->tmp);
         o->tmp = NULL;
     }
+    if (o->committed) {
+        char *dst = commit_target(o, NULL);
+        if (dst) {
+            if (o->backup)
+                rename(o->backup, dst);
+            else
+                kiln_rm_rf(dst);
+            if (o->removed_empty_dir)
+                mkdir(dst, 0755);
+            free(dst);
+        }
+        o->committed = false;
+    }
+    free(o->backup);
+    o->backup = NULL;
     for (size_t i = 0; i < o->added_blobs.n; i++)
         unlink(o->added_blobs.v[i]);
     kiln_strlist_free(&o->added_blobs);
+}
+
+void kiln_output_finish(struct kiln_output *o)
+{
+    if (o->backup) {
+        unlink(o->backup);
+        free(o->backup);
+        o->backup = NULL;
+    }
+    kiln_strlist_free(&o->added_blobs);
+    o->committed = false;
 }

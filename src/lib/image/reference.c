@@ -69,9 +69,19 @@ static bool domain_valid(const char *s, size_t n)
         if (s[0] != ':')
             return false;
     } else {
-        for (size_t i = 0; i < n && s[i] != ':'; i++)
-            if (!(isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '-'))
+        /* labels: [A-Za-z0-9] with inner hyphens, separated by single dots */
+        size_t hl = 0;
+        while (hl < n && s[hl] != ':')
+            hl++;
+        size_t start = 0;
+        for (size_t i = 0; i <= hl; i++) {
+            if (i == hl || s[i] == '.') {
+                if (i == start || s[start] == '-' || s[i - 1] == '-')
+                    return false;
+                start = i + 1;
+            } else if (!(isalnum((unsigned char)s[i]) || s[i] == '-'))
                 return false;
+        }
     }
     const char *colon = memchr(s, ':', n);
     if (colon) {
@@ -145,6 +155,9 @@ int kiln_reference_parse(const char *text, struct kiln_reference *r, struct kiln
         domain = "docker.io";
     if (!*path)
         return kiln_fail(err, KILN_ERR_USAGE, "reference '%s': no repository name", text);
+    if (path[strlen(path) - 1] == '/' || strstr(path, "//"))
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "reference '%s': empty path component in the repository name", text);
     for (char *p = path; *p;) {
         char *e = strchr(p, '/');
         size_t n = e ? (size_t)(e - p) : strlen(p);

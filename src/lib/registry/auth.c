@@ -448,7 +448,7 @@ static const char *skip_ws(const char *p)
 
 static bool tchar(char ch)
 {
-    return isalnum((unsigned char)ch) || strchr("!#$%&'*+-.^_`|~", ch);
+    return ch && (isalnum((unsigned char)ch) || strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 /* Parses one header of challenges, keeping the best (bearer > basic). */

@@ -333,7 +333,8 @@ int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
     size_t n = 0;
     if (read_members(file, o, spool, &m, &n, err) < 0)
         return -1;
-    qsort(m, n, sizeof(*m), member_cmp);
+    if (n > 1)
+        qsort(m, n, sizeof(*m), member_cmp);
     for (size_t i = 0; i + 1 < n; i++)
         if (!kiln_tar_path_cmp(m[i].path, m[i + 1].path))
             m[i].dropped = true;

@@ -78,6 +78,10 @@ static bool utf8_valid(const unsigned char *s, size_t n)
         for (size_t k = 1; k < len; k++)
             if ((s[i + k] & 0xc0) != 0x80)
                 return false;
+        unsigned c1 = s[i + 1];
+        if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) ||
+            (c == 0xf4 && c1 > 0x8f))
+            return false; /* overlong, surrogate, or beyond U+10FFFF */
         i += len;
     }
     return true;

@@ -153,7 +153,8 @@ static int read_xattrs(const char *path, struct kiln_xattr **out, size_t *nout,
         x[n].len = (size_t)vlen;
         n++;
     }
-    qsort(x, n, sizeof(*x), xattr_cmp);
+    if (n > 1)
+        qsort(x, n, sizeof(*x), xattr_cmp);
     *out = x;
     *nout = n;
     return 0;
@@ -333,7 +334,7 @@ static int walk_dir(struct walk *wk, const char *abs, const char *rel, struct ki
     if (rc == 0 && errno)
         rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot read directory", abs);
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && n > 1)
         qsort(names, n, sizeof(*names), name_cmp);
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
