@@ -49,7 +49,7 @@ static const char help[] =
     "  -v, --verbose             report each layer on stderr\n"
     "  -h, --help                this help\n"
     "\n"
-    "\n" CLI_REMOTE_HELP "\n"
+    CLI_REMOTE_HELP "\n"
     "Exit status: 0 success, 1 failure, 2 usage error. See kiln-build(1).\n";
 
 enum {

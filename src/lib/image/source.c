@@ -277,7 +277,13 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
         *doc = (struct kiln_buf){0};
         snprintf(im->manifest_digest, KILN_DIGEST_MAX, "%s", digest);
         snprintf(im->media_type, sizeof(im->media_type), "%s", type);
-        return load_image(s, repo, im, err);
+        if (load_image(s, repo, im, err) < 0)
+            return -1;
+        if (platform && !platform_match(&want, &im->platform))
+            return kiln_fail(err, KILN_ERR_INPUT, "%s is a single %s/%s%s%s image, not %s",
+                             s->spec, im->platform.os, im->platform.arch,
+                             im->platform.variant[0] ? "/" : "", im->platform.variant, platform);
+        return 0;
     }
     json_t *ms = json_object_get(j, "manifests");
     size_t i;
@@ -639,12 +645,22 @@ int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kil
     }
     if (s->kind != KILN_SRC_REGISTRY)
         return kiln_fail(err, KILN_ERR_INTERNAL, "%s: blob %s has no file", s->spec, l->digest);
-    if (make_tmpdir(s, err) < 0)
-        return -1;
-    char *p = kiln_path_join(s->tmpdir, l->digest + 7, err);
+    /* The temporary directory exists from kiln_src_open on; a unique name
+     * per download lets threads fetch the same digest side by side. */
+    char name[128];
+    snprintf(name, sizeof(name), "%.64s-XXXXXX", l->digest + 7);
+    char *p = kiln_path_join(s->tmpdir, name, err);
     if (!p)
         return -1;
+    int fd = mkstemp(p);
+    if (fd < 0) {
+        int e = errno;
+        free(p);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "cannot create a temporary file");
+    }
+    close(fd);
     if (kiln_registry_get_blob(s->reg, s->ref.path, l->digest, l->size, p, err) < 0) {
+        unlink(p);
         free(p);
         return -1;
     }
@@ -666,6 +682,8 @@ int kiln_src_open(const char *spec, const char *platform, const struct kiln_regi
         rc = kiln_parse_docker_ref(spec, false, &s->ref, err);
         if (rc == 0 && s->ref.tag && !(s->tag = strdup(s->ref.tag)))
             rc = kiln_oom(err);
+        if (rc == 0)
+            rc = make_tmpdir(s, err);
         if (rc == 0)
             rc = open_registry(s, platform, ro, err);
     } else {

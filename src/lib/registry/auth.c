@@ -295,10 +295,14 @@ static char *docker_config_path(struct kiln_error *err)
     return kiln_path_join(home, ".docker/config.json", err);
 }
 
-int kiln_creds_lookup(const char *host, const char *authfile, struct kiln_creds *c,
+int kiln_creds_lookup(const char *host_in, const char *authfile, struct kiln_creds *c,
                       struct kiln_error *err)
 {
     memset(c, 0, sizeof(*c));
+    char host[256];
+    snprintf(host, sizeof(host), "%s", host_in);
+    for (char *q = host; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
     if (authfile)
         return lookup_file(authfile, host, true, c, err);
     int rc;
@@ -377,6 +381,10 @@ static int auth_file_update(const char *file, const char *host, const struct kil
             json_object_del(auths, k);
             removed = 1;
         }
+    }
+    if (!c && !removed) {
+        json_decref(j);
+        return 0;
     }
     if (c) {
         size_t n = strlen(c->user) + strlen(c->pass) + 2;

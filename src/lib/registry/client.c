@@ -255,7 +255,8 @@ static int ensure_base(struct kiln_registry *r, struct kiln_error *err)
             kiln_http_resp_free(&resp);
             break;
         }
-        if (rc < 0 && i == 0)
+        if (rc < 0 && (i == 0 || kiln_http_last_was_tls_on_plain(r->http) ||
+                       strstr(first.message, "wrong version number")))
             first = e;
     }
     pthread_mutex_unlock(&r->mu);
@@ -289,6 +290,14 @@ static int fetch_token(struct kiln_registry *r, struct kiln_http *http, const ch
     if (rc < 0) {
         kiln_buf_free(&url);
         return -1;
+    }
+    if (r->have_creds && !strncmp(r->ch.realm, "http://", 7) && r->base &&
+        !strncmp(r->base, "https://", 8)) {
+        kiln_buf_free(&url);
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "registry %s: its token server %s is plain http: refusing to send "
+                         "credentials in clear text",
+                         r->host, r->ch.realm);
     }
     char *authz = NULL;
     struct kiln_buf form = {0};
@@ -631,8 +640,8 @@ int kiln_registry_get_manifest(struct kiln_registry *r, const char *repo, const 
     if (!url)
         return -1;
     const char *hdrs[] = {KILN_ACCEPT_MANIFESTS, NULL};
-    struct kiln_http_req req = {
-        .method = "GET", .url = url, .headers = hdrs, .max_body = MANIFEST_MAX};
+    struct kiln_http_req req = {.method = "GET", .url = url, .headers = hdrs,
+                                .max_body = MANIFEST_MAX, .follow_redirects = true};
     struct kiln_http_resp resp;
     if (reg_do(r, r->http, &req, scope, true, &resp, NULL, err) < 0)
         return kiln_error_prefix(err, "manifest %s:%s", repo, ref);
@@ -702,6 +711,10 @@ int kiln_registry_put_manifest(struct kiln_registry *r, const char *repo, const 
 
 /* ---- blob downloads ---- */
 
+static int get_blob_with(struct kiln_registry *r, struct kiln_http *http, const char *repo,
+                         const char *digest, uint64_t size, const char *path, const char *url,
+                         const char *scope, struct kiln_error *err);
+
 int kiln_registry_get_blob(struct kiln_registry *r, const char *repo, const char *digest,
                            uint64_t size, const char *path, struct kiln_error *err)
 {
@@ -709,6 +722,19 @@ int kiln_registry_get_blob(struct kiln_registry *r, const char *repo, const char
     _cleanup_free_ char *scope = scope_of(repo, "pull", NULL);
     if (!url)
         return -1;
+    /* Downloads may run on several threads: each gets its own connection. */
+    struct kiln_http *http;
+    if (kiln_http_new(&r->o.tls, r->o.log, r->o.log_ud, &http, err) < 0)
+        return -1;
+    int rc = get_blob_with(r, http, repo, digest, size, path, url, scope, err);
+    kiln_http_free(http);
+    return rc;
+}
+
+static int get_blob_with(struct kiln_registry *r, struct kiln_http *http, const char *repo,
+                         const char *digest, uint64_t size, const char *path, const char *url,
+                         const char *scope, struct kiln_error *err)
+{
     for (unsigned attempt = 0;; attempt++) {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
@@ -722,7 +748,7 @@ int kiln_registry_get_blob(struct kiln_registry *r, const char *repo, const char
                                     .max_body = ERROR_BODY_MAX, .follow_redirects = true};
         struct kiln_http_resp resp;
         bool transient = false;
-        int rc = reg_do(r, r->http, &req, scope, false, &resp, &transient, err);
+        int rc = reg_do(r, http, &req, scope, false, &resp, &transient, err);
         char got[KILN_DIGEST_MAX];
         kiln_sha256_final(&hs.sha, got);
         if (rc < 0 || resp.status != 200) {
@@ -944,6 +970,26 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
     return rc;
 }
 
+/* POST …?mount=&from=: 201 means mounted; anything else leaves it to an upload. */
+static int mount_only(struct kiln_registry *r, struct kiln_http *http, const char *repo,
+                      const struct kiln_push_blob *b, const char *scope, bool *mounted,
+                      bool *transient, struct kiln_error *err)
+{
+    *mounted = false;
+    char *url = url_of(r, err, "/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, b->digest,
+                       b->mount_from);
+    if (!url)
+        return -1;
+    struct kiln_http_req req = {.method = "POST", .url = url, .max_body = ERROR_BODY_MAX};
+    struct kiln_http_resp resp;
+    int rc = reg_do(r, http, &req, scope, true, &resp, transient, err);
+    free(url);
+    if (rc == 0)
+        *mounted = resp.status == 201;
+    kiln_http_resp_free(&resp);
+    return rc;
+}
+
 static void blob_finished(struct kiln_registry *r, size_t idx, uint64_t size)
 {
     pthread_mutex_lock(&r->mu);
@@ -972,6 +1018,22 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
     }
     _cleanup_free_ char *fetched = NULL;
     const char *path = b->path;
+    bool try_mount = b->mount_from != NULL;
+    if (try_mount && !b->data && !path) {
+        /* Mount before downloading what the registry may already hold. */
+        bool mounted = false, transient = false;
+        struct kiln_error e2 = {0};
+        if (mount_only(r, http, repo, b, scope, &mounted, &transient, &e2) == 0 && mounted) {
+            pthread_mutex_lock(&r->mu);
+            r->stats.blobs_mounted++;
+            pthread_mutex_unlock(&r->mu);
+            rlog(r, KILN_LOG_INFO, "%s/%s: blob %.19s… mounted from %s", r->host, repo,
+                 b->digest, b->mount_from);
+            blob_finished(r, idx, b->size);
+            return 0;
+        }
+        try_mount = false;
+    }
     if (!b->data && !path) {
         if (!b->fetch || b->fetch(b->fetch_ud, b, &fetched, err) < 0)
             return b->fetch ? -1 : kiln_fail(err, KILN_ERR_INTERNAL, "blob %s has no source",
@@ -987,8 +1049,8 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
             r->blob_bytes[idx] = 0;
         }
         pthread_mutex_unlock(&r->mu);
-        int rc = upload_once(r, http, repo, b, path, scope, b->mount_from != NULL, &bp, &mounted,
-                             &transient, err);
+        int rc = upload_once(r, http, repo, b, path, scope, try_mount, &bp, &mounted, &transient,
+                             err);
         if (rc == 0) {
             pthread_mutex_lock(&r->mu);
             if (mounted)
@@ -1145,7 +1207,8 @@ int kiln_registry_tags(struct kiln_registry *r, const char *repo, struct kiln_st
                            r->host, repo);
             break;
         }
-        struct kiln_http_req req = {.method = "GET", .url = url, .max_body = 16 << 20};
+        struct kiln_http_req req = {
+            .method = "GET", .url = url, .max_body = 16 << 20, .follow_redirects = true};
         struct kiln_http_resp resp;
         if (reg_do(r, r->http, &req, scope, true, &resp, NULL, err) < 0) {
             rc = -1;
