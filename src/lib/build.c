@@ -177,9 +177,8 @@ static int set_port(struct kiln_strlist *ports, const char *v, struct kiln_error
                          "--port '%s': expected a port number 1-65535, optionally /tcp or /udp", v);
     if (*end == '/') {
         proto = end + 1;
-        if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
-            return kiln_fail(err, KILN_ERR_USAGE,
-                             "--port '%s': protocol must be tcp or udp (or sctp)", v);
+        if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+            return kiln_fail(err, KILN_ERR_USAGE, "--port '%s': protocol must be tcp or udp", v);
     }
     char buf[32];
     snprintf(buf, sizeof(buf), "%ld/%s", n, proto);

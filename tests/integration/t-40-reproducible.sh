@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Reproducibility: the same logical tree, created in a different order, with
+# different mtimes and readdir order, gives byte-identical outputs under
+# SOURCE_DATE_EPOCH / --source-date-epoch, for gzip, zstd and no compression.
+# Without it, config "created" is now and file mtimes are kept.
+# shellcheck disable=SC2154  # D_* are set through eval in build()
+. "$(dirname "$0")/lib.sh"
+need_root
+need_kiln
+need jq python3 setfattr getfattr setcap zstd gzip
+
+N=1700000000                  # 2023-11-14T22:13:20Z
+NISO=2023-11-14T22:13:20Z
+
+# tmpfs lists a directory newest-first, so creating the entries in the
+# opposite order really changes the order in which a walk sees them.
+mkdir -p "$T/mnt"
+mount -t tmpfs -o size=256m,mode=755 tmpfs "$T/mnt" || fail "cannot mount a tmpfs (tests run as root)"
+A=$T/mnt/a
+B=$T/mnt/b
+make_rich_rootfs "$A" forward
+sleep 1
+make_rich_rootfs "$B" reverse
+# B: every mtime moved to mid-2024 (all still after N); A keeps "now".
+find "$B" -depth -exec touch -h -d '2024-06-01 12:34:56.789 UTC' {} +
+tree_manifest "$A" >"$T/a.m"
+tree_manifest "$B" >"$T/b.m"
+assert_same_text "$T/a.m" "$T/b.m" "setup: A and B hold the same logical tree"
+tree_manifest "$A" --mtime >"$T/a.mt"
+tree_manifest "$B" --mtime >"$T/b.mt"
+check_not "setup: A and B differ in mtimes" cmp -s "$T/a.mt" "$T/b.mt"
+assert_ne "$(ls -f "$A/data" | tr '\n' ' ')" "$(ls -f "$B/data" | tr '\n' ' ')" "setup: A and B differ in readdir order"
+
+outs() { # DIR: the -o arguments for one build into DIR
+  echo "-o" "oci:$1/layout:r" "-o" "oci-archive:$1/img.oci.tar:r" "-o" "docker-archive:$1/img.docker.tar"
+}
+# build NAME ROOTFS [kiln args]: (SOURCE_DATE_EPOCH from the caller's env)
+build() {
+  local name=$1 root=$2; shift 2
+  mkdir -p "$T/$name"
+  # shellcheck disable=SC2046
+  kiln_build --rootfs "$root" --tag rep:1 "$@" $(outs "$T/$name")
+  eval "D_$name=\$DIGEST"
+}
+# same_outputs X Y WHAT: every output of build X and build Y is byte-identical
+same_outputs() {
+  local x=$T/$1 y=$T/$2 what=$3
+  assert_same_file "$x/img.oci.tar" "$y/img.oci.tar" "$what: oci-archive identical"
+  assert_same_file "$x/img.docker.tar" "$y/img.docker.tar" "$what: docker-archive identical"
+  assert_same_file "$x/layout/index.json" "$y/layout/index.json" "$what: index.json identical"
+  assert_eq "$(cd "$x/layout" && find . | sort)" "$(cd "$y/layout" && find . | sort)" "$what: same set of files in the layouts"
+  check "$what: every blob identical (diff -r of the layouts)" diff -r "$x/layout" "$y/layout"
+}
+
+say "gzip (default): SOURCE_DATE_EPOCH env vs --source-date-epoch, forward vs reverse tree"
+SOURCE_DATE_EPOCH=$N build g1 "$A"
+# the second build runs from another directory with a relative --rootfs
+( cd "$T/mnt" && build g2 b --source-date-epoch "$N" && printf '%s' "$DIGEST" >"$T/g2.digest" ) || fail "build g2"
+D_g2=$(cat "$T/g2.digest")
+assert_eq "$D_g1" "$D_g2" "gzip: printed digests equal"
+same_outputs g1 g2 "gzip"
+SOURCE_DATE_EPOCH=$N build g3 "$A"
+assert_eq "$D_g1" "$D_g3" "gzip: the same tree built twice gives the same digest"
+same_outputs g1 g3 "gzip, same tree twice"
+
+MF=$(blob "$T/g1/layout" "$D_g1")
+CF=$(blob "$T/g1/layout" "$(jq -r .config.digest "$MF")")
+LB=$(blob "$T/g1/layout" "$(jq -r '.layers[0].digest' "$MF")")
+assert_eq "$NISO" "$(jq -r .created "$CF")" "config created = SOURCE_DATE_EPOCH"
+check "history entries (if any) are dated SOURCE_DATE_EPOCH" jq -e --arg c "$NISO" '[.history[]?.created // $c] | all(. == $c)' "$CF"
+assert_eq "1f8b08" "$(head -c 3 "$LB" | od -An -tx1 | tr -d ' \n')" "gzip layer starts with the gzip magic"
+assert_eq "00000000" "$(dd if="$LB" bs=1 skip=4 count=4 2>/dev/null | od -An -tx1 | tr -d ' \n')" "gzip header MTIME is 0"
+assert_eq 0 "$(( $(dd if="$LB" bs=1 skip=3 count=1 2>/dev/null | od -An -tu1) & 8 ))" "gzip header has no file name"
+python3 "$LIB_DIR/treeinfo.py" hygiene "$LB" --epoch "$N" >"$T/hyg" || true
+for k in dup parent-after-child-or-missing absolute dotdot mtime-after-epoch pax-atime pax-ctime uname-gname mixed-dot-slash-prefix xattr-not-schily; do
+  if grep -q "^$k:" "$T/hyg"; then not_ok "layer: no '$k' problems" "$(grep "^$k:" "$T/hyg" | head -n 5)"
+  else ok "layer: no '$k' problems"; fi
+done
+layer_manifest "$LB" --mtime >"$T/g1.layer"
+if awk -F' [|] ' -v n="$N" '{ sub(/^mtime=/, "", $8); if ($8 != n) { print; bad=1 } } END { exit bad }' "$T/g1.layer" >"$T/bad-mtime"; then
+  ok "every entry's mtime is exactly N (all source mtimes were later)"
+else
+  not_ok "every entry's mtime is exactly N (all source mtimes were later)" "$(head -n 5 "$T/bad-mtime")"
+fi
+layer_manifest "$LB" >"$T/g1.content"
+assert_same_text "$T/a.m" "$T/g1.content" "the layer holds the source tree"
+
+say "zstd"
+SOURCE_DATE_EPOCH=$N build z1 "$A" --compression zstd
+build z2 "$B" --compression zstd --source-date-epoch "$N"
+assert_eq "$D_z1" "$D_z2" "zstd: printed digests equal"
+same_outputs z1 z2 "zstd"
+MFZ=$(blob "$T/z1/layout" "$D_z1")
+assert_eq "application/vnd.oci.image.layer.v1.tar+zstd" "$(jq -r '.layers[0].mediaType' "$MFZ")" "zstd: layer mediaType"
+LZ=$(blob "$T/z1/layout" "$(jq -r '.layers[0].digest' "$MFZ")")
+assert_eq "28b52ffd" "$(head -c 4 "$LZ" | od -An -tx1 | tr -d ' \n')" "zstd: blob starts with the zstd magic"
+assert_eq "$(jq -c .rootfs.diff_ids "$CF")" "$(jq -c .rootfs.diff_ids "$(blob "$T/z1/layout" "$(jq -r .config.digest "$MFZ")")")" "zstd: same diff_ids as gzip (same uncompressed layer)"
+
+say "no compression"
+SOURCE_DATE_EPOCH=$N build n1 "$A" --compression none
+build n2 "$B" --compression none --source-date-epoch "$N"
+assert_eq "$D_n1" "$D_n2" "none: printed digests equal"
+same_outputs n1 n2 "none"
+MFN=$(blob "$T/n1/layout" "$D_n1")
+assert_eq "application/vnd.oci.image.layer.v1.tar" "$(jq -r '.layers[0].mediaType' "$MFN")" "none: layer mediaType"
+assert_eq "$(jq -r '.rootfs.diff_ids[0]' "$CF")" "$(jq -r '.layers[0].digest' "$MFN")" "none: layer digest = gzip build's diff_id"
+assert_eq "$(jq -r .config.digest "$MF")" "$(jq -r .config.digest "$MFN")" "none: config identical to the gzip build's"
+
+say "a different epoch changes the image"
+SOURCE_DATE_EPOCH=$((N + 1)) build e1 "$A"
+assert_ne "$D_g1" "$D_e1" "SOURCE_DATE_EPOCH=N+1 gives another digest"
+
+say "clamping: older mtimes are kept, newer ones become N"
+C=$T/c
+mkdir -p "$C"
+echo old >"$C/old"; echo new >"$C/new"; echo future >"$C/future"
+touch -d '2001-02-03 04:05:06 UTC' "$C/old"        # 981173106
+touch -d '2035-01-01 00:00:00 UTC' "$C/future"     # 2051222400
+NEWM=$(stat -c %Y "$C/new")
+SOURCE_DATE_EPOCH=$N build c1 "$C"
+L1=$(blob "$T/c1/layout" "$(layout_manifest "$T/c1/layout" | jq -r '.layers[0].digest')")
+layer_manifest "$L1" --mtime >"$T/c1.layer"
+assert_contains "old | f | 0644 | 0:0 | 4:" "$(grep '^old ' "$T/c1.layer")" "c1: old file present"
+assert_eq "mtime=981173106" "$(grep '^old ' "$T/c1.layer" | awk -F' [|] ' '{print $8}')" "with SOURCE_DATE_EPOCH: an mtime before N is kept"
+assert_eq "mtime=$N" "$(grep '^new ' "$T/c1.layer" | awk -F' [|] ' '{print $8}')" "with SOURCE_DATE_EPOCH: a recent mtime is clamped to N"
+assert_eq "mtime=$N" "$(grep '^future ' "$T/c1.layer" | awk -F' [|] ' '{print $8}')" "with SOURCE_DATE_EPOCH: a future mtime is clamped to N"
+
+say "without SOURCE_DATE_EPOCH: created is now, mtimes are kept"
+t0=$(date +%s)
+build c2 "$C"
+t1=$(date +%s)
+CR=$(layout_config "$T/c2/layout" | jq -r .created)
+CRS=$(date -d "$CR" +%s 2>/dev/null || echo 0)
+if [ "$CRS" -ge $((t0 - 2)) ] && [ "$CRS" -le $((t1 + 2)) ]; then ok "config created ($CR) is the build time"
+else not_ok "config created ($CR) is the build time" "expected between $t0 and $t1, got $CRS"; fi
+L2=$(blob "$T/c2/layout" "$(layout_manifest "$T/c2/layout" | jq -r '.layers[0].digest')")
+layer_manifest "$L2" --mtime >"$T/c2.layer"
+assert_eq "mtime=981173106" "$(grep '^old ' "$T/c2.layer" | awk -F' [|] ' '{print $8}')" "no epoch: old mtime kept"
+assert_eq "mtime=$NEWM" "$(grep '^new ' "$T/c2.layer" | awk -F' [|] ' '{print $8}')" "no epoch: recent mtime kept"
+assert_eq "mtime=2051222400" "$(grep '^future ' "$T/c2.layer" | awk -F' [|] ' '{print $8}')" "no epoch: future mtime kept"
