@@ -230,7 +230,9 @@ kiln_for_nobody() {
 # as_nobody CMD...: runs CMD as uid/gid 65534 with no supplementary groups.
 as_nobody() {
   setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- \
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent LC_ALL=C TZ=UTC "$@"
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent LC_ALL=C TZ=UTC \
+    ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
+    "$@"
 }
 
 # ---------------------------------------------------------------- OCI helpers
