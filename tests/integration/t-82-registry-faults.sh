@@ -86,6 +86,16 @@ push_faulted drop-build \
 assert_fired "$PM" drop "drop-build: the big blob's PUT was cut"
 verify_pushed drop-build faults/drop-build:1
 
+say "=== a registry that refuses large single requests (413 on every PUT with a body > 1 MB)"
+push_faulted too-large \
+  '[{"method":"PUT","path":"/blobs/uploads/","min_length":1000000,"on":"all","action":"status","status":413}]' \
+  copy "oci:$T/src:1" "docker://$REG/faults/too-large:1"
+assert_fired "$PM" status "too-large: the monolithic PUT was refused with 413"
+n=$(proxy_requests "$PM" | awk '$1=="PATCH"' | wc -l)
+if [ "$n" -ge 2 ]; then ok "too-large: kiln fell back to a chunked upload ($n PATCHes)"
+else not_ok "too-large: kiln fell back to a chunked upload (PATCH count $n)"; fi
+verify_pushed too-large faults/too-large:1
+
 say "=== chunked upload (--chunk-size 4 MiB): the second 4 MiB PATCH dropped after 1 MB"
 push_faulted drop-patch \
   '[{"method":"PATCH","path":"/blobs/uploads/","min_length":4000000,"on":2,"action":"drop","where":"request","after":1000000}]' \

@@ -17,6 +17,7 @@
 #include "registry.h"
 
 #define MANIFEST_MAX (4 * 1024 * 1024)
+#define KILN_FALLBACK_CHUNK (16 * 1024 * 1024)
 #define ERROR_BODY_MAX (64 * 1024)
 
 struct token {
@@ -851,9 +852,10 @@ static char *resolve_location(const char *req_url, const struct kiln_http_resp *
 /* One attempt at uploading a blob: POST (or mount), then PUT or PATCH…PUT. */
 static int upload_once(struct kiln_registry *r, struct kiln_http *http, const char *repo,
                        const struct kiln_push_blob *b, const char *path, const char *scope,
-                       bool try_mount, struct blob_progress *bp, bool *mounted, bool *transient,
-                       struct kiln_error *err)
+                       bool try_mount, struct blob_progress *bp, uint64_t chunk,
+                       bool *mounted, bool *transient, long *status, struct kiln_error *err)
 {
+    *status = 0;
     *mounted = false;
     *transient = false;
     char *url = try_mount ? url_of(r, err, "/v2/%s/blobs/uploads/?mount=%s&from=%s", repo,
@@ -879,8 +881,8 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
             /* Any mount failure falls back to a plain upload. */
             kiln_http_resp_free(&resp);
             free(url);
-            return upload_once(r, http, repo, b, path, scope, false, bp, mounted, transient,
-                               err);
+            return upload_once(r, http, repo, b, path, scope, false, bp, chunk, mounted,
+                               transient, status, err);
         }
         *transient = retriable_status(resp.status);
         rc = status_error(r, &resp, err, "blob %s@%s: start upload", repo, b->digest);
@@ -903,7 +905,6 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
             return kiln_fail_errno(err, KILN_ERR_INTERNAL, errno, "%s", path);
         }
     }
-    uint64_t chunk = r->o.chunk_size;
     if (chunk && chunk < min_chunk)
         chunk = min_chunk;
     uint64_t off = 0;
@@ -960,6 +961,7 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
         return -1;
     if (resp.status != 201 && resp.status != 204) {
         *transient = *transient || retriable_status(resp.status);
+        *status = resp.status;
         rc = status_error(r, &resp, err, "blob %s@%s: upload", repo, b->digest);
     } else if (resp.docker_digest && kiln_digest_valid(resp.docker_digest) &&
                strcmp(resp.docker_digest, b->digest)) {
@@ -1041,7 +1043,9 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
         path = fetched;
     }
     struct blob_progress bp = {r, idx};
+    uint64_t chunk = r->o.chunk_size;
     for (unsigned attempt = 0;; attempt++) {
+        long status = 0;
         bool mounted = false, transient = false;
         pthread_mutex_lock(&r->mu);
         if (r->blob_bytes) { /* a restarted upload sends everything again */
@@ -1049,8 +1053,8 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
             r->blob_bytes[idx] = 0;
         }
         pthread_mutex_unlock(&r->mu);
-        int rc = upload_once(r, http, repo, b, path, scope, try_mount, &bp, &mounted, &transient,
-                             err);
+        int rc = upload_once(r, http, repo, b, path, scope, try_mount, &bp, chunk, &mounted,
+                             &transient, &status, err);
         if (rc == 0) {
             pthread_mutex_lock(&r->mu);
             if (mounted)
@@ -1064,6 +1068,14 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
                  b->digest, mounted ? "mounted" : "uploaded", (unsigned long long)b->size);
             blob_finished(r, idx, b->size);
             return 0;
+        }
+        if (status == 413 && !chunk) {
+            /* Too large for one request: this registry needs chunks. */
+            chunk = KILN_FALLBACK_CHUNK;
+            rlog(r, KILN_LOG_INFO, "%s/%s: blob %.19s…: too large for one request; uploading "
+                 "in chunks of %llu bytes", r->host, repo, b->digest,
+                 (unsigned long long)chunk);
+            continue;
         }
         if (!transient || attempt >= r->o.retries)
             return rc;
