@@ -41,6 +41,7 @@ enum kiln_error_code {
     KILN_ERR_NOMEM,    /* out of memory */
     KILN_ERR_FORMAT,   /* a document or archive kiln reads is malformed */
     KILN_ERR_INTERNAL, /* a library kiln uses failed unexpectedly */
+    KILN_ERR_INTERRUPTED, /* kiln_interrupt() was called (CLI exit 130) */
 };
 
 #define KILN_ERROR_MESSAGE_MAX 1024
@@ -177,6 +178,11 @@ int kiln_logout(const char *registry, const struct kiln_remote_opts *o, struct k
 
 /* Runs the build; on success writes the manifest digest to digest_out. */
 int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err);
+
+/* Asks every running build, copy or push to stop: they fail with
+ * KILN_ERR_INTERRUPTED after removing what they had started to write.
+ * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
+void kiln_interrupt(void);
 
 /* Versions of kiln and the libraries it was built with, one per line. */
 const char *kiln_version_string(void);

@@ -1,4 +1,5 @@
 /* kiln: dispatch to a subcommand. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,8 +36,32 @@ static void usage(FILE *f)
 
 int cli_report(const struct kiln_error *err)
 {
+    if (err->code == KILN_ERR_INTERRUPTED) {
+        fputs("kiln: interrupted; nothing was written\n", stderr);
+        return 130;
+    }
     fprintf(stderr, "kiln: %s\n", err->message[0] ? err->message : "unknown error");
     return err->code == KILN_ERR_USAGE ? EXIT_USAGE : EXIT_FAILURE_;
+}
+
+/* The first SIGINT/SIGTERM/SIGHUP asks the library to stop and clean up; a
+ * second one ends kiln at once. */
+static void on_signal(int sig)
+{
+    kiln_interrupt();
+    signal(sig, SIG_DFL);
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 void cli_log(void *userdata, enum kiln_log_level level, const char *message)
@@ -101,6 +126,7 @@ void cli_progress(void *userdata, const struct kiln_progress *p)
 int main(int argc, char **argv)
 {
     struct cli_globals g = {0};
+    install_signal_handlers();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

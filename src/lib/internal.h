@@ -43,6 +43,9 @@ int kiln_fail_errno(struct kiln_error *err, int code, int errnum, const char *fm
 /* Prepends "context: " to an error already set, as it travels up. */
 int kiln_error_prefix(struct kiln_error *err, const char *fmt, ...) KILN_PRINTF(2, 3);
 int kiln_oom(struct kiln_error *err);
+/* Returns -1 with KILN_ERR_INTERRUPTED once kiln_interrupt() was called, else 0. */
+int kiln_check_interrupt(struct kiln_error *err);
+bool kiln_is_interrupted(void);
 
 /* ---- base/buf.c: growable byte buffer with a hard size cap ------------ */
 struct kiln_buf {

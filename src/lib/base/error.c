@@ -1,5 +1,6 @@
 /* Error reporting: one fixed-size message per error, context prepended on the way up. */
 #include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -58,6 +59,25 @@ int kiln_error_prefix(struct kiln_error *err, const char *fmt, ...)
     memcpy(err->message + pl + 2, old, ol);
     err->message[pl + 2 + ol] = '\0';
     return -1;
+}
+
+static volatile sig_atomic_t interrupted;
+
+void kiln_interrupt(void)
+{
+    interrupted = 1;
+}
+
+bool kiln_is_interrupted(void)
+{
+    return interrupted != 0;
+}
+
+int kiln_check_interrupt(struct kiln_error *err)
+{
+    if (!interrupted)
+        return 0;
+    return kiln_fail(err, KILN_ERR_INTERRUPTED, "interrupted");
 }
 
 int kiln_oom(struct kiln_error *err)

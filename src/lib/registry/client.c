@@ -183,7 +183,7 @@ static void describe(const struct kiln_http_resp *resp, char *out, size_t n)
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !kiln_is_interrupted())
         ;
 }
 

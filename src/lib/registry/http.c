@@ -255,7 +255,10 @@ static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     (void)dltotal;
     (void)ultotal;
     struct io *io = ud;
-    io->req->progress(io->req->progress_ud, (uint64_t)(io->req->body ? ulnow : dlnow));
+    if (kiln_is_interrupted())
+        return 1; /* aborts the transfer */
+    if (io->req->progress)
+        io->req->progress(io->req->progress_ud, (uint64_t)(io->req->body ? ulnow : dlnow));
     return 0;
 }
 
@@ -396,11 +399,9 @@ static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const c
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->tls->verify ? 2L : 0L);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &sa);
-    if (req->progress) {
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &io);
-    }
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &io);
     if (!strcmp(req->method, "HEAD"))
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     else if (strcmp(req->method, "GET"))
@@ -425,7 +426,10 @@ static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const c
     curl_slist_free_all(hdrs);
     memset(authz, 0, sizeof(authz));
     int rc = 0;
-    if (io.sink_failed) {
+    if (kiln_is_interrupted()) {
+        rc = kiln_check_interrupt(err);
+        *transient = false;
+    } else if (io.sink_failed) {
         rc = -1; /* err already set by the sink */
         *transient = false;
     } else if (cc != CURLE_OK) {

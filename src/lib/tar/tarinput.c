@@ -129,6 +129,10 @@ static int read_members(const char *file, const struct kiln_layer_opts *o, int s
     }
     for (;;) {
         struct archive_entry *ae;
+        if (kiln_check_interrupt(err) < 0) {
+            rc = -1;
+            goto out;
+        }
         int r = archive_read_next_header(a, &ae);
         if (r == ARCHIVE_EOF)
             break;
@@ -373,6 +377,8 @@ int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (m[i].dropped)
             continue;
+        if ((rc = kiln_check_interrupt(err)) < 0)
+            break;
         const struct member *r = &m[m[i].root];
         size_t lead = r->leader;
         struct kiln_tar_entry e = {.path = m[i].path, .mode = r->mode, .uid = r->uid,

@@ -177,6 +177,8 @@ static int write_file_data(struct walk *wk, const char *path, const struct stat 
         size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
         ssize_t r = read(fd, wk->buf, want);
         if (r < 0) {
+            if (errno == EINTR && kiln_check_interrupt(err) < 0)
+                return -1;
             if (errno == EINTR)
                 continue;
             return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: read failed", path);
@@ -186,7 +188,8 @@ static int write_file_data(struct walk *wk, const char *path, const struct stat 
                              "%s: file shrank while it was read (%llu bytes missing); "
                              "stop whatever is writing to the tree and build again",
                              path, (unsigned long long)left);
-        if (kiln_tar_write_data(wk->w, wk->buf, (size_t)r, err) < 0)
+        if (kiln_tar_write_data(wk->w, wk->buf, (size_t)r, err) < 0 ||
+            kiln_check_interrupt(err) < 0)
             return -1;
         left -= (uint64_t)r;
     }
@@ -206,6 +209,8 @@ static int write_file_data(struct walk *wk, const char *path, const struct stat 
 static int emit(struct walk *wk, const char *abs, const char *rel, const struct stat *st,
                 struct kiln_error *err)
 {
+    if (kiln_check_interrupt(err) < 0)
+        return -1;
     struct kiln_tar_entry e = {
         .path = rel,
         .mode = st->st_mode & 07777,
