@@ -75,6 +75,8 @@ enum kiln_setting {
     KILN_SET_AUTHOR,      /* config author */
     KILN_SET_PLATFORM,    /* "OS/ARCH[/VARIANT]"; GNU/Yocto ARCH names accepted */
     KILN_SET_TAG,         /* image reference, repeatable */
+    KILN_SET_FROM,        /* base image on any transport: its layers come first, its config
+                             is inherited and overridden by the other settings */
 };
 
 typedef struct kiln_build kiln_build;

@@ -18,7 +18,10 @@ static const char help[] =
     "Inputs:\n"
     "  --rootfs DIR              a directory tree (owners, modes, xattrs, hardlinks, devices)\n"
     "  --tar FILE                a tarball (plain, gzip, bzip2, xz or zstd), re-normalised\n"
-    "Image config:\n"
+    "Base:\n"
+    "  --from REF                base image on any transport (oci:, oci-archive:,\n"
+    "                            docker-archive:, docker://): its layers come first, unchanged\n"
+    "Image config (inherited from --from, then overridden):\n"
     "  --entrypoint ARGS         JSON array, or a string split as a shell would\n"
     "  --cmd ARGS                JSON array, or a string split as a shell would\n"
     "  --env KEY=VALUE           environment variable (repeatable)\n"
@@ -72,12 +75,14 @@ enum {
     OPT_LEVEL,
     OPT_NO_XATTRS,
     OPT_DEBUG,
+    OPT_FROM,
 };
 
 static const struct option options[] = {
     CLI_REMOTE_OPTIONS,
     {"push-jobs", required_argument, NULL, OPT_PUSH_JOBS},
     {"rootfs", required_argument, NULL, OPT_ROOTFS},
+    {"from", required_argument, NULL, OPT_FROM},
     {"tar", required_argument, NULL, OPT_TAR},
     {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
     {"cmd", required_argument, NULL, OPT_CMD},
@@ -121,6 +126,7 @@ static int setting_of(int opt)
     case OPT_AUTHOR: return KILN_SET_AUTHOR;
     case OPT_PLATFORM: return KILN_SET_PLATFORM;
     case 't': return KILN_SET_TAG;
+    case OPT_FROM: return KILN_SET_FROM;
     default: return -1;
     }
 }

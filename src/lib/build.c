@@ -42,6 +42,7 @@ struct kiln_build {
     bool xattrs;
     kiln_log_fn log;
     void *log_userdata;
+    char *from;                     /* base image reference */
     struct kiln_reference *remotes; /* docker:// outputs */
     size_t nremotes;
     struct kiln_remote_opts remote;
@@ -75,6 +76,7 @@ void kiln_build_free(kiln_build *b)
     for (size_t i = 0; i < b->nremotes; i++)
         kiln_reference_free(&b->remotes[i]);
     free(b->remotes);
+    free(b->from);
     struct kiln_image_config *c = &b->cfg;
     free(c->author);
     free(c->user);
@@ -257,6 +259,10 @@ int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *v, struct 
             return -1;
         b->have_platform = true;
         return 0;
+    case KILN_SET_FROM:
+        if (!*v)
+            return kiln_fail(err, KILN_ERR_USAGE, "--from: empty reference");
+        return replace_str(&b->from, v, err);
     case KILN_SET_TAG: {
         struct kiln_reference r;
         if (kiln_reference_parse(v, &r, err) < 0)
@@ -432,9 +438,11 @@ static int build_layer(kiln_build *b, const struct input *in, const char *stage_
 }
 
 /* Pushes to every docker:// output; later repositories of a registry mount
- * the blobs from the first one. */
+ * the blobs from the first one, and base layers are mounted from the base
+ * image's repository when it lives on the same registry. */
 static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
-                        const struct kiln_blob *blobs, struct kiln_error *err)
+                        const struct kiln_blob *blobs, size_t nlayers, struct kiln_src *base,
+                        struct kiln_src_image *bi, struct kiln_error *err)
 {
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(&b->remote, NULL, &ro);
@@ -442,7 +450,10 @@ static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
                                  .media_type = img->manifest_media_type,
                                  .config = img->config_json,
                                  .layers = blobs,
-                                 .nlayers = b->ninputs};
+                                 .nlayers = nlayers,
+                                 .src = base,
+                                 .src_layers = bi ? bi->layers : NULL,
+                                 .nbase = bi ? bi->nlayers : 0};
     memcpy(pi.manifest_digest, img->manifest_digest, KILN_DIGEST_MAX);
     memcpy(pi.config_digest, img->config_digest, KILN_DIGEST_MAX);
     for (size_t i = 0; i < b->nremotes; i++) {
@@ -453,6 +464,10 @@ static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
                 mount_from = b->remotes[k].path;
                 break;
             }
+        pi.base_mount_from = NULL;
+        if (base && base->kind == KILN_SRC_REGISTRY && !strcmp(base->ref.domain, r->domain) &&
+            strcmp(base->ref.path, r->path))
+            pi.base_mount_from = base->ref.path;
         struct kiln_registry *reg;
         if (kiln_registry_open(r->domain, &ro, &reg, err) < 0)
             return kiln_error_prefix(err, "push %s/%s:%s", r->domain, r->path, r->tag);
@@ -472,6 +487,54 @@ static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
     return 0;
 }
 
+/* Opens the base image: the platform asked for, else the host's from an
+ * index, else whatever single image the reference names. */
+static int open_base(kiln_build *b, struct kiln_src **out, struct kiln_error *err)
+{
+    struct kiln_registry_opts ro;
+    kiln_registry_opts_from(&b->remote, NULL, &ro);
+    char plat[96];
+    struct kiln_platform host;
+    const struct kiln_platform *p = b->have_platform ? &b->cfg.platform : NULL;
+    if (!p) {
+        kiln_platform_host(&host);
+        p = &host;
+    }
+    snprintf(plat, sizeof(plat), "%s/%s%s%s", p->os, p->arch, p->variant[0] ? "/" : "",
+             p->variant);
+    struct kiln_src *s = NULL;
+    /* A single image of another platform is fine without --platform: the
+     * image takes the base's platform. */
+    if (kiln_src_open(b->from, b->have_platform ? plat : NULL, &ro, &s, err) < 0)
+        return kiln_error_prefix(err, "--from");
+    if (s->is_index) {
+        kiln_src_free(s);
+        if (kiln_src_open(b->from, plat, &ro, &s, err) < 0)
+            return kiln_error_prefix(err, "--from");
+    }
+    struct kiln_src_image *bi = &s->images[0];
+    if (bi->diff_ids.n != bi->nlayers) {
+        kiln_src_free(s);
+        return kiln_fail(err, KILN_ERR_FORMAT,
+                         "--from %s: the config lists %zu diff_ids for %zu layers", b->from,
+                         bi->diff_ids.n, bi->nlayers);
+    }
+    for (size_t i = 0; i < bi->nlayers; i++) {
+        const char *mt = bi->layers[i].media_type;
+        if (strstr(mt, "nondistributable") || strstr(mt, "foreign")) {
+            kiln_src_free(s);
+            return kiln_fail(err, KILN_ERR_INPUT,
+                             "--from %s: layer %s is non-distributable (%s); kiln does not "
+                             "copy such layers",
+                             b->from, bi->layers[i].digest, mt);
+        }
+    }
+    if (!b->have_platform)
+        b->cfg.platform = bi->platform;
+    *out = s;
+    return 0;
+}
+
 int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
 {
     if (!b->ninputs)
@@ -485,6 +548,11 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
             return -1;
     if (!b->have_platform)
         kiln_platform_host(&b->cfg.platform);
+    struct kiln_src *base = NULL;
+    if (b->from && open_base(b, &base, err) < 0)
+        return -1;
+    struct kiln_src_image *bi = base ? &base->images[0] : NULL;
+    size_t nbase = bi ? bi->nlayers : 0, nlayers = nbase + b->ninputs;
     b->cfg.created = b->have_sde ? b->sde : (int64_t)time(NULL);
     for (size_t i = 0; i < b->noutputs; i++)
         if (b->comp == KILN_COMPRESSION_ZSTD && b->outputs[i].kind == KILN_OUT_DOCKER_ARCHIVE)
@@ -499,38 +567,56 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     _cleanup_free_ char *parent = b->noutputs ? kiln_dirname(b->outputs[0].path, err)
                                               : kiln_strdup(tmp && *tmp ? tmp : "/tmp", err);
     _cleanup_free_ char *stage = parent ? kiln_path_join(parent, ".kiln-stage-XXXXXX", err) : NULL;
-    if (!stage)
+    if (!stage) {
+        kiln_src_free(base);
         return -1;
-    if (!mkdtemp(stage))
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create a staging directory",
+    }
+    if (!mkdtemp(stage)) {
+        int e = errno;
+        kiln_src_free(base);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "%s: cannot create a staging directory",
                                parent);
+    }
 
     int rc = 0;
-    struct kiln_layer_desc *layers = calloc(b->ninputs, sizeof(*layers));
-    struct kiln_blob *blobs = calloc(b->ninputs, sizeof(*blobs));
+    struct kiln_layer_desc *layers = calloc(nlayers, sizeof(*layers));
+    struct kiln_blob *blobs = calloc(nlayers, sizeof(*blobs));
+    const char **diff_ids = calloc(nlayers, sizeof(*diff_ids));
     struct kiln_buf config = {0}, manifest = {0};
-    if (!layers || !blobs)
+    if (!layers || !blobs || !diff_ids)
         rc = kiln_oom(err);
+    for (size_t i = 0; rc == 0 && i < nbase; i++) {
+        struct kiln_src_layer *l = &bi->layers[i];
+        snprintf(layers[i].diff_id, KILN_DIGEST_MAX, "%s", bi->diff_ids.v[i]);
+        memcpy(layers[i].digest, l->digest, KILN_DIGEST_MAX);
+        layers[i].size = l->size;
+        layers[i].media_type = kiln_layer_media_type_oci(l->media_type);
+        memcpy(blobs[i].digest, l->digest, KILN_DIGEST_MAX);
+        blobs[i].size = l->size;
+        /* Local outputs need the bytes; a push fetches only what it must. */
+        if (b->noutputs && (rc = kiln_src_layer_path(base, l, err)) == 0 &&
+            !(blobs[i].path = kiln_strdup(l->path, err)))
+            rc = -1;
+    }
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++) {
-        rc = build_layer(b, &b->inputs[i], stage, i, &layers[i], &blobs[i], err);
+        rc = build_layer(b, &b->inputs[i], stage, i, &layers[nbase + i], &blobs[nbase + i], err);
         if (rc == 0)
-            layers[i].created_by = b->inputs[i].kind == INPUT_TREE ? "kiln build --rootfs"
-                                                                   : "kiln build --tar";
+            layers[nbase + i].created_by = b->inputs[i].kind == INPUT_TREE
+                                               ? "kiln build --rootfs"
+                                               : "kiln build --tar";
     }
     struct kiln_image_out img = {0};
     if (rc == 0)
-        rc = kiln_config_json(&b->cfg, layers, b->ninputs, &config, err);
+        rc = kiln_config_json(&b->cfg, bi ? bi->config.data : NULL, nbase, layers, nlayers,
+                              &config, err);
     if (rc == 0)
         rc = kiln_sha256_buf(config.data, config.len, img.config_digest, err);
     if (rc == 0)
         rc = kiln_manifest_json(KILN_MANIFEST_OCI, b->comp, img.config_digest, config.len, layers,
-                                b->ninputs, &b->cfg.annotations, &manifest, err);
+                                nlayers, &b->cfg.annotations, &manifest, err);
     if (rc == 0)
         rc = kiln_sha256_buf(manifest.data, manifest.len, img.manifest_digest, err);
-    const char **diff_ids = calloc(b->ninputs, sizeof(*diff_ids));
-    if (rc == 0 && !diff_ids)
-        rc = kiln_oom(err);
-    for (size_t i = 0; rc == 0 && i < b->ninputs; i++)
+    for (size_t i = 0; rc == 0 && i < nlayers; i++)
         diff_ids[i] = layers[i].diff_id;
     if (rc == 0) {
         img.platform = &b->cfg.platform;
@@ -540,7 +626,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         img.manifest = &manifest;
         img.config_json = &config;
         img.layer_blobs = blobs;
-        img.nlayers = b->ninputs;
+        img.nlayers = nlayers;
         img.tags = b->tags;
         img.ntags = b->ntags;
         img.file_mtime = b->cfg.created;
@@ -548,7 +634,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_prepare(&b->outputs[i], &img, err);
     if (rc == 0 && b->nremotes)
-        rc = push_remotes(b, &img, blobs, err);
+        rc = push_remotes(b, &img, blobs, nlayers, base, bi, err);
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_commit(&b->outputs[i], err);
     for (size_t i = 0; i < b->noutputs; i++) {
@@ -561,13 +647,14 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         memcpy(digest_out, img.manifest_digest, KILN_DIGEST_MAX);
 
     kiln_rm_rf(stage);
-    for (size_t i = 0; blobs && i < b->ninputs; i++)
+    for (size_t i = 0; blobs && i < nlayers; i++)
         free(blobs[i].path);
     free(blobs);
     free(layers);
     free(diff_ids);
     kiln_buf_free(&config);
     kiln_buf_free(&manifest);
+    kiln_src_free(base);
     return rc;
 }
 

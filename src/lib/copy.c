@@ -72,7 +72,9 @@ int kiln_push_image(struct kiln_registry *reg, const char *repo, const char *tag
             memcpy(blobs[i].digest, p->layers[i].digest, KILN_DIGEST_MAX);
             blobs[i].size = p->layers[i].size;
             blobs[i].path = p->layers[i].path;
-            blobs[i].mount_from = mount_from;
+            blobs[i].mount_from = mount_from ? mount_from
+                                  : i < p->nbase ? p->base_mount_from
+                                                 : NULL;
             if (!blobs[i].path && p->src) {
                 fc[i].src = p->src;
                 fc[i].layer = p->src_layers ? &p->src_layers[i] : NULL;

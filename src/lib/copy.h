@@ -14,6 +14,10 @@ struct kiln_push_image {
     size_t nlayers;
     struct kiln_src *src;
     struct kiln_src_layer *src_layers;
+    /* layers [0, nbase) come from a base image that base_mount_from (a
+     * repository of the destination registry) holds */
+    size_t nbase;
+    const char *base_mount_from;
 };
 
 void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds,

@@ -238,6 +238,7 @@ struct kiln_layer_desc {
     char digest[KILN_DIGEST_MAX];
     uint64_t size;
     const char *created_by;
+    const char *media_type; /* NULL: the build's compression decides */
 };
 struct kiln_image_config {
     struct kiln_platform platform;
@@ -250,8 +251,14 @@ struct kiln_image_config {
     struct kiln_strlist annotations; /* "K=V" */
 };
 enum kiln_manifest_kind { KILN_MANIFEST_OCI, KILN_MANIFEST_DOCKER };
-int kiln_config_json(const struct kiln_image_config *c, const struct kiln_layer_desc *layers,
-                     size_t nlayers, struct kiln_buf *out, struct kiln_error *err);
+/* The config of an image with these layers. base_config (JSON text, or NULL)
+ * is the config of a base image whose nbase layers come first: its settings
+ * are inherited, then overridden by c, and its history is kept. */
+int kiln_config_json(const struct kiln_image_config *c, const char *base_config, size_t nbase,
+                     const struct kiln_layer_desc *layers, size_t nlayers, struct kiln_buf *out,
+                     struct kiln_error *err);
+/* OCI media type for a layer media type of either family (same bytes). */
+const char *kiln_layer_media_type_oci(const char *mt);
 int kiln_manifest_json(enum kiln_manifest_kind kind, enum kiln_compression comp,
                        const char *config_digest, size_t config_size,
                        const struct kiln_layer_desc *layers, size_t nlayers,

@@ -106,7 +106,7 @@ static void test_config_minimal_exact(void **state)
     struct kiln_layer_desc l = { .diff_id = D_A, .digest = D_B, .size = 10 };
     struct kiln_buf out = { 0 };
     struct kiln_error err = { 0 };
-    assert_int_equal(kiln_config_json(&c, &l, 1, &out, &err), 0);
+    assert_int_equal(kiln_config_json(&c, NULL, 0, &l, 1, &out, &err), 0);
     assert_string_equal(out.data,
                         "{\"architecture\":\"amd64\",\"config\":{},"
                         "\"created\":\"1970-01-01T00:00:00Z\","
@@ -116,7 +116,7 @@ static void test_config_minimal_exact(void **state)
     assert_int_equal(out.len, strlen(out.data));
 
     /* no layers: empty arrays, still a valid config */
-    assert_int_equal(kiln_config_json(&c, NULL, 0, &out, &err), 0);
+    assert_int_equal(kiln_config_json(&c, NULL, 0, NULL, 0, &out, &err), 0);
     assert_string_equal(out.data, "{\"architecture\":\"amd64\",\"config\":{},"
                                   "\"created\":\"1970-01-01T00:00:00Z\",\"history\":[],"
                                   "\"os\":\"linux\",\"rootfs\":{\"diff_ids\":[],"
@@ -155,7 +155,7 @@ static void test_config_all_fields(void **state)
     };
     struct kiln_buf out = { 0 };
     struct kiln_error err = { 0 };
-    assert_int_equal(kiln_config_json(&c, l, 2, &out, &err), 0);
+    assert_int_equal(kiln_config_json(&c, NULL, 0, l, 2, &out, &err), 0);
 
 #define AUTHOR "\"Jos\\u00E9 \\\"J\\\" <j@example.com>\""
 #define WHEN   "\"2023-11-14T22:13:20Z\""
@@ -204,7 +204,7 @@ static void test_config_empty_entrypoint(void **state)
     c.created = 86400 * 365;
     c.has_entrypoint = true;
     struct kiln_buf out = { 0 };
-    assert_int_equal(kiln_config_json(&c, NULL, 0, &out, NULL), 0);
+    assert_int_equal(kiln_config_json(&c, NULL, 0, NULL, 0, &out, NULL), 0);
     json_t *j = load(&out);
     json_t *cfg = json_object_get(j, "config");
     assert_true(json_is_array(json_object_get(cfg, "Entrypoint")));
@@ -227,8 +227,8 @@ static void test_config_deterministic(void **state)
     static const char *const labels[] = { "z=1", "m=2", "a=3" };
     push_all(&c.labels, labels, 3);
     struct kiln_buf a = { 0 }, b = { 0 };
-    assert_int_equal(kiln_config_json(&c, NULL, 0, &a, NULL), 0);
-    assert_int_equal(kiln_config_json(&c, NULL, 0, &b, NULL), 0);
+    assert_int_equal(kiln_config_json(&c, NULL, 0, NULL, 0, &a, NULL), 0);
+    assert_int_equal(kiln_config_json(&c, NULL, 0, NULL, 0, &b, NULL), 0);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.data, b.data, a.len);
     assert_non_null(strstr(a.data, "\"Labels\":{\"a\":\"3\",\"m\":\"2\",\"z\":\"1\"}"));

@@ -151,13 +151,6 @@ static json_t *kv_object(const struct kiln_strlist *l)
     return o;
 }
 
-static json_t *set_object(const struct kiln_strlist *l)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; o && i < l->n; i++)
-        json_object_set_new(o, l->v[i], json_object());
-    return o;
-}
 
 static int dump(json_t *doc, struct kiln_buf *out, struct kiln_error *err)
 {
@@ -173,55 +166,112 @@ static int dump(json_t *doc, struct kiln_buf *out, struct kiln_error *err)
     return rc;
 }
 
-int kiln_config_json(const struct kiln_image_config *c, const struct kiln_layer_desc *layers,
-                     size_t nlayers, struct kiln_buf *out, struct kiln_error *err)
+static json_t *object_member(json_t *parent, const char *key)
+{
+    json_t *o = json_object_get(parent, key);
+    if (!json_is_object(o)) {
+        o = json_object();
+        json_object_set_new(parent, key, o);
+    }
+    return o;
+}
+
+/* Env: a later KEY replaces an earlier one, in place. */
+static void env_set(json_t *env, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t kl = eq ? (size_t)(eq - kv) : strlen(kv);
+    size_t i;
+    json_t *v;
+    json_array_foreach(env, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && !strncmp(s, kv, kl) && (s[kl] == '=' || s[kl] == '\0')) {
+            json_array_set_new(env, i, json_string(kv));
+            return;
+        }
+    }
+    json_array_append_new(env, json_string(kv));
+}
+
+int kiln_config_json(const struct kiln_image_config *c, const char *base_config, size_t nbase,
+                     const struct kiln_layer_desc *layers, size_t nlayers, struct kiln_buf *out,
+                     struct kiln_error *err)
 {
     char created[32];
     kiln_format_time(c->created, created);
-    json_t *doc = json_object();
-    json_t *cfg = json_object();
-    json_t *rootfs = json_object();
-    json_t *diff_ids = json_array();
-    json_t *history = json_array();
-    if (!doc || !cfg || !rootfs || !diff_ids || !history) {
-        json_decref(doc);
-        json_decref(cfg);
-        json_decref(rootfs);
-        json_decref(diff_ids);
-        json_decref(history);
+    json_t *doc;
+    if (base_config) {
+        json_error_t je;
+        doc = json_loads(base_config, 0, &je);
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            return kiln_fail(err, KILN_ERR_FORMAT, "the base image's config is not a JSON object");
+        }
+    } else if (!(doc = json_object()))
         return kiln_oom(err);
-    }
     json_object_set_new(doc, "created", json_string(created));
     if (c->author)
         json_object_set_new(doc, "author", json_string(c->author));
     json_object_set_new(doc, "architecture", json_string(c->platform.arch));
     if (c->platform.variant[0])
         json_object_set_new(doc, "variant", json_string(c->platform.variant));
+    else
+        json_object_del(doc, "variant");
     json_object_set_new(doc, "os", json_string(c->platform.os));
 
+    json_t *cfg = object_member(doc, "config");
     if (c->user)
         json_object_set_new(cfg, "User", json_string(c->user));
-    if (c->ports.n)
-        json_object_set_new(cfg, "ExposedPorts", set_object(&c->ports));
-    if (c->env.n)
-        json_object_set_new(cfg, "Env", string_array(&c->env));
-    if (c->has_entrypoint)
+    if (c->ports.n) {
+        json_t *p = object_member(cfg, "ExposedPorts");
+        for (size_t i = 0; i < c->ports.n; i++)
+            json_object_set_new(p, c->ports.v[i], json_object());
+    }
+    if (c->env.n) {
+        json_t *env = json_object_get(cfg, "Env");
+        if (!json_is_array(env)) {
+            env = json_array();
+            json_object_set_new(cfg, "Env", env);
+        }
+        for (size_t i = 0; i < c->env.n; i++)
+            env_set(env, c->env.v[i]);
+    }
+    if (c->has_entrypoint) {
         json_object_set_new(cfg, "Entrypoint", string_array(&c->entrypoint));
+        /* As in docker build: a new entrypoint drops the inherited command. */
+        if (!c->has_cmd)
+            json_object_del(cfg, "Cmd");
+    }
     if (c->has_cmd)
         json_object_set_new(cfg, "Cmd", string_array(&c->cmd));
-    if (c->volumes.n)
-        json_object_set_new(cfg, "Volumes", set_object(&c->volumes));
+    if (c->volumes.n) {
+        json_t *v = object_member(cfg, "Volumes");
+        for (size_t i = 0; i < c->volumes.n; i++)
+            json_object_set_new(v, c->volumes.v[i], json_object());
+    }
     if (c->workdir)
         json_object_set_new(cfg, "WorkingDir", json_string(c->workdir));
-    if (c->labels.n)
-        json_object_set_new(cfg, "Labels", kv_object(&c->labels));
+    if (c->labels.n) {
+        json_t *l = object_member(cfg, "Labels");
+        json_t *add = kv_object(&c->labels);
+        json_object_update(l, add);
+        json_decref(add);
+    }
     if (c->stop_signal)
         json_object_set_new(cfg, "StopSignal", json_string(c->stop_signal));
-    json_object_set_new(doc, "config", cfg);
 
+    json_t *rootfs = json_object(), *diff_ids = json_array();
+    json_t *history = base_config ? json_object_get(doc, "history") : NULL;
+    if (!json_is_array(history)) {
+        history = json_array();
+        json_object_set_new(doc, "history", history);
+    }
     json_object_set_new(rootfs, "type", json_string("layers"));
     for (size_t i = 0; i < nlayers; i++) {
         json_array_append_new(diff_ids, json_string(layers[i].diff_id));
+        if (i < nbase)
+            continue;
         json_t *h = json_object();
         json_object_set_new(h, "created", json_string(created));
         json_object_set_new(h, "created_by",
@@ -232,8 +282,16 @@ int kiln_config_json(const struct kiln_image_config *c, const struct kiln_layer_
     }
     json_object_set_new(rootfs, "diff_ids", diff_ids);
     json_object_set_new(doc, "rootfs", rootfs);
-    json_object_set_new(doc, "history", history);
     return dump(doc, out, err);
+}
+
+const char *kiln_layer_media_type_oci(const char *mt)
+{
+    if (!strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar.gzip"))
+        return "application/vnd.oci.image.layer.v1.tar+gzip";
+    if (!strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar"))
+        return "application/vnd.oci.image.layer.v1.tar";
+    return mt;
 }
 
 const char *kiln_layer_media_type(enum kiln_manifest_kind kind, enum kiln_compression comp)
@@ -280,8 +338,10 @@ int kiln_manifest_json(enum kiln_manifest_kind kind, enum kiln_compression comp,
         doc, "config",
         descriptor(oci ? KILN_MT_OCI_CONFIG : KILN_MT_DOCKER_CONFIG, config_digest, config_size));
     for (size_t i = 0; i < nlayers; i++)
-        json_array_append_new(
-            ls, descriptor(kiln_layer_media_type(kind, comp), layers[i].digest, layers[i].size));
+        json_array_append_new(ls, descriptor(layers[i].media_type
+                                                 ? layers[i].media_type
+                                                 : kiln_layer_media_type(kind, comp),
+                                             layers[i].digest, layers[i].size));
     json_object_set_new(doc, "layers", ls);
     if (oci && annotations && annotations->n)
         json_object_set_new(doc, "annotations", kv_object(annotations));

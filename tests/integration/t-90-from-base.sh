@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# kiln build --from: an app on a base image from every transport. Base layers are
+# referenced (same digests, not recompressed), the base config is inherited and
+# overridden, history appended; pushing next to the base in the same registry
+# mounts the base layers and uploads only the app's layer and config.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry/lib-registry.sh"
+need_root
+need_kiln_registry
+need jq curl
+[ -x /bin/busybox ] || _missing busybox
+start_dockerd
+export SOURCE_DATE_EPOCH=1700000000
+
+reg_rootfs "$T/base" "from the base"
+mkdir -p "$T/base/etc"; echo "base-release 1" >"$T/base/etc/release"
+kiln_build --rootfs "$T/base" --env PATH=/bin --env BASE=1 --label layer=base --label keep=yes \
+  --cmd '["/bin/sh"]' --workdir /base --port 80 -o "oci:$T/base-oci:1" \
+  -o "docker-archive:$T/base.docker.tar" -o "oci-archive:$T/base.oci.tar:1"
+BASE_DIGEST=$DIGEST
+BASE_LAYER=$(layout_manifest "$T/base-oci" 1 | jq -r '.layers[0].digest')
+
+mkdir -p "$T/app/usr/bin"
+printf '#!/bin/sh\necho "app sees: $(cat /etc/release) / $(cat /hello.txt) / BASE=$BASE APP=$APP"\n' \
+  >"$T/app/usr/bin/app"
+chmod 755 "$T/app/usr/bin/app"
+APP_ARGS=(--rootfs "$T/app" --entrypoint '["/usr/bin/app"]' --env APP=2 --env BASE=overridden
+          --label layer=app --port 8080/udp)
+
+check_config() { # NAME CONFIG_JSON
+  local n=$1 c=$2
+  assert_eq '["PATH=/bin","BASE=overridden","APP=2"]' "$(jq -c .config.Env <<<"$c")" "$n: Env inherited, overridden in place, extended"
+  assert_eq '{"keep":"yes","layer":"app"}' "$(jq -c -S .config.Labels <<<"$c")" "$n: Labels merged"
+  assert_eq '["/usr/bin/app"]' "$(jq -c .config.Entrypoint <<<"$c")" "$n: Entrypoint set"
+  assert_eq null "$(jq -c .config.Cmd <<<"$c")" "$n: the base Cmd is dropped with a new Entrypoint (as docker build)"
+  assert_eq /base "$(jq -r .config.WorkingDir <<<"$c")" "$n: WorkingDir inherited"
+  assert_eq '["80/tcp","8080/udp"]' "$(jq -c '.config.ExposedPorts|keys' <<<"$c")" "$n: ports united"
+  assert_eq 2 "$(jq '.rootfs.diff_ids|length' <<<"$c")" "$n: base diff_id + app diff_id"
+  assert_eq 2 "$(jq '.history|length' <<<"$c")" "$n: history appended"
+}
+
+for src in "oci:$T/base-oci:1" "oci-archive:$T/base.oci.tar:1" "docker-archive:$T/base.docker.tar"; do
+  name=${src%%:*}
+  say "--from $name"
+  kiln_build --from "$src" "${APP_ARGS[@]}" -o "oci:$T/app-$name:1" -o "docker-archive:$T/app-$name.tar"
+  assert_eq "$BASE_LAYER" "$(layout_manifest "$T/app-$name" 1 | jq -r '.layers[0].digest')" "$name: the base layer is referenced unchanged"
+  check_config "$name" "$(layout_config "$T/app-$name" 1)"
+  run docker_ load -i "$T/app-$name.tar"
+  assert_eq 0 "$RC" "$name: docker load"
+  IMG=$(printf '%s' "$OUT" | sed -n 's/^Loaded image ID: //p')
+  run docker_ run --rm --network none "$IMG"
+  assert_eq "app sees: base-release 1 / from the base / BASE=overridden APP=2" "$OUT" "$name: docker run sees base and app"
+done
+
+say "--from docker:// in the same registry: base layers mounted, only the app uploaded"
+start_registry plain
+run "$KILN" copy "oci:$T/base-oci:1" "docker://$REG/library/base:1"
+assert_eq "0 $BASE_DIGEST" "$RC $OUT" "base pushed"
+M=$(registry_log_mark)
+kiln_build --from "docker://$REG/library/base:1" "${APP_ARGS[@]}" -o "docker://$REG/team/app:1"
+APP_DIGEST=$DIGEST
+assert_eq 1 "$(registry_request_count "^POST /v2/team/app/blobs/uploads/\?.*mount=$BASE_LAYER" "$M")" "the base layer was mounted"
+assert_eq 0 "$(registry_request_count "^GET /v2/library/base/blobs/$BASE_LAYER" "$M")" "the base layer was not downloaded"
+assert_eq 2 "$(registry_request_count '^PUT /v2/team/app/blobs/uploads/' "$M")" "only the app layer and the config were uploaded"
+run docker_reg pull "$REG/team/app:1"
+assert_eq 0 "$RC" "docker pull of the app"
+run docker_reg run --rm --network none "$REG/team/app:1"
+assert_eq "app sees: base-release 1 / from the base / BASE=overridden APP=2" "$OUT" "docker run of the pulled app"
+run "$KILN" inspect --config "docker://$REG/team/app:1"
+check_config registry "$OUT"
+
+say "--from an index picks the platform (--platform), or the host's"
+run "$KILN" build --from "docker://$REG/library/base:1" --platform linux/arm64 --rootfs "$T/app" -o "oci:$T/x:1"
+assert_eq 1 "$RC" "a single amd64 base with --platform linux/arm64 is refused"
+assert_contains "not linux/arm64" "$ERR" "the error names the platform"
