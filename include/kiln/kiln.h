@@ -89,6 +89,9 @@ void kiln_build_set_log(kiln_build *b, kiln_log_fn fn, void *userdata);
 /* Inputs, one layer each, in the order added. */
 int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err);
 int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err);
+/* Splits the last --rootfs input into the layers a layer map names, plus one
+ * for everything the map leaves out (see kiln-build(1), LAYER MAPS). */
+int kiln_build_set_layer_map(kiln_build *b, const char *file, struct kiln_error *err);
 
 int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *value,
                    struct kiln_error *err);

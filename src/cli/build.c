@@ -18,6 +18,8 @@ static const char help[] =
     "Inputs:\n"
     "  --rootfs DIR              a directory tree (owners, modes, xattrs, hardlinks, devices)\n"
     "  --tar FILE                a tarball (plain, gzip, bzip2, xz or zstd), re-normalised\n"
+    "  --layer-map FILE          split the preceding --rootfs into the layers FILE names\n"
+    "                            ([NAME] then /path/globs or @listfile; the rest last)\n"
     "Base:\n"
     "  --from REF                base image on any transport (oci:, oci-archive:,\n"
     "                            docker-archive:, docker://): its layers come first, unchanged\n"
@@ -76,6 +78,7 @@ enum {
     OPT_NO_XATTRS,
     OPT_DEBUG,
     OPT_FROM,
+    OPT_LAYER_MAP,
 };
 
 static const struct option options[] = {
@@ -83,6 +86,7 @@ static const struct option options[] = {
     {"push-jobs", required_argument, NULL, OPT_PUSH_JOBS},
     {"rootfs", required_argument, NULL, OPT_ROOTFS},
     {"from", required_argument, NULL, OPT_FROM},
+    {"layer-map", required_argument, NULL, OPT_LAYER_MAP},
     {"tar", required_argument, NULL, OPT_TAR},
     {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
     {"cmd", required_argument, NULL, OPT_CMD},
@@ -182,6 +186,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         switch (opt) {
         case OPT_ROOTFS: rc = kiln_build_add_rootfs(b, optarg, &err); break;
         case OPT_TAR: rc = kiln_build_add_tar(b, optarg, &err); break;
+        case OPT_LAYER_MAP: rc = kiln_build_set_layer_map(b, optarg, &err); break;
         case OPT_SDE:
             sde = optarg;
             sde_from_env = false;

@@ -18,11 +18,14 @@
 #include <zstd.h>
 
 #include "copy.h"
+#include "tar/layermap.h"
 #include "internal.h"
 
 struct input {
     enum { INPUT_TREE, INPUT_TAR } kind;
     char *path;
+    char *layer_map;            /* --layer-map FILE, trees only */
+    struct kiln_layer_map *map; /* loaded and scanned by kiln_build_run */
 };
 
 struct kiln_build {
@@ -64,8 +67,11 @@ void kiln_build_free(kiln_build *b)
 {
     if (!b)
         return;
-    for (size_t i = 0; i < b->ninputs; i++)
+    for (size_t i = 0; i < b->ninputs; i++) {
         free(b->inputs[i].path);
+        free(b->inputs[i].layer_map);
+        kiln_layer_map_free(b->inputs[i].map);
+    }
     free(b->inputs);
     for (size_t i = 0; i < b->noutputs; i++)
         kiln_output_free(&b->outputs[i]);
@@ -120,6 +126,7 @@ static int add_input(kiln_build *b, int kind, const char *path, struct kiln_erro
     if (!v)
         return kiln_oom(err);
     b->inputs = v;
+    memset(&v[b->ninputs], 0, sizeof(v[b->ninputs]));
     if (!(v[b->ninputs].path = kiln_strdup(path, err)))
         return -1;
     v[b->ninputs].kind = kind;
@@ -135,6 +142,19 @@ int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err
 int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err)
 {
     return add_input(b, INPUT_TAR, file, err);
+}
+
+int kiln_build_set_layer_map(kiln_build *b, const char *file, struct kiln_error *err)
+{
+    if (!b->ninputs || b->inputs[b->ninputs - 1].kind != INPUT_TREE)
+        return kiln_fail(err, KILN_ERR_USAGE, "--layer-map %s: give it after the --rootfs DIR it "
+                                              "splits", file);
+    struct input *in = &b->inputs[b->ninputs - 1];
+    if (in->layer_map)
+        return kiln_fail(err, KILN_ERR_USAGE, "--layer-map %s: --rootfs %s already has a map",
+                         file, in->path);
+    in->layer_map = kiln_strdup(file, err);
+    return in->layer_map ? 0 : -1;
 }
 
 static int replace_str(char **slot, const char *v, struct kiln_error *err)
@@ -376,9 +396,9 @@ static unsigned effective_jobs(const kiln_build *b)
 }
 
 /* Streams one input through tar -> sha256 -> compressor -> sha256 -> file. */
-static int build_layer(kiln_build *b, const struct input *in, const char *stage_dir, size_t idx,
-                       struct kiln_layer_desc *desc, struct kiln_blob *blob,
-                       struct kiln_error *err)
+static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer,
+                       const char *stage_dir, size_t idx, struct kiln_layer_desc *desc,
+                       struct kiln_blob *blob, struct kiln_error *err)
 {
     char name[64];
     snprintf(name, sizeof(name), "layer-%zu", idx);
@@ -405,7 +425,9 @@ static int build_layer(kiln_build *b, const struct input *in, const char *stage_
     }
     struct kiln_tar_writer w;
     kiln_tar_writer_init(&w, &raw.sink);
-    struct kiln_layer_opts lo = {.clamp_mtime = b->have_sde,
+    struct kiln_layer_opts lo = {.map = in->map,
+                                 .map_layer = map_layer,
+                                 .clamp_mtime = b->have_sde,
                                  .clamp_to = b->sde,
                                  .xattrs = b->xattrs,
                                  .log = b->log,
@@ -552,7 +574,18 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     if (b->from && open_base(b, &base, err) < 0)
         return -1;
     struct kiln_src_image *bi = base ? &base->images[0] : NULL;
-    size_t nbase = bi ? bi->nlayers : 0, nlayers = nbase + b->ninputs;
+    size_t nbase = bi ? bi->nlayers : 0, nlayers = nbase;
+    /* Layer maps are read and the trees they split scanned before any output. */
+    for (size_t i = 0; i < b->ninputs; i++) {
+        struct input *in = &b->inputs[i];
+        if (in->layer_map && !in->map &&
+            (kiln_layer_map_load(in->layer_map, &in->map, err) < 0 ||
+             kiln_layer_map_scan(in->path, in->map, err) < 0)) {
+            kiln_src_free(base);
+            return -1;
+        }
+        nlayers += in->map ? kiln_layer_map_count(in->map) : 1;
+    }
     b->cfg.created = b->have_sde ? b->sde : (int64_t)time(NULL);
     for (size_t i = 0; i < b->noutputs; i++)
         if (b->comp == KILN_COMPRESSION_ZSTD && b->outputs[i].kind == KILN_OUT_DOCKER_ARCHIVE)
@@ -598,12 +631,25 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
             !(blobs[i].path = kiln_strdup(l->path, err)))
             rc = -1;
     }
+    struct kiln_strlist created_by = {0};
+    size_t li = nbase;
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++) {
-        rc = build_layer(b, &b->inputs[i], stage, i, &layers[nbase + i], &blobs[nbase + i], err);
-        if (rc == 0)
-            layers[nbase + i].created_by = b->inputs[i].kind == INPUT_TREE
-                                               ? "kiln build --rootfs"
-                                               : "kiln build --tar";
+        const struct input *in = &b->inputs[i];
+        size_t parts = in->map ? kiln_layer_map_count(in->map) : 1;
+        for (size_t k = 0; rc == 0 && k < parts; k++, li++) {
+            rc = build_layer(b, in, (unsigned)k, stage, li, &layers[li], &blobs[li], err);
+            char what[160];
+            if (in->map)
+                snprintf(what, sizeof(what), "kiln build --rootfs --layer-map [%s]",
+                         kiln_layer_map_name(in->map, k));
+            else
+                snprintf(what, sizeof(what), "%s",
+                         in->kind == INPUT_TREE ? "kiln build --rootfs" : "kiln build --tar");
+            if (rc == 0)
+                rc = kiln_strlist_push(&created_by, what, err);
+            if (rc == 0)
+                layers[li].created_by = created_by.v[created_by.n - 1];
+        }
     }
     struct kiln_image_out img = {0};
     if (rc == 0)
@@ -654,6 +700,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     free(diff_ids);
     kiln_buf_free(&config);
     kiln_buf_free(&manifest);
+    kiln_strlist_free(&created_by);
     kiln_src_free(base);
     return rc;
 }

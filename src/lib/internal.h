@@ -182,7 +182,10 @@ int kiln_tar_path_cmp(const char *a, const char *b);
 void kiln_xattrs_free(struct kiln_xattr *x, size_t n);
 
 /* ---- tar/walk.c, tar/tarinput.c: layer sources ------------------------ */
+struct kiln_layer_map;
 struct kiln_layer_opts {
+    struct kiln_layer_map *map; /* split the tree: emit only layer map_layer */
+    unsigned map_layer;
     bool clamp_mtime;
     int64_t clamp_to;
     bool xattrs;
@@ -191,6 +194,8 @@ struct kiln_layer_opts {
 };
 int kiln_layer_from_tree(const char *dir, const struct kiln_layer_opts *o, struct kiln_tar_writer *w,
                          struct kiln_error *err);
+/* Walks the tree once to learn which layer of the map each entry goes to. */
+int kiln_layer_map_scan(const char *dir, struct kiln_layer_map *map, struct kiln_error *err);
 int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
                             struct kiln_tar_writer *w, struct kiln_error *err);
 /* Strips "./" and "/" prefixes and "." components; rejects ".." components.

@@ -16,7 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "layermap.h"
 
 #define READ_CHUNK (1024 * 1024)
 
@@ -34,6 +34,9 @@ struct walk {
     /* open-addressing hash of hardlinked inodes (st_nlink > 1) */
     struct inode_key *links;
     size_t nlinks, caplinks;
+    struct kiln_layer_map *map; /* NULL: one layer of everything */
+    unsigned layer;             /* the map's layer being written */
+    bool scan;                  /* only learn the map's assignments */
 };
 
 static void warn(const struct kiln_layer_opts *o, const char *fmt, ...) KILN_PRINTF(2, 3);
@@ -307,7 +310,50 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk_dir(struct walk *wk, const char *abs, const char *rel, struct kiln_error *err)
+static int walk_dir(struct walk *wk, const char *abs, const char *rel, unsigned parent_claim,
+                    uint64_t *mask, struct kiln_error *err);
+
+/* One entry of a tree split by a layer map: in scan mode, learn its layer
+ * (and which layers its directory must appear in); otherwise emit it only in
+ * its own layer, and a directory only in the layers that need it. */
+static int visit_mapped(struct walk *wk, const char *abs, const char *rel, const struct stat *st,
+                        unsigned parent_claim, uint64_t *mask, struct kiln_error *err)
+{
+    unsigned claim = kiln_layer_map_claim(wk->map, rel, parent_claim);
+    if (S_ISSOCK(st->st_mode))
+        return !wk->scan && wk->layer == 0 ? emit(wk, abs, rel, st, err) : 0; /* warns once */
+    if (S_ISDIR(st->st_mode)) {
+        if (wk->scan) {
+            uint64_t sub = 1ULL << claim;
+            if (walk_dir(wk, abs, rel, claim, &sub, err) < 0 ||
+                kiln_layer_map_set_dir(wk->map, rel, sub, err) < 0)
+                return -1;
+            *mask |= sub;
+            return 0;
+        }
+        if (!(kiln_layer_map_dir(wk->map, rel) & (1ULL << wk->layer)))
+            return 0; /* nothing of this layer below: prune */
+        if (emit(wk, abs, rel, st, err) < 0)
+            return -1;
+        return walk_dir(wk, abs, rel, claim, NULL, err);
+    }
+    unsigned layer = claim;
+    if (st->st_nlink > 1) {
+        if (wk->scan) {
+            if (kiln_layer_map_link(wk->map, st->st_dev, st->st_ino, claim, &layer, err) < 0)
+                return -1;
+        } else
+            layer = kiln_layer_map_link_get(wk->map, st->st_dev, st->st_ino, claim);
+    }
+    if (wk->scan) {
+        *mask |= 1ULL << layer;
+        return 0;
+    }
+    return layer == wk->layer ? emit(wk, abs, rel, st, err) : 0;
+}
+
+static int walk_dir(struct walk *wk, const char *abs, const char *rel, unsigned parent_claim,
+                    uint64_t *mask, struct kiln_error *err)
 {
     DIR *d = opendir(abs);
     if (!d)
@@ -352,8 +398,10 @@ static int walk_dir(struct walk *wk, const char *abs, const char *rel, struct ki
             rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno,
                                  errno == ENOENT ? "%s: vanished while the tree was read" : "%s",
                                  cabs);
+        else if (wk->map)
+            rc = visit_mapped(wk, cabs, crel, &st, parent_claim, mask, err);
         else if ((rc = emit(wk, cabs, crel, &st, err)) == 0 && S_ISDIR(st.st_mode))
-            rc = walk_dir(wk, cabs, crel, err);
+            rc = walk_dir(wk, cabs, crel, 0, NULL, err);
         free(cabs);
         free(crel);
     }
@@ -371,14 +419,28 @@ int kiln_layer_from_tree(const char *dir, const struct kiln_layer_opts *o, struc
         return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "--rootfs %s", dir);
     if (!S_ISDIR(st.st_mode))
         return kiln_fail(err, KILN_ERR_INPUT, "--rootfs %s: not a directory", dir);
-    struct walk wk = {.o = o, .w = w, .root = dir};
+    struct walk wk = {.o = o, .w = w, .root = dir, .map = o->map, .layer = o->map_layer};
     wk.buf = kiln_xmalloc(READ_CHUNK, err);
     if (!wk.buf)
         return -1;
-    int rc = walk_dir(&wk, dir, "", err);
+    unsigned rest = o->map ? (unsigned)kiln_layer_map_count(o->map) - 1 : 0;
+    int rc = walk_dir(&wk, dir, "", rest, NULL, err);
     free(wk.buf);
     for (size_t i = 0; i < wk.caplinks; i++)
         free(wk.links[i].path);
     free(wk.links);
     return rc;
+}
+
+int kiln_layer_map_scan(const char *dir, struct kiln_layer_map *map, struct kiln_error *err)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "--rootfs %s", dir);
+    if (!S_ISDIR(st.st_mode))
+        return kiln_fail(err, KILN_ERR_INPUT, "--rootfs %s: not a directory", dir);
+    struct kiln_layer_opts o = {0};
+    struct walk wk = {.o = &o, .root = dir, .map = map, .scan = true};
+    uint64_t mask = 0;
+    return walk_dir(&wk, dir, "", (unsigned)kiln_layer_map_count(map) - 1, &mask, err);
 }
