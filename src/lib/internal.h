@@ -194,6 +194,10 @@ struct kiln_layer_opts {
 };
 int kiln_layer_from_tree(const char *dir, const struct kiln_layer_opts *o, struct kiln_tar_writer *w,
                          struct kiln_error *err);
+/* A changeset: what turns OLD into NEW, with whiteouts (.wh.NAME) for what
+ * NEW lacks and opaque markers (.wh..wh..opq), sorted like a tree walk. */
+int kiln_layer_from_diff(const char *old_dir, const char *new_dir, const struct kiln_layer_opts *o,
+                         struct kiln_tar_writer *w, struct kiln_error *err);
 /* Walks the tree once to learn which layer of the map each entry goes to. */
 int kiln_layer_map_scan(const char *dir, struct kiln_layer_map *map, struct kiln_error *err);
 int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
