@@ -169,6 +169,13 @@ int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platf
                  const struct kiln_remote_opts *o, char **out, size_t *len,
                  struct kiln_error *err);
 
+/* Applies the layers of an image (the host's platform from an index, or
+ * `platform`) to a new directory `dir`, whiteouts included. Entries that
+ * would land outside it (".." components, absolute names, through symlinks)
+ * are refused with their names. Owners are kept when running as root. */
+int kiln_unpack(const char *ref, const char *dir, const char *platform,
+                const struct kiln_remote_opts *o, struct kiln_error *err);
+
 /* Lists all tags of a repository ("docker://HOST/REPO" or "HOST/REPO"),
  * newline-separated in *out (malloc'ed). */
 int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,

@@ -19,6 +19,7 @@ int cmd_digest(int argc, char **argv, struct cli_globals *g);
 int cmd_tags(int argc, char **argv, struct cli_globals *g);
 int cmd_login(int argc, char **argv, struct cli_globals *g);
 int cmd_logout(int argc, char **argv, struct cli_globals *g);
+int cmd_unpack(int argc, char **argv, struct cli_globals *g);
 int cmd_version(int argc, char **argv, struct cli_globals *g);
 
 /* Registry options shared by the subcommands (remote.c). */

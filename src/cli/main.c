@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"inspect", cmd_inspect, "describe an image on any transport"},
     {"digest", cmd_digest, "print an image's manifest digest"},
     {"tags", cmd_tags, "list the tags of a registry repository"},
+    {"unpack", cmd_unpack, "apply an image's layers to a directory"},
     {"login", cmd_login, "store credentials for a registry"},
     {"logout", cmd_logout, "remove stored credentials"},
     {"version", cmd_version, "print the versions of kiln and its libraries"},

@@ -1,0 +1,61 @@
+/* kiln unpack: an image's filesystem, layers and whiteouts applied, into a directory. */
+#include <stdio.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "Usage: kiln unpack [OPTIONS] REF DIR\n"
+    "\n"
+    "Apply every layer of the image REF (whiteouts included) to the new directory DIR.\n"
+    "Entries that would land outside DIR (.., absolute names, through symlinks) are refused.\n"
+    "Owners are kept when run as root, and become the caller's otherwise.\n"
+    "REF: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, docker://HOST/REPO:TAG\n"
+    "\n"
+    "Options:\n"
+    "  --platform OS/ARCH[/VAR]  the image of a multi-platform index (default: the host's)\n"
+    "  -q, --quiet\n"
+    "  -h, --help\n" CLI_REMOTE_HELP;
+
+int cmd_unpack(int argc, char **argv, struct cli_globals *g)
+{
+    enum { OPT_PLATFORM = 1, OPT_DEBUG };
+    static const struct option options[] = {
+        CLI_REMOTE_OPTIONS,
+        {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"quiet", no_argument, NULL, 'q'},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct kiln_error err = {0};
+    struct kiln_remote_opts ro;
+    kiln_remote_opts_init(&ro);
+    ro.log = cli_log;
+    ro.log_userdata = g;
+    const char *platform = NULL;
+    int opt, rc = 0;
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":qh", options, NULL)) != -1) {
+        int r = cli_remote_option(opt, optarg, &ro, &err);
+        if (r < 0)
+            rc = -1;
+        if (r != 0)
+            continue;
+        switch (opt) {
+        case OPT_PLATFORM: platform = optarg; break;
+        case 'q': g->verbosity = -1; break;
+        case OPT_DEBUG: g->verbosity = 2; break;
+        case 'h': fputs(help, stdout); return EXIT_OK;
+        default: rc = cli_bad_option("unpack", opt, argv, &err); break;
+        }
+    }
+    if (rc == 0 && argc - optind != 2) {
+        err.code = KILN_ERR_USAGE;
+        snprintf(err.message, sizeof(err.message), "unpack: expected REF and DIR");
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = kiln_unpack(argv[optind], argv[optind + 1], platform, &ro, &err);
+    return rc < 0 ? cli_report(&err) : EXIT_OK;
+}
