@@ -157,6 +157,13 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
               const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
               struct kiln_error *err);
 
+/* Assembles the images named by srcs (each for a different platform; from
+ * any transport) into one multi-platform index written to dest: an OCI index,
+ * or a Docker manifest list when the manifests are Docker-typed. */
+int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
+               const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
+               struct kiln_error *err);
+
 enum kiln_inspect_what {
     KILN_INSPECT_SUMMARY, /* human-readable summary */
     KILN_INSPECT_JSON,    /* summary as JSON */

@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
     {"build", cmd_build, "build an image from directory trees and tarballs"},
     {"copy", cmd_copy, "copy an image between transports (push, pull)"},
+    {"index", cmd_index, "assemble per-platform images into a multi-platform index"},
     {"inspect", cmd_inspect, "describe an image on any transport"},
     {"digest", cmd_digest, "print an image's manifest digest"},
     {"tags", cmd_tags, "list the tags of a registry repository"},

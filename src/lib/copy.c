@@ -547,3 +547,107 @@ int kiln_logout(const char *registry, const struct kiln_remote_opts *o, struct k
     free(file);
     return rc;
 }
+
+/* ---- index ---- */
+
+static bool docker_manifest_type(const char *mt)
+{
+    return !strcmp(mt, KILN_MT_DOCKER_MANIFEST);
+}
+
+int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
+               const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
+               struct kiln_error *err)
+{
+    struct kiln_remote_opts def;
+    if (!o) {
+        kiln_remote_opts_init(&def);
+        o = &def;
+    }
+    if (!nsrcs)
+        return kiln_fail(err, KILN_ERR_USAGE, "index: name at least one image");
+    struct kiln_registry_opts ro;
+    kiln_registry_opts_from(o, o->src_creds, &ro);
+    struct kiln_src **src = calloc(nsrcs, sizeof(*src));
+    struct kiln_src_image *imgs = NULL;
+    size_t nimgs = 0;
+    json_t *idx = json_object(), *ms = json_array();
+    int rc = src && idx && ms ? 0 : kiln_oom(err);
+    int oci = 0, docker = 0;
+    for (size_t i = 0; rc == 0 && i < nsrcs; i++) {
+        if ((rc = kiln_src_open(srcs[i], NULL, &ro, &src[i], err)) < 0)
+            break;
+        for (size_t k = 0; rc == 0 && k < src[i]->nimages; k++) {
+            struct kiln_src_image *im = &src[i]->images[k];
+            for (size_t j = 0; j < nimgs; j++)
+                if (!strcmp(imgs[j].platform.os, im->platform.os) &&
+                    !strcmp(imgs[j].platform.arch, im->platform.arch) &&
+                    !strcmp(imgs[j].platform.variant, im->platform.variant))
+                    rc = kiln_fail(err, KILN_ERR_INPUT,
+                                   "index: %s and an earlier image are both %s/%s%s%s", srcs[i],
+                                   im->platform.os, im->platform.arch,
+                                   im->platform.variant[0] ? "/" : "", im->platform.variant);
+            for (size_t l = 0; rc == 0 && l < im->nlayers; l++)
+                rc = kiln_src_layer_path(src[i], &im->layers[l], err);
+            if (rc < 0)
+                break;
+            struct kiln_src_image *v = realloc(imgs, (nimgs + 1) * sizeof(*v));
+            if (!v) {
+                rc = kiln_oom(err);
+                break;
+            }
+            imgs = v;
+            imgs[nimgs++] = *im; /* shallow: the source keeps ownership */
+            docker_manifest_type(im->media_type) ? docker++ : oci++;
+            json_t *d = json_object(), *p = json_object();
+            json_object_set_new(d, "mediaType", json_string(im->media_type));
+            json_object_set_new(d, "digest", json_string(im->manifest_digest));
+            json_object_set_new(d, "size", json_integer((json_int_t)im->manifest.len));
+            json_object_set_new(p, "architecture", json_string(im->platform.arch));
+            json_object_set_new(p, "os", json_string(im->platform.os));
+            if (im->platform.variant[0])
+                json_object_set_new(p, "variant", json_string(im->platform.variant));
+            json_object_set_new(d, "platform", p);
+            json_array_append_new(ms, d);
+        }
+    }
+    if (rc == 0 && oci && docker)
+        rc = kiln_fail(err, KILN_ERR_INPUT,
+                       "index: the images mix OCI and Docker manifests; registries such as "
+                       "Quay refuse such lists: convert them to one family first");
+    /* An OCI index, or a Docker manifest list for Docker-typed manifests. */
+    const char *mt = docker ? "application/vnd.docker.distribution.manifest.list.v2+json"
+                            : KILN_MT_OCI_INDEX;
+    struct kiln_src comb = {.kind = KILN_SRC_LAYOUT, .spec = (char *)"index", .is_index = true,
+                            .images = imgs, .nimages = nimgs};
+    if (rc == 0) {
+        json_object_set_new(idx, "schemaVersion", json_integer(2));
+        json_object_set_new(idx, "mediaType", json_string(mt));
+        json_object_set_new(idx, "manifests", ms);
+        ms = NULL;
+        char *s = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        rc = s ? kiln_buf_append(&comb.index, s, strlen(s), err) : kiln_oom(err);
+        free(s);
+    }
+    if (rc == 0)
+        rc = kiln_sha256_buf(comb.index.data, comb.index.len, comb.index_digest, err);
+    snprintf(comb.index_media_type, sizeof(comb.index_media_type), "%s", mt);
+    if (rc == 0) {
+        if (!strncmp(dest, "docker://", 9)) {
+            struct kiln_reference dref;
+            rc = kiln_parse_docker_ref(dest, false, &dref, err);
+            if (rc == 0)
+                rc = push_src(&comb, &dref, o, o->dest_creds, digest_out, err);
+            kiln_reference_free(&dref);
+        } else
+            rc = write_local(&comb, dest, digest_out, err);
+    }
+    kiln_buf_free(&comb.index);
+    json_decref(ms);
+    json_decref(idx);
+    free(imgs);
+    for (size_t i = 0; src && i < nsrcs; i++)
+        kiln_src_free(src[i]);
+    free(src);
+    return rc;
+}

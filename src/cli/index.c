@@ -1,0 +1,73 @@
+/* kiln index: per-platform images -> one multi-platform index. */
+#include <stdio.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "Usage: kiln index [OPTIONS] -o DEST IMAGE...\n"
+    "\n"
+    "Assemble images built for different platforms (kiln build --platform ...) into one\n"
+    "multi-platform index at DEST: an OCI image index, or a Docker manifest list when the\n"
+    "manifests are Docker-typed. Prints the index digest.\n"
+    "IMAGE, DEST: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker://HOST/REPO:TAG\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output DEST         where the index goes\n"
+    "  -j, --jobs N              parallel blob transfers (default 4)\n"
+    "  -q, --quiet, -v, --verbose\n"
+    "  -h, --help\n" CLI_REMOTE_HELP;
+
+int cmd_index(int argc, char **argv, struct cli_globals *g)
+{
+    enum { OPT_DEBUG = 1 };
+    static const struct option options[] = {
+        CLI_REMOTE_OPTIONS,
+        {"output", required_argument, NULL, 'o'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct kiln_error err = {0};
+    struct kiln_remote_opts ro;
+    kiln_remote_opts_init(&ro);
+    ro.log = cli_log;
+    ro.log_userdata = g;
+    ro.progress = cli_progress;
+    ro.progress_userdata = g;
+    const char *dest = NULL;
+    int opt, rc = 0;
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":o:j:qvh", options, NULL)) != -1) {
+        int r = cli_remote_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, &ro, &err);
+        if (r < 0)
+            rc = -1;
+        if (r != 0)
+            continue;
+        switch (opt) {
+        case 'o': dest = optarg; break;
+        case 'q': g->verbosity = -1; break;
+        case 'v': g->verbosity = 1; break;
+        case OPT_DEBUG: g->verbosity = 2; break;
+        case 'h': fputs(help, stdout); return EXIT_OK;
+        default: rc = cli_bad_option("index", opt, argv, &err); break;
+        }
+    }
+    if (rc == 0 && (!dest || optind >= argc)) {
+        err.code = KILN_ERR_USAGE;
+        snprintf(err.message, sizeof(err.message),
+                 "index: expected -o DEST and at least one IMAGE; run 'kiln index --help'");
+        rc = -1;
+    }
+    char digest[KILN_DIGEST_MAX];
+    if (rc == 0)
+        rc = kiln_index((const char *const *)argv + optind, (size_t)(argc - optind), dest, &ro,
+                        digest, &err);
+    if (rc < 0)
+        return cli_report(&err);
+    printf("%s\n", digest);
+    return EXIT_OK;
+}
