@@ -89,6 +89,10 @@ void kiln_build_set_log(kiln_build *b, kiln_log_fn fn, void *userdata);
 /* Inputs, one layer each, in the order added. */
 int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err);
 int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err);
+/* Adds a file, symlink or directory tree at a path: "SRC:DEST[:MODE[:UID:GID]]"
+ * (MODE octal, for every entry but symlinks; UID:GID numeric, for every
+ * entry). All of a build's --add items form one layer, where the first is. */
+int kiln_build_add(kiln_build *b, const char *spec, struct kiln_error *err);
 /* Splits the last --rootfs input into the layers a layer map names, plus one
  * for everything the map leaves out (see kiln-build(1), LAYER MAPS). */
 int kiln_build_set_layer_map(kiln_build *b, const char *file, struct kiln_error *err);

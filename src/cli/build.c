@@ -18,6 +18,8 @@ static const char help[] =
     "Inputs:\n"
     "  --rootfs DIR              a directory tree (owners, modes, xattrs, hardlinks, devices)\n"
     "  --tar FILE                a tarball (plain, gzip, bzip2, xz or zstd), re-normalised\n"
+    "  --add SRC:DEST[:MODE[:UID:GID]]\n"
+    "                            a file or tree at DEST; every --add goes into one layer\n"
     "  --layer-map FILE          split the preceding --rootfs into the layers FILE names\n"
     "                            ([NAME] then /path/globs or @listfile; the rest last)\n"
     "Base:\n"
@@ -79,6 +81,7 @@ enum {
     OPT_DEBUG,
     OPT_FROM,
     OPT_LAYER_MAP,
+    OPT_ADD,
 };
 
 static const struct option options[] = {
@@ -87,6 +90,7 @@ static const struct option options[] = {
     {"rootfs", required_argument, NULL, OPT_ROOTFS},
     {"from", required_argument, NULL, OPT_FROM},
     {"layer-map", required_argument, NULL, OPT_LAYER_MAP},
+    {"add", required_argument, NULL, OPT_ADD},
     {"tar", required_argument, NULL, OPT_TAR},
     {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
     {"cmd", required_argument, NULL, OPT_CMD},
@@ -187,6 +191,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         case OPT_ROOTFS: rc = kiln_build_add_rootfs(b, optarg, &err); break;
         case OPT_TAR: rc = kiln_build_add_tar(b, optarg, &err); break;
         case OPT_LAYER_MAP: rc = kiln_build_set_layer_map(b, optarg, &err); break;
+        case OPT_ADD: rc = kiln_build_add(b, optarg, &err); break;
         case OPT_SDE:
             sde = optarg;
             sde_from_env = false;

@@ -21,9 +21,18 @@
 #include "tar/layermap.h"
 #include "internal.h"
 
+struct add_item {
+    char *src, *dest; /* dest normalised: no leading or trailing '/' */
+    bool has_mode, has_owner;
+    uint32_t mode;
+    uint64_t uid, gid;
+};
+
 struct input {
-    enum { INPUT_TREE, INPUT_TAR } kind;
+    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS } kind;
     char *path;
+    struct add_item *adds; /* INPUT_ADDS: every --add, one layer */
+    size_t nadds;
     char *layer_map;            /* --layer-map FILE, trees only */
     struct kiln_layer_map *map; /* loaded and scanned by kiln_build_run */
 };
@@ -68,6 +77,11 @@ void kiln_build_free(kiln_build *b)
     if (!b)
         return;
     for (size_t i = 0; i < b->ninputs; i++) {
+        for (size_t k = 0; k < b->inputs[i].nadds; k++) {
+            free(b->inputs[i].adds[k].src);
+            free(b->inputs[i].adds[k].dest);
+        }
+        free(b->inputs[i].adds);
         free(b->inputs[i].path);
         free(b->inputs[i].layer_map);
         kiln_layer_map_free(b->inputs[i].map);
@@ -142,6 +156,135 @@ int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err
 int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err)
 {
     return add_input(b, INPUT_TAR, file, err);
+}
+
+static int parse_id(const char *spec, const char *v, uint64_t *out, struct kiln_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (!isdigit((unsigned char)v[0]) || *end || errno || n > 0xffffffffULL)
+        return kiln_fail(err, KILN_ERR_USAGE, "--add %s: '%s' is not a numeric uid/gid", spec, v);
+    *out = n;
+    return 0;
+}
+
+int kiln_build_add(kiln_build *b, const char *spec, struct kiln_error *err)
+{
+    char *copy = kiln_strdup(spec, err);
+    if (!copy)
+        return -1;
+    char *f[6] = {0};
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(copy, ":", &save); t && n < 6;
+         t = strtok_r(NULL, ":", &save))
+        f[n++] = t;
+    int rc = 0;
+    struct add_item it = {0};
+    if (n != 2 && n != 3 && n != 5)
+        rc = kiln_fail(err, KILN_ERR_USAGE, "--add %s: expected SRC:DEST[:MODE[:UID:GID]]", spec);
+    if (rc == 0 && n >= 3) {
+        char *end;
+        unsigned long m = strtoul(f[2], &end, 8);
+        if (!isdigit((unsigned char)f[2][0]) || *end || m > 07777)
+            rc = kiln_fail(err, KILN_ERR_USAGE, "--add %s: mode '%s' is not octal 0-7777", spec,
+                           f[2]);
+        it.has_mode = true;
+        it.mode = (uint32_t)m;
+    }
+    if (rc == 0 && n == 5) {
+        it.has_owner = true;
+        rc = parse_id(spec, f[3], &it.uid, err);
+        if (rc == 0)
+            rc = parse_id(spec, f[4], &it.gid, err);
+    }
+    struct kiln_buf d = {0};
+    if (rc == 0 && kiln_normalise_member_path(f[1], &d, err) < 0)
+        rc = kiln_error_prefix(err, "--add %s", spec);
+    if (rc == 0 && !d.len)
+        rc = kiln_fail(err, KILN_ERR_USAGE, "--add %s: DEST must name a path below /", spec);
+    if (rc == 0 && !(it.src = kiln_strdup(f[0], err)))
+        rc = -1;
+    it.dest = d.data;
+    free(copy);
+    /* Every --add goes into one layer, placed where the first --add is. */
+    struct input *in = NULL;
+    for (size_t i = 0; rc == 0 && i < b->ninputs && !in; i++)
+        if (b->inputs[i].kind == INPUT_ADDS)
+            in = &b->inputs[i];
+    if (rc == 0 && !in) {
+        rc = add_input(b, INPUT_ADDS, "--add", err);
+        if (rc == 0)
+            in = &b->inputs[b->ninputs - 1];
+    }
+    struct add_item *v = in ? realloc(in->adds, (in->nadds + 1) * sizeof(*v)) : NULL;
+    if (rc == 0 && !v)
+        rc = kiln_oom(err);
+    if (rc < 0) {
+        free(it.src);
+        free(it.dest);
+        return -1;
+    }
+    in->adds = v;
+    v[in->nadds++] = it;
+    return 0;
+}
+
+static int add_item_cmp(const void *a, const void *b)
+{
+    return kiln_tar_path_cmp(((const struct add_item *)a)->dest,
+                             ((const struct add_item *)b)->dest);
+}
+
+/* The --add layer: parent directories (root-owned, 0755), then each item. */
+static int layer_from_adds(const struct input *in, const struct kiln_layer_opts *base,
+                           int64_t dir_mtime, struct kiln_tar_writer *w, struct kiln_error *err)
+{
+    struct add_item *items = calloc(in->nadds, sizeof(*items));
+    if (!items)
+        return kiln_oom(err);
+    memcpy(items, in->adds, in->nadds * sizeof(*items));
+    if (in->nadds > 1)
+        qsort(items, in->nadds, sizeof(*items), add_item_cmp);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i + 1 < in->nadds; i++) {
+        size_t l = strlen(items[i].dest);
+        if (!strncmp(items[i].dest, items[i + 1].dest, l) &&
+            (items[i + 1].dest[l] == '/' || !items[i + 1].dest[l]))
+            rc = kiln_fail(err, KILN_ERR_USAGE,
+                           "--add: destinations /%s and /%s overlap; add the directory once",
+                           items[i].dest, items[i + 1].dest);
+    }
+    struct kiln_strlist done = {0};
+    for (size_t i = 0; rc == 0 && i < in->nadds; i++) {
+        const char *d = items[i].dest;
+        for (const char *s = strchr(d, '/'); rc == 0 && s; s = strchr(s + 1, '/')) {
+            char parent[4096];
+            snprintf(parent, sizeof(parent), "%.*s", (int)(s - d), d);
+            bool seen = false;
+            for (size_t k = 0; k < done.n && !seen; k++)
+                seen = !strcmp(done.v[k], parent);
+            if (seen)
+                continue;
+            struct kiln_tar_entry e = {
+                .path = parent, .type = KILN_TAR_DIR, .mode = 0755, .mtime = dir_mtime};
+            rc = kiln_tar_write_header(w, &e, err);
+            if (rc == 0)
+                rc = kiln_strlist_push(&done, parent, err);
+        }
+        struct kiln_layer_opts o = *base;
+        o.prefix = d;
+        o.force_owner = items[i].has_owner;
+        o.uid = items[i].uid;
+        o.gid = items[i].gid;
+        o.force_mode = items[i].has_mode;
+        o.mode = items[i].mode;
+        if (rc == 0)
+            rc = kiln_layer_from_path(items[i].src, &o, w, err);
+    }
+    kiln_strlist_free(&done);
+    free(items);
+    return rc;
 }
 
 int kiln_build_set_layer_map(kiln_build *b, const char *file, struct kiln_error *err)
@@ -432,8 +575,12 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
                                  .xattrs = b->xattrs,
                                  .log = b->log,
                                  .log_userdata = b->log_userdata};
-    rc = in->kind == INPUT_TREE ? kiln_layer_from_tree(in->path, &lo, &w, err)
-                                : kiln_layer_from_tarball(in->path, &lo, &w, err);
+    if (in->kind == INPUT_TREE)
+        rc = kiln_layer_from_tree(in->path, &lo, &w, err);
+    else if (in->kind == INPUT_TAR)
+        rc = kiln_layer_from_tarball(in->path, &lo, &w, err);
+    else
+        rc = layer_from_adds(in, &lo, b->cfg.created, &w, err);
     if (rc == 0)
         rc = kiln_tar_finish(&w, err);
     if (rc == 0)
@@ -560,7 +707,7 @@ static int open_base(kiln_build *b, struct kiln_src **out, struct kiln_error *er
 int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
 {
     if (!b->ninputs)
-        return kiln_fail(err, KILN_ERR_USAGE, "no input: give --rootfs DIR or --tar FILE");
+        return kiln_fail(err, KILN_ERR_USAGE, "no input: give --rootfs DIR, --tar FILE or --add SRC:DEST");
     if (!b->noutputs && !b->nremotes)
         return kiln_fail(err, KILN_ERR_USAGE,
                          "no output: give -o oci:DIR, -o oci-archive:FILE, "
@@ -644,7 +791,9 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
                          kiln_layer_map_name(in->map, k));
             else
                 snprintf(what, sizeof(what), "%s",
-                         in->kind == INPUT_TREE ? "kiln build --rootfs" : "kiln build --tar");
+                         in->kind == INPUT_TREE  ? "kiln build --rootfs"
+                         : in->kind == INPUT_TAR ? "kiln build --tar"
+                                                 : "kiln build --add");
             if (rc == 0)
                 rc = kiln_strlist_push(&created_by, what, err);
             if (rc == 0)

@@ -189,6 +189,11 @@ struct kiln_layer_opts {
     bool clamp_mtime;
     int64_t clamp_to;
     bool xattrs;
+    const char *prefix; /* trees: write entries below this path (--add) */
+    bool force_owner;   /* --add: every entry owned by uid:gid */
+    uint64_t uid, gid;
+    bool force_mode;    /* --add: these permission bits for every non-symlink */
+    uint32_t mode;
     kiln_log_fn log;
     void *log_userdata;
 };
@@ -197,6 +202,9 @@ int kiln_layer_from_tree(const char *dir, const struct kiln_layer_opts *o, struc
 /* A changeset: what turns OLD into NEW, with whiteouts (.wh.NAME) for what
  * NEW lacks and opaque markers (.wh..wh..opq), sorted like a tree walk. */
 int kiln_layer_from_diff(const char *old_dir, const char *new_dir, const struct kiln_layer_opts *o,
+                         struct kiln_tar_writer *w, struct kiln_error *err);
+/* One path (file, symlink, or a directory and its tree) written at o->prefix. */
+int kiln_layer_from_path(const char *src, const struct kiln_layer_opts *o,
                          struct kiln_tar_writer *w, struct kiln_error *err);
 /* Walks the tree once to learn which layer of the map each entry goes to. */
 int kiln_layer_map_scan(const char *dir, struct kiln_layer_map *map, struct kiln_error *err);

@@ -209,11 +209,25 @@ static int write_file_data(struct walk *wk, const char *path, const struct stat 
     return kiln_tar_end_entry(wk->w, err);
 }
 
+static int emit_at(struct walk *wk, const char *abs, const char *rel, const struct stat *st,
+                   struct kiln_error *err);
+
 static int emit(struct walk *wk, const char *abs, const char *rel, const struct stat *st,
                 struct kiln_error *err)
 {
     if (kiln_check_interrupt(err) < 0)
         return -1;
+    if (!wk->o->prefix)
+        return emit_at(wk, abs, rel, st, err);
+    _cleanup_free_ char *p = *rel ? kiln_path_join(wk->o->prefix, rel, err)
+                                  : kiln_strdup(wk->o->prefix, err);
+    return p ? emit_at(wk, abs, p, st, err) : -1;
+}
+
+/* Writes one entry; rel is its path in the layer. */
+static int emit_at(struct walk *wk, const char *abs, const char *rel, const struct stat *st,
+                   struct kiln_error *err)
+{
     struct kiln_tar_entry e = {
         .path = rel,
         .mode = st->st_mode & 07777,
@@ -223,6 +237,12 @@ static int emit(struct walk *wk, const char *abs, const char *rel, const struct 
     };
     if (wk->o->clamp_mtime && e.mtime > wk->o->clamp_to)
         e.mtime = wk->o->clamp_to;
+    if (wk->o->force_owner) {
+        e.uid = wk->o->uid;
+        e.gid = wk->o->gid;
+    }
+    if (wk->o->force_mode && !S_ISLNK(st->st_mode))
+        e.mode = wk->o->mode & 07777;
     char *target = NULL;
     switch (st->st_mode & S_IFMT) {
     case S_IFREG:
@@ -443,4 +463,26 @@ int kiln_layer_map_scan(const char *dir, struct kiln_layer_map *map, struct kiln
     struct walk wk = {.o = &o, .root = dir, .map = map, .scan = true};
     uint64_t mask = 0;
     return walk_dir(&wk, dir, "", (unsigned)kiln_layer_map_count(map) - 1, &mask, err);
+}
+
+int kiln_layer_from_path(const char *src, const struct kiln_layer_opts *o,
+                         struct kiln_tar_writer *w, struct kiln_error *err)
+{
+    struct stat st;
+    if (lstat(src, &st) < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "--add %s", src);
+    if (!o->prefix || !*o->prefix)
+        return kiln_fail(err, KILN_ERR_USAGE, "--add %s: no destination path", src);
+    struct walk wk = {.o = o, .w = w, .root = src};
+    wk.buf = kiln_xmalloc(READ_CHUNK, err);
+    if (!wk.buf)
+        return -1;
+    int rc = emit(&wk, src, "", &st, err);
+    if (rc == 0 && S_ISDIR(st.st_mode))
+        rc = walk_dir(&wk, src, "", 0, NULL, err);
+    free(wk.buf);
+    for (size_t i = 0; i < wk.caplinks; i++)
+        free(wk.links[i].path);
+    free(wk.links);
+    return rc;
 }
