@@ -118,6 +118,17 @@ struct kiln_fd_sink {
 };
 void kiln_fd_sink_init(struct kiln_fd_sink *s, int fd, const char *what);
 
+/* Forwards at most `max` bytes; more is an error naming `what` (hostile
+ * servers sending endless bodies). */
+struct kiln_limit_sink {
+    struct kiln_sink sink;
+    struct kiln_sink *next;
+    uint64_t max, bytes;
+    const char *what;
+};
+void kiln_limit_sink_init(struct kiln_limit_sink *s, struct kiln_sink *next, uint64_t max,
+                          const char *what);
+
 /* Appends to a kiln_buf (tests, small documents). */
 struct kiln_buf_sink {
     struct kiln_sink sink;
@@ -203,6 +214,27 @@ int kiln_layer_from_tree(const char *dir, const struct kiln_layer_opts *o, struc
  * NEW lacks and opaque markers (.wh..wh..opq), sorted like a tree walk. */
 int kiln_layer_from_diff(const char *old_dir, const char *new_dir, const struct kiln_layer_opts *o,
                          struct kiln_tar_writer *w, struct kiln_error *err);
+/* The tree walk's building blocks, shared with tar/diff.c. A kiln_walk
+ * writes entries to w as kiln_layer_from_tree does (same options, one
+ * hardlink table: a later member of an inode becomes a link to the first). */
+struct stat;
+struct kiln_walk;
+struct kiln_walk *kiln_walk_new(const struct kiln_layer_opts *o, struct kiln_tar_writer *w,
+                                struct kiln_error *err);
+void kiln_walk_free(struct kiln_walk *k);
+/* One entry (abs on disk, rel in the layer; a socket is skipped with a warning). */
+int kiln_walk_emit(struct kiln_walk *k, const char *abs, const char *rel, const struct stat *st,
+                   struct kiln_error *err);
+/* Everything below the directory abs (not abs itself), depth-first, sorted. */
+int kiln_walk_tree(struct kiln_walk *k, const char *abs, const char *rel, struct kiln_error *err);
+/* The names in a directory but "." and "..", sorted bytewise. */
+int kiln_walk_list_dir(const char *abs, char ***names, size_t *n, struct kiln_error *err);
+void kiln_walk_names_free(char **names, size_t n);
+/* Extended attributes sorted by name, security.selinux left out. */
+int kiln_walk_read_xattrs(const char *path, struct kiln_xattr **out, size_t *nout,
+                          struct kiln_error *err);
+/* A symlink's target (st from lstat), NUL-terminated; NULL on error. */
+char *kiln_walk_readlink(const char *abs, const struct stat *st, struct kiln_error *err);
 /* One path (file, symlink, or a directory and its tree) written at o->prefix. */
 int kiln_layer_from_path(const char *src, const struct kiln_layer_opts *o,
                          struct kiln_tar_writer *w, struct kiln_error *err);

@@ -40,6 +40,32 @@ void kiln_fd_sink_init(struct kiln_fd_sink *s, int fd, const char *what)
     s->what = what;
 }
 
+static int limit_write(struct kiln_sink *s, const void *p, size_t n, struct kiln_error *err)
+{
+    struct kiln_limit_sink *l = (struct kiln_limit_sink *)s;
+    if (n > l->max - l->bytes)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: more than the %llu bytes announced", l->what,
+                         (unsigned long long)l->max);
+    l->bytes += n;
+    return kiln_sink_write(l->next, p, n, err);
+}
+
+static int limit_finish(struct kiln_sink *s, struct kiln_error *err)
+{
+    return kiln_sink_finish(((struct kiln_limit_sink *)s)->next, err);
+}
+
+void kiln_limit_sink_init(struct kiln_limit_sink *s, struct kiln_sink *next, uint64_t max,
+                          const char *what)
+{
+    s->sink.write = limit_write;
+    s->sink.finish = limit_finish;
+    s->next = next;
+    s->max = max;
+    s->bytes = 0;
+    s->what = what;
+}
+
 static int buf_write(struct kiln_sink *s, const void *p, size_t n, struct kiln_error *err)
 {
     return kiln_buf_append(&((struct kiln_buf_sink *)s)->buf, p, n, err);

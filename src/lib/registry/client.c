@@ -745,7 +745,12 @@ static int get_blob_with(struct kiln_registry *r, struct kiln_http *http, const 
         struct kiln_hash_sink hs;
         if (kiln_hash_sink_init(&hs, &fs.sink, err) < 0)
             return -1;
-        struct kiln_http_req req = {.method = "GET", .url = url, .sink = &hs.sink,
+        /* Never more than the descriptor's size (or 64 GiB when unknown). */
+        char what[160];
+        snprintf(what, sizeof(what), "registry %s: blob %s@%.19s…", r->host, repo, digest);
+        struct kiln_limit_sink lim;
+        kiln_limit_sink_init(&lim, &hs.sink, size ? size : (64ULL << 30), what);
+        struct kiln_http_req req = {.method = "GET", .url = url, .sink = &lim.sink,
                                     .max_body = ERROR_BODY_MAX, .follow_redirects = true};
         struct kiln_http_resp resp;
         bool transient = false;

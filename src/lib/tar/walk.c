@@ -103,8 +103,8 @@ static int xattr_cmp(const void *a, const void *b)
 
 /* Reads the extended attributes of path, sorted by name. security.selinux is
  * host policy, not image content, and is left out. */
-static int read_xattrs(const char *path, struct kiln_xattr **out, size_t *nout,
-                       struct kiln_error *err)
+int kiln_walk_read_xattrs(const char *path, struct kiln_xattr **out, size_t *nout,
+                          struct kiln_error *err)
 {
     *out = NULL;
     *nout = 0;
@@ -209,6 +209,29 @@ static int write_file_data(struct walk *wk, const char *path, const struct stat 
     return kiln_tar_end_entry(wk->w, err);
 }
 
+char *kiln_walk_readlink(const char *abs, const struct stat *st, struct kiln_error *err)
+{
+    size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
+    for (;;) {
+        char *target = kiln_xmalloc(cap, err);
+        if (!target)
+            return NULL;
+        ssize_t n = readlink(abs, target, cap);
+        if (n < 0) {
+            int e2 = errno;
+            free(target);
+            kiln_fail_errno(err, KILN_ERR_INPUT, e2, "%s: cannot read link", abs);
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            target[n] = '\0';
+            return target;
+        }
+        free(target);
+        cap *= 2;
+    }
+}
+
 static int emit_at(struct walk *wk, const char *abs, const char *rel, const struct stat *st,
                    struct kiln_error *err);
 
@@ -252,29 +275,12 @@ static int emit_at(struct walk *wk, const char *abs, const char *rel, const stru
     case S_IFDIR:
         e.type = KILN_TAR_DIR;
         break;
-    case S_IFLNK: {
+    case S_IFLNK:
         e.type = KILN_TAR_SYMLINK;
-        size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
-        for (;;) {
-            target = kiln_xmalloc(cap, err);
-            if (!target)
-                return -1;
-            ssize_t n = readlink(abs, target, cap);
-            if (n < 0) {
-                int e2 = errno;
-                free(target);
-                return kiln_fail_errno(err, KILN_ERR_INPUT, e2, "%s: cannot read link", abs);
-            }
-            if ((size_t)n < cap) {
-                target[n] = '\0';
-                break;
-            }
-            free(target);
-            cap *= 2;
-        }
+        if (!(target = kiln_walk_readlink(abs, st, err)))
+            return -1;
         e.linkname = target;
         break;
-    }
     case S_IFCHR:
     case S_IFBLK:
         e.type = S_ISCHR(st->st_mode) ? KILN_TAR_CHR : KILN_TAR_BLK;
@@ -309,7 +315,7 @@ static int emit_at(struct walk *wk, const char *abs, const char *rel, const stru
 
     struct kiln_xattr *x = NULL;
     size_t nx = 0;
-    if (wk->o->xattrs && read_xattrs(abs, &x, &nx, err) < 0) {
+    if (wk->o->xattrs && kiln_walk_read_xattrs(abs, &x, &nx, err) < 0) {
         free(target);
         return -1;
     }
@@ -372,9 +378,17 @@ static int visit_mapped(struct walk *wk, const char *abs, const char *rel, const
     return layer == wk->layer ? emit(wk, abs, rel, st, err) : 0;
 }
 
-static int walk_dir(struct walk *wk, const char *abs, const char *rel, unsigned parent_claim,
-                    uint64_t *mask, struct kiln_error *err)
+void kiln_walk_names_free(char **names, size_t n)
 {
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int kiln_walk_list_dir(const char *abs, char ***out, size_t *nout, struct kiln_error *err)
+{
+    *out = NULL;
+    *nout = 0;
     DIR *d = opendir(abs);
     if (!d)
         return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot open directory", abs);
@@ -405,9 +419,25 @@ static int walk_dir(struct walk *wk, const char *abs, const char *rel, unsigned 
     if (rc == 0 && errno)
         rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot read directory", abs);
     closedir(d);
-    if (rc == 0 && n > 1)
+    if (rc < 0) {
+        kiln_walk_names_free(names, n);
+        return -1;
+    }
+    if (n > 1)
         qsort(names, n, sizeof(*names), name_cmp);
+    *out = names;
+    *nout = n;
+    return 0;
+}
 
+static int walk_dir(struct walk *wk, const char *abs, const char *rel, unsigned parent_claim,
+                    uint64_t *mask, struct kiln_error *err)
+{
+    char **names;
+    size_t n;
+    if (kiln_walk_list_dir(abs, &names, &n, err) < 0)
+        return -1;
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char *cabs = kiln_path_join(abs, names[i], err);
         char *crel = *rel ? kiln_path_join(rel, names[i], err) : kiln_strdup(names[i], err);
@@ -425,9 +455,7 @@ static int walk_dir(struct walk *wk, const char *abs, const char *rel, unsigned 
         free(cabs);
         free(crel);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    kiln_walk_names_free(names, n);
     return rc;
 }
 
@@ -485,4 +513,48 @@ int kiln_layer_from_path(const char *src, const struct kiln_layer_opts *o,
         free(wk.links[i].path);
     free(wk.links);
     return rc;
+}
+
+/* ---- building blocks for changesets (tar/diff.c) ---------------------- */
+
+struct kiln_walk {
+    struct walk wk;
+};
+
+struct kiln_walk *kiln_walk_new(const struct kiln_layer_opts *o, struct kiln_tar_writer *w,
+                                struct kiln_error *err)
+{
+    struct kiln_walk *k = calloc(1, sizeof(*k));
+    if (!k) {
+        kiln_oom(err);
+        return NULL;
+    }
+    k->wk = (struct walk){.o = o, .w = w};
+    if (!(k->wk.buf = kiln_xmalloc(READ_CHUNK, err))) {
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void kiln_walk_free(struct kiln_walk *k)
+{
+    if (!k)
+        return;
+    free(k->wk.buf);
+    for (size_t i = 0; i < k->wk.caplinks; i++)
+        free(k->wk.links[i].path);
+    free(k->wk.links);
+    free(k);
+}
+
+int kiln_walk_emit(struct kiln_walk *k, const char *abs, const char *rel, const struct stat *st,
+                   struct kiln_error *err)
+{
+    return emit(&k->wk, abs, rel, st, err);
+}
+
+int kiln_walk_tree(struct kiln_walk *k, const char *abs, const char *rel, struct kiln_error *err)
+{
+    return walk_dir(&k->wk, abs, rel, 0, NULL, err);
 }
