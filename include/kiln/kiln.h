@@ -89,6 +89,18 @@ void kiln_build_set_log(kiln_build *b, kiln_log_fn fn, void *userdata);
 /* Inputs, one layer each, in the order added. */
 int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err);
 int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err);
+/* A changeset layer: what turns the tree old_dir into new_dir, with
+ * whiteouts for what new_dir lacks (see kiln-diff(1)). */
+int kiln_build_add_diff(kiln_build *b, const char *old_dir, const char *new_dir,
+                        struct kiln_error *err);
+
+/* Writes the changeset between two trees as a tar file (atomically), compressed
+ * as asked; epoch < 0: mtimes kept. Writes the DiffID (sha256 of the
+ * uncompressed tar) to diff_id_out. */
+int kiln_write_diff(const char *old_dir, const char *new_dir, const char *file, int64_t epoch,
+                    bool xattrs, enum kiln_compression c, char diff_id_out[KILN_DIGEST_MAX],
+                    struct kiln_error *err);
+
 /* Adds a file, symlink or directory tree at a path: "SRC:DEST[:MODE[:UID:GID]]"
  * (MODE octal, for every entry but symlinks; UID:GID numeric, for every
  * entry). All of a build's --add items form one layer, where the first is. */

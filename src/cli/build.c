@@ -18,6 +18,7 @@ static const char help[] =
     "Inputs:\n"
     "  --rootfs DIR              a directory tree (owners, modes, xattrs, hardlinks, devices)\n"
     "  --tar FILE                a tarball (plain, gzip, bzip2, xz or zstd), re-normalised\n"
+    "  --diff OLD NEW            the changes from tree OLD to tree NEW, whiteouts included\n"
     "  --add SRC:DEST[:MODE[:UID:GID]]\n"
     "                            a file or tree at DEST; every --add goes into one layer\n"
     "  --layer-map FILE          split the preceding --rootfs into the layers FILE names\n"
@@ -82,6 +83,7 @@ enum {
     OPT_FROM,
     OPT_LAYER_MAP,
     OPT_ADD,
+    OPT_DIFF,
 };
 
 static const struct option options[] = {
@@ -91,6 +93,7 @@ static const struct option options[] = {
     {"from", required_argument, NULL, OPT_FROM},
     {"layer-map", required_argument, NULL, OPT_LAYER_MAP},
     {"add", required_argument, NULL, OPT_ADD},
+    {"diff", required_argument, NULL, OPT_DIFF},
     {"tar", required_argument, NULL, OPT_TAR},
     {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
     {"cmd", required_argument, NULL, OPT_CMD},
@@ -175,7 +178,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     int rc = 0, opt;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":t:o:j:qvh", options, NULL)) != -1) {
+    while (rc == 0 && (opt = getopt_long(argc, argv, "+:t:o:j:qvh", options, NULL)) != -1) {
         int s = setting_of(opt);
         long n;
         int r = cli_remote_option(opt, optarg, &ro, &err);
@@ -192,6 +195,15 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         case OPT_TAR: rc = kiln_build_add_tar(b, optarg, &err); break;
         case OPT_LAYER_MAP: rc = kiln_build_set_layer_map(b, optarg, &err); break;
         case OPT_ADD: rc = kiln_build_add(b, optarg, &err); break;
+        case OPT_DIFF: /* two values: OLD is the option's, NEW the next word */
+            if (optind >= argc || argv[optind][0] == '-') {
+                err.code = KILN_ERR_USAGE;
+                snprintf(err.message, sizeof(err.message), "--diff %s: expected --diff OLD NEW",
+                         optarg);
+                rc = -1;
+            } else
+                rc = kiln_build_add_diff(b, optarg, argv[optind++], &err);
+            break;
         case OPT_SDE:
             sde = optarg;
             sde_from_env = false;

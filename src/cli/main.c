@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"copy", cmd_copy, "copy an image between transports (push, pull)"},
     {"index", cmd_index, "assemble per-platform images into a multi-platform index"},
     {"inspect", cmd_inspect, "describe an image on any transport"},
+    {"diff", cmd_diff, "write the changeset between two trees as a layer"},
     {"digest", cmd_digest, "print an image's manifest digest"},
     {"tags", cmd_tags, "list the tags of a registry repository"},
     {"unpack", cmd_unpack, "apply an image's layers to a directory"},

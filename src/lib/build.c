@@ -29,8 +29,9 @@ struct add_item {
 };
 
 struct input {
-    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS } kind;
+    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS, INPUT_DIFF } kind;
     char *path;
+    char *path2; /* INPUT_DIFF: the new tree (path is the old one) */
     struct add_item *adds; /* INPUT_ADDS: every --add, one layer */
     size_t nadds;
     char *layer_map;            /* --layer-map FILE, trees only */
@@ -83,6 +84,7 @@ void kiln_build_free(kiln_build *b)
         }
         free(b->inputs[i].adds);
         free(b->inputs[i].path);
+        free(b->inputs[i].path2);
         free(b->inputs[i].layer_map);
         kiln_layer_map_free(b->inputs[i].map);
     }
@@ -156,6 +158,65 @@ int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err
 int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err)
 {
     return add_input(b, INPUT_TAR, file, err);
+}
+
+int kiln_build_add_diff(kiln_build *b, const char *old_dir, const char *new_dir,
+                        struct kiln_error *err)
+{
+    if (!new_dir || !*new_dir)
+        return kiln_fail(err, KILN_ERR_USAGE, "--diff %s: expected --diff OLD NEW", old_dir);
+    if (add_input(b, INPUT_DIFF, old_dir, err) < 0)
+        return -1;
+    struct input *in = &b->inputs[b->ninputs - 1];
+    in->path2 = kiln_strdup(new_dir, err);
+    return in->path2 ? 0 : -1;
+}
+
+int kiln_write_diff(const char *old_dir, const char *new_dir, const char *file, int64_t epoch,
+                    bool xattrs, enum kiln_compression c, char diff_id_out[KILN_DIGEST_MAX],
+                    struct kiln_error *err)
+{
+    size_t l = strlen(file) + 24;
+    _cleanup_free_ char *tmp = kiln_xmalloc(l, err);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, l, "%s.kiln-tmp-XXXXXX", file);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot create", file);
+    fchmod(fd, 0644);
+    struct kiln_fd_sink fs;
+    kiln_fd_sink_init(&fs, fd, file);
+    struct kiln_compressor *comp = NULL;
+    struct kiln_hash_sink raw;
+    int rc = kiln_compressor_new(c, -1, 0, &fs.sink, &comp, err);
+    if (rc == 0)
+        rc = kiln_hash_sink_init(&raw, kiln_compressor_sink(comp), err);
+    if (rc == 0) {
+        struct kiln_tar_writer w;
+        kiln_tar_writer_init(&w, &raw.sink);
+        struct kiln_layer_opts lo = {.clamp_mtime = epoch >= 0, .clamp_to = epoch,
+                                     .xattrs = xattrs};
+        rc = kiln_layer_from_diff(old_dir, new_dir, &lo, &w, err);
+        if (rc == 0)
+            rc = kiln_tar_finish(&w, err);
+        if (rc == 0)
+            rc = kiln_sink_finish(&raw.sink, err);
+        if (rc == 0)
+            kiln_sha256_final(&raw.sha, diff_id_out);
+        else
+            kiln_sha256_free(&raw.sha);
+    }
+    kiln_compressor_free(comp);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot write", file);
+    if (close(fd) < 0 && rc == 0)
+        rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot write", file);
+    if (rc == 0 && rename(tmp, file) < 0)
+        rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot rename into place", file);
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
 }
 
 static int parse_id(const char *spec, const char *v, uint64_t *out, struct kiln_error *err)
@@ -579,6 +640,8 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
         rc = kiln_layer_from_tree(in->path, &lo, &w, err);
     else if (in->kind == INPUT_TAR)
         rc = kiln_layer_from_tarball(in->path, &lo, &w, err);
+    else if (in->kind == INPUT_DIFF)
+        rc = kiln_layer_from_diff(in->path, in->path2, &lo, &w, err);
     else
         rc = layer_from_adds(in, &lo, b->cfg.created, &w, err);
     if (rc == 0)
@@ -600,7 +663,11 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
     memcpy(blob->digest, desc->digest, KILN_DIGEST_MAX);
     blob->path = TAKE_PTR(path);
     logf_(b, KILN_LOG_INFO, "layer %zu (%s %s): %llu bytes tar, %llu bytes %s, %s", idx + 1,
-          in->kind == INPUT_TREE ? "--rootfs" : "--tar", in->path,
+          in->kind == INPUT_TREE   ? "--rootfs"
+          : in->kind == INPUT_TAR  ? "--tar"
+          : in->kind == INPUT_DIFF ? "--diff"
+                                   : "--add",
+          in->path,
           (unsigned long long)raw.bytes, (unsigned long long)compressed.bytes,
           kiln_compression_name(b->comp), desc->digest);
     return 0;
@@ -791,9 +858,10 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
                          kiln_layer_map_name(in->map, k));
             else
                 snprintf(what, sizeof(what), "%s",
-                         in->kind == INPUT_TREE  ? "kiln build --rootfs"
-                         : in->kind == INPUT_TAR ? "kiln build --tar"
-                                                 : "kiln build --add");
+                         in->kind == INPUT_TREE   ? "kiln build --rootfs"
+                         : in->kind == INPUT_TAR  ? "kiln build --tar"
+                         : in->kind == INPUT_DIFF ? "kiln build --diff"
+                                                  : "kiln build --add");
             if (rc == 0)
                 rc = kiln_strlist_push(&created_by, what, err);
             if (rc == 0)

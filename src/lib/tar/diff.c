@@ -690,6 +690,10 @@ static int check_root(const char *dir, const char *what, struct stat *st, struct
 int kiln_layer_from_diff(const char *old_dir, const char *new_dir, const struct kiln_layer_opts *o,
                          struct kiln_tar_writer *w, struct kiln_error *err)
 {
+    if (o->map || o->prefix || o->force_owner || o->force_mode)
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "a changeset is written as the trees are: no layer map, destination, "
+                         "owner or mode can apply to it");
     struct stat ost, nst;
     if (check_root(old_dir, "old", &ost, err) < 0 || check_root(new_dir, "new", &nst, err) < 0)
         return -1;
