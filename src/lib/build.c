@@ -261,7 +261,7 @@ int kiln_build_add(kiln_build *b, const char *spec, struct kiln_error *err)
     }
     struct kiln_buf d = {0};
     if (rc == 0 && kiln_normalise_member_path(f[1], &d, err) < 0)
-        rc = kiln_error_prefix(err, "--add %s", spec);
+        rc = kiln_fail(err, KILN_ERR_USAGE, "--add %s: DEST has a '..' component", spec);
     if (rc == 0 && !d.len)
         rc = kiln_fail(err, KILN_ERR_USAGE, "--add %s: DEST must name a path below /", spec);
     if (rc == 0 && !(it.src = kiln_strdup(f[0], err)))

@@ -97,6 +97,16 @@ run "$KILN" unpack "oci:$T/inside:1" "$T/u3"
 assert_eq 0 "$RC" "an absolute symlink is resolved inside the root"
 assert_eq "ok" "$(cat "$T/u3/inside/f" 2>/dev/null)" "its target was created below the root"
 
+say "a later layer turning a directory into a symlink does not redirect the final modes"
+mkdir -p "$T/outside2/y"; chmod 0755 "$T/outside2/y"
+printf '%s\n' '[{"name":"x","type":"dir"},{"name":"x/y","type":"dir","mode":448}]' >"$T/s1.json"
+printf '%s\n' "[{\"name\":\"x\",\"type\":\"symlink\",\"target\":\"$T/outside2\"}]" >"$T/s2.json"
+python3 "$MK" "$T/swap" 1 "$T/s1.json" "$T/s2.json"
+run "$KILN" unpack "oci:$T/swap:1" "$T/u4"
+assert_eq 0 "$RC" "the image unpacks"
+assert_eq 755 "$(stat -c %a "$T/outside2/y")" "the directory outside keeps its mode"
+assert_eq "$T/outside2" "$(readlink "$T/u4/x")" "x is the symlink (not followed)"
+
 say "as a non-root user, owners become the caller's"
 KN=$(kiln_for_nobody)
 chmod 755 "$T"; mkdir -p "$T/nb"; chown 65534:65534 "$T/nb"; chmod -R a+rX "$T/rich"

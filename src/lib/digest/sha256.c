@@ -1,4 +1,5 @@
 /* SHA-256 through OpenSSL's EVP interface (uses the CPU's SHA extensions). */
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@ int kiln_sha256_init(struct kiln_sha256 *h, struct kiln_error *err)
         return kiln_oom(err);
     if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(ctx);
+        ERR_clear_error(); /* the queued error records are allocations too */
         return kiln_fail(err, KILN_ERR_INTERNAL, "cannot initialise SHA-256");
     }
     h->ctx = ctx;

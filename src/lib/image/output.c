@@ -650,8 +650,8 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
     char name[160];
     if (!img->config_json || !img->diff_ids)
         return kiln_fail(err, KILN_ERR_USAGE,
-                         "-o %s: a docker archive holds one image, not an index: choose one "
-                         "platform with --platform",
+                         "-o %s: a docker archive holds one image, not a multi-platform "
+                         "index (copy one platform with kiln copy --platform)",
                          o->spec);
     char (*ids)[65] = calloc(img->nlayers ? img->nlayers : 1, sizeof(*ids));
     if (!ids)

@@ -193,10 +193,13 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
                          im->manifest_digest);
     }
     snprintf(im->config_digest, sizeof(im->config_digest), "%s", cd);
-    im->nlayers = json_array_size(layers);
-    im->layers = calloc(im->nlayers ? im->nlayers : 1, sizeof(*im->layers));
+    /* nlayers only once the array exists: image_free walks it */
+    im->layers = calloc(json_array_size(layers) ? json_array_size(layers) : 1,
+                        sizeof(*im->layers));
     if (!im->layers)
         rc = kiln_oom(err);
+    else
+        im->nlayers = json_array_size(layers);
     size_t i;
     json_t *l;
     json_array_foreach(layers, i, l)
@@ -539,9 +542,11 @@ static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln
     }
     if (rc == 0)
         rc = kiln_sha256_buf(im->config.data, im->config.len, im->config_digest, err);
-    im->nlayers = json_array_size(layers);
-    if (rc == 0 && !(im->layers = calloc(im->nlayers ? im->nlayers : 1, sizeof(*im->layers))))
+    if (rc == 0 && !(im->layers = calloc(json_array_size(layers) ? json_array_size(layers) : 1,
+                                         sizeof(*im->layers))))
         rc = kiln_oom(err);
+    if (rc == 0)
+        im->nlayers = json_array_size(layers);
     json_t *jl = json_array();
     size_t i;
     json_t *v;

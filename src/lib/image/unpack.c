@@ -35,6 +35,8 @@ struct unpack {
     struct dirtime {
         char *path;
         struct timespec t;
+        mode_t mode;
+        size_t seq;
     } *dirs;
     size_t ndirs, capdirs;
 };
@@ -80,8 +82,8 @@ static int push_components(struct kiln_strlist *stack, const char *path, struct 
  * member path), following symlinks only within the root. On success *dirfd
  * is an fd (caller closes) and *leaf the last component (caller frees).
  */
-static int resolve_parent(struct unpack *u, const char *entry, const char *path, int *dirfd,
-                          char **leaf, struct kiln_error *err)
+static int resolve_parent_ex(struct unpack *u, const char *entry, const char *path, int *dirfd,
+                             char **leaf, bool create, struct kiln_error *err)
 {
     const char *slash = strrchr(path, '/');
     *leaf = strdup(slash ? slash + 1 : path);
@@ -164,7 +166,7 @@ static int resolve_parent(struct unpack *u, const char *entry, const char *path,
             rc = push_components(&stack, target, err);
             continue;
         }
-        if (e == ENOENT) {
+        if (e == ENOENT && create) {
             /* implicit parent: create it */
             if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
                 rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "layer %s: entry '%s': %s",
@@ -190,6 +192,12 @@ static int resolve_parent(struct unpack *u, const char *entry, const char *path,
     }
     *dirfd = fd;
     return 0;
+}
+
+static int resolve_parent(struct unpack *u, const char *entry, const char *path, int *dirfd,
+                          char **leaf, struct kiln_error *err)
+{
+    return resolve_parent_ex(u, entry, path, dirfd, leaf, true, err);
 }
 
 static int remove_at(int dirfd, const char *name)
@@ -279,7 +287,9 @@ static void set_meta(struct unpack *u, int dirfd, const char *leaf, struct archi
     if (u->as_root)
         fchownat(dirfd, leaf, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
                  AT_SYMLINK_NOFOLLOW);
-    if (!is_link)
+    /* A directory keeps 0700 until the end, so that its entries can be
+     * written even when its own mode would forbid it (non-root). */
+    if (!is_link && ft != AE_IFDIR)
         fchmodat(dirfd, leaf, archive_entry_perm(e) & 07777, 0);
     if (archive_entry_xattr_reset(e) > 0 && can_open) {
         int fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -410,6 +420,8 @@ static int apply_entry(struct unpack *u, struct archive *a, struct archive_entry
                 u->dirs[u->ndirs].path = strdup(path);
                 u->dirs[u->ndirs].t.tv_sec = archive_entry_mtime(e);
                 u->dirs[u->ndirs].t.tv_nsec = 0;
+                u->dirs[u->ndirs].mode = archive_entry_perm(e) & 07777;
+                u->dirs[u->ndirs].seq = u->ndirs;
                 if (u->dirs[u->ndirs].path)
                     u->ndirs++;
             }
@@ -419,6 +431,13 @@ out:
     close(dirfd);
     free(leaf);
     return rc;
+}
+
+static int dirtime_cmp(const void *a, const void *b)
+{
+    const struct dirtime *x = a, *y = b;
+    int c = kiln_tar_path_cmp(x->path, y->path);
+    return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
 }
 
 static bool is_whiteout(const char *path)
@@ -513,10 +532,29 @@ int kiln_unpack(const char *ref, const char *dir, const char *platform,
         if (rc == 0)
             rc = layer_pass(&u, ly->path, false, err);
     }
-    /* Directory mtimes last, deepest first, once nothing is written below. */
+    /* Directory modes and mtimes last, children before parents (walk order
+     * reversed), once nothing is written below. A directory that several
+     * layers wrote gets its last layer's. */
+    if (u.ndirs > 1)
+        qsort(u.dirs, u.ndirs, sizeof(*u.dirs), dirtime_cmp);
     for (size_t i = u.ndirs; rc == 0 && i-- > 0;) {
-        struct timespec t[2] = {u.dirs[i].t, u.dirs[i].t};
-        utimensat(u.root, u.dirs[i].path, t, AT_SYMLINK_NOFOLLOW);
+        if (i + 1 < u.ndirs && !strcmp(u.dirs[i + 1].path, u.dirs[i].path))
+            continue;
+        /* resolved as safely as any entry: a later layer may have put a
+         * symlink on the way */
+        int pfd;
+        char *leaf;
+        struct kiln_error e2 = {0};
+        if (resolve_parent_ex(&u, u.dirs[i].path, u.dirs[i].path, &pfd, &leaf, false, &e2) < 0)
+            continue; /* gone, or no longer reachable inside the root */
+        struct stat dst;
+        if (fstatat(pfd, leaf, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(dst.st_mode)) {
+            fchmodat(pfd, leaf, u.dirs[i].mode, 0);
+            struct timespec t[2] = {u.dirs[i].t, u.dirs[i].t};
+            utimensat(pfd, leaf, t, AT_SYMLINK_NOFOLLOW);
+        } /* else a later layer replaced it */
+        close(pfd);
+        free(leaf);
     }
     for (size_t i = 0; i < u.ndirs; i++)
         free(u.dirs[i].path);

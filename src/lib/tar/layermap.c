@@ -297,7 +297,12 @@ int kiln_layer_map_load(const char *file, struct kiln_layer_map **out, struct ki
                 break;
             }
             *e = '\0';
-            for (size_t i = 0; i < m->n; i++)
+            if (!strcmp(t + 1, "rest"))
+                rc = kiln_fail(err, KILN_ERR_USAGE,
+                               "--layer-map %s:%d: [rest] is the layer of everything left "
+                               "unclaimed; name the layer otherwise",
+                               file, lineno);
+            for (size_t i = 0; rc == 0 && i < m->n; i++)
                 if (!strcmp(m->layers[i].name, t + 1))
                     rc = kiln_fail(err, KILN_ERR_USAGE, "--layer-map %s:%d: layer [%s] twice",
                                    file, lineno, t + 1);
