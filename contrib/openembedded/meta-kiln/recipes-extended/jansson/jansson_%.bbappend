@@ -1,0 +1,3 @@
+# meta-oe's jansson extends to native only; nativesdk-kiln needs it too.
+# (BitBake ignores a variant named twice.)
+BBCLASSEXTEND:append = " native nativesdk"
