@@ -45,7 +45,7 @@ static const char help[] =
     "  --source-date-epoch N     created time; clamps file mtimes (default $SOURCE_DATE_EPOCH)\n"
     "Layers:\n"
     "  --compression ALGO        gzip (default), zstd or none\n"
-    "  --compression-level N     gzip 1-12 (default 6), zstd 1-22 (default 3)\n"
+    "  --compression-level N     gzip 1-12 (default 3), zstd 1-22 (default 3)\n"
     "  -j, --jobs N              compression threads (default: all CPUs; same output for any N)\n"
     "  --no-xattrs               drop extended attributes\n"
     "Outputs (several in one pass):\n"

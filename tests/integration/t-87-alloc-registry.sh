@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Allocation-failure injection through the HTTP code: every allocation of a push
+# and of a pull against a real registry fails in turn; each time kiln ends with a
+# clean error, leaks nothing, and leaves no output (tests/alloc/alloc_fail.c).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry/lib-registry.sh"
+need_root
+AF=${KILN_BUILD_DIR:-}/tests/alloc/alloc_fail
+[ -x "$AF" ] || fail "$AF is not built (it is, except with KILN_SANITIZE)"
+start_registry plain
+# a failed allocation inside libcurl can leave a transfer waiting: stalls end after 2 s
+run env KILN_ALLOC_REGISTRY="$REG" KILN_STALL_SECONDS=2 timeout 1500 "$AF"
+printf '%s\n' "$OUT" | sed 's/^/# /'
+assert_eq 0 "$RC" "every allocation failed in turn, with a clean error, no leak, no output"
+[ "$RC" -eq 0 ] || say "$(printf '%s' "$ERR" | tail -n 30)"
+assert_match "push: failed each of [0-9]+ allocations in turn: 0 problems" "$OUT" "push covered"
+assert_match "pull: failed each of [0-9]+ allocations in turn: 0 problems" "$OUT" "pull covered"
