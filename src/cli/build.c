@@ -56,8 +56,7 @@ static const char help[] =
     "  -q, --quiet               no warnings on stderr\n"
     "  -v, --verbose             report each layer on stderr\n"
     "  -h, --help                this help\n"
-    "\n"
-    CLI_REMOTE_HELP "\n"
+    "\n" CLI_REMOTE_HELP "\n"
     "Exit status: 0 success, 1 failure, 2 usage error. See kiln-build(1).\n";
 
 enum {
@@ -88,57 +87,72 @@ enum {
 
 static const struct option options[] = {
     CLI_REMOTE_OPTIONS,
-    {"push-jobs", required_argument, NULL, OPT_PUSH_JOBS},
-    {"rootfs", required_argument, NULL, OPT_ROOTFS},
-    {"from", required_argument, NULL, OPT_FROM},
-    {"layer-map", required_argument, NULL, OPT_LAYER_MAP},
-    {"add", required_argument, NULL, OPT_ADD},
-    {"diff", required_argument, NULL, OPT_DIFF},
-    {"tar", required_argument, NULL, OPT_TAR},
-    {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
-    {"cmd", required_argument, NULL, OPT_CMD},
-    {"env", required_argument, NULL, OPT_ENV},
-    {"workdir", required_argument, NULL, OPT_WORKDIR},
-    {"user", required_argument, NULL, OPT_USER},
-    {"port", required_argument, NULL, OPT_PORT},
-    {"volume", required_argument, NULL, OPT_VOLUME},
-    {"label", required_argument, NULL, OPT_LABEL},
-    {"annotation", required_argument, NULL, OPT_ANNOTATION},
-    {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
-    {"author", required_argument, NULL, OPT_AUTHOR},
-    {"platform", required_argument, NULL, OPT_PLATFORM},
-    {"tag", required_argument, NULL, 't'},
-    {"source-date-epoch", required_argument, NULL, OPT_SDE},
-    {"compression", required_argument, NULL, OPT_COMPRESSION},
-    {"compression-level", required_argument, NULL, OPT_LEVEL},
-    {"jobs", required_argument, NULL, 'j'},
-    {"no-xattrs", no_argument, NULL, OPT_NO_XATTRS},
-    {"output", required_argument, NULL, 'o'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"debug", no_argument, NULL, OPT_DEBUG},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    { "push-jobs", required_argument, NULL, OPT_PUSH_JOBS },
+    { "rootfs", required_argument, NULL, OPT_ROOTFS },
+    { "from", required_argument, NULL, OPT_FROM },
+    { "layer-map", required_argument, NULL, OPT_LAYER_MAP },
+    { "add", required_argument, NULL, OPT_ADD },
+    { "diff", required_argument, NULL, OPT_DIFF },
+    { "tar", required_argument, NULL, OPT_TAR },
+    { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+    { "cmd", required_argument, NULL, OPT_CMD },
+    { "env", required_argument, NULL, OPT_ENV },
+    { "workdir", required_argument, NULL, OPT_WORKDIR },
+    { "user", required_argument, NULL, OPT_USER },
+    { "port", required_argument, NULL, OPT_PORT },
+    { "volume", required_argument, NULL, OPT_VOLUME },
+    { "label", required_argument, NULL, OPT_LABEL },
+    { "annotation", required_argument, NULL, OPT_ANNOTATION },
+    { "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
+    { "author", required_argument, NULL, OPT_AUTHOR },
+    { "platform", required_argument, NULL, OPT_PLATFORM },
+    { "tag", required_argument, NULL, 't' },
+    { "source-date-epoch", required_argument, NULL, OPT_SDE },
+    { "compression", required_argument, NULL, OPT_COMPRESSION },
+    { "compression-level", required_argument, NULL, OPT_LEVEL },
+    { "jobs", required_argument, NULL, 'j' },
+    { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
+    { "output", required_argument, NULL, 'o' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "debug", no_argument, NULL, OPT_DEBUG },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
 };
 
 static int setting_of(int opt)
 {
     switch (opt) {
-    case OPT_ENTRYPOINT: return KILN_SET_ENTRYPOINT;
-    case OPT_CMD: return KILN_SET_CMD;
-    case OPT_ENV: return KILN_SET_ENV;
-    case OPT_WORKDIR: return KILN_SET_WORKDIR;
-    case OPT_USER: return KILN_SET_USER;
-    case OPT_PORT: return KILN_SET_PORT;
-    case OPT_VOLUME: return KILN_SET_VOLUME;
-    case OPT_LABEL: return KILN_SET_LABEL;
-    case OPT_ANNOTATION: return KILN_SET_ANNOTATION;
-    case OPT_STOP_SIGNAL: return KILN_SET_STOP_SIGNAL;
-    case OPT_AUTHOR: return KILN_SET_AUTHOR;
-    case OPT_PLATFORM: return KILN_SET_PLATFORM;
-    case 't': return KILN_SET_TAG;
-    case OPT_FROM: return KILN_SET_FROM;
-    default: return -1;
+    case OPT_ENTRYPOINT:
+        return KILN_SET_ENTRYPOINT;
+    case OPT_CMD:
+        return KILN_SET_CMD;
+    case OPT_ENV:
+        return KILN_SET_ENV;
+    case OPT_WORKDIR:
+        return KILN_SET_WORKDIR;
+    case OPT_USER:
+        return KILN_SET_USER;
+    case OPT_PORT:
+        return KILN_SET_PORT;
+    case OPT_VOLUME:
+        return KILN_SET_VOLUME;
+    case OPT_LABEL:
+        return KILN_SET_LABEL;
+    case OPT_ANNOTATION:
+        return KILN_SET_ANNOTATION;
+    case OPT_STOP_SIGNAL:
+        return KILN_SET_STOP_SIGNAL;
+    case OPT_AUTHOR:
+        return KILN_SET_AUTHOR;
+    case OPT_PLATFORM:
+        return KILN_SET_PLATFORM;
+    case 't':
+        return KILN_SET_TAG;
+    case OPT_FROM:
+        return KILN_SET_FROM;
+    default:
+        return -1;
     }
 }
 
@@ -160,7 +174,7 @@ static int parse_int(const char *opt, const char *v, long lo, long hi, long *out
 
 int cmd_build(int argc, char **argv, struct cli_globals *g)
 {
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     kiln_build *b = kiln_build_new();
     if (!b) {
         fputs("kiln: out of memory\n", stderr);
@@ -168,11 +182,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     }
     kiln_build_set_log(b, cli_log, g);
     struct kiln_remote_opts ro;
-    kiln_remote_opts_init(&ro);
-    ro.log = cli_log;
-    ro.log_userdata = g;
-    ro.progress = cli_progress;
-    ro.progress_userdata = g;
+    cli_remote_setup(&ro, g, true);
     const char *compression = "gzip", *level = NULL, *sde = getenv("SOURCE_DATE_EPOCH");
     bool sde_from_env = sde && *sde;
     int rc = 0, opt;
@@ -191,10 +201,18 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             continue;
         }
         switch (opt) {
-        case OPT_ROOTFS: rc = kiln_build_add_rootfs(b, optarg, &err); break;
-        case OPT_TAR: rc = kiln_build_add_tar(b, optarg, &err); break;
-        case OPT_LAYER_MAP: rc = kiln_build_set_layer_map(b, optarg, &err); break;
-        case OPT_ADD: rc = kiln_build_add(b, optarg, &err); break;
+        case OPT_ROOTFS:
+            rc = kiln_build_add_rootfs(b, optarg, &err);
+            break;
+        case OPT_TAR:
+            rc = kiln_build_add_tar(b, optarg, &err);
+            break;
+        case OPT_LAYER_MAP:
+            rc = kiln_build_set_layer_map(b, optarg, &err);
+            break;
+        case OPT_ADD:
+            rc = kiln_build_add(b, optarg, &err);
+            break;
         case OPT_DIFF: /* two values: OLD is the option's, NEW the next word */
             if (optind >= argc || argv[optind][0] == '-') {
                 err.code = KILN_ERR_USAGE;
@@ -208,18 +226,32 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             sde = optarg;
             sde_from_env = false;
             break;
-        case OPT_COMPRESSION: compression = optarg; break;
-        case OPT_LEVEL: level = optarg; break;
+        case OPT_COMPRESSION:
+            compression = optarg;
+            break;
+        case OPT_LEVEL:
+            level = optarg;
+            break;
         case 'j':
             rc = parse_int("--jobs", optarg, 1, 256, &n, &err);
             if (rc == 0)
                 kiln_build_set_jobs(b, (unsigned)n);
             break;
-        case OPT_NO_XATTRS: kiln_build_set_xattrs(b, false); break;
-        case 'o': rc = kiln_build_add_output(b, optarg, &err); break;
-        case 'q': g->verbosity = -1; break;
-        case 'v': g->verbosity = g->verbosity < 1 ? 1 : g->verbosity; break;
-        case OPT_DEBUG: g->verbosity = 2; break;
+        case OPT_NO_XATTRS:
+            kiln_build_set_xattrs(b, false);
+            break;
+        case 'o':
+            rc = kiln_build_add_output(b, optarg, &err);
+            break;
+        case 'q':
+            g->verbosity = -1;
+            break;
+        case 'v':
+            g->verbosity = g->verbosity < 1 ? 1 : g->verbosity;
+            break;
+        case OPT_DEBUG:
+            g->verbosity = 2;
+            break;
         case 'h':
             fputs(help, stdout);
             kiln_build_free(b);

@@ -62,6 +62,11 @@ enum {
     "  --chunk-size BYTES        upload in chunks of this size (default: one request)\n"      \
     "  --debug                   log every HTTP request (never credentials or tokens)\n"
 
+/* Default registry options, reporting through the CLI's log (and progress
+ * display, when `progress`). */
+void cli_remote_setup(struct kiln_remote_opts *o, struct cli_globals *g, bool progress);
+/* Sets a usage error "CMD: MESSAGE" and returns -1. */
+int cli_usage(struct kiln_error *err, const char *cmd, const char *message);
 /* Returns 1 if opt was a registry option (and applies it), 0 if not, -1 on error. */
 int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, struct kiln_error *err);
 int cli_parse_uint(const char *opt, const char *v, unsigned long long lo, unsigned long long hi,

@@ -24,23 +24,19 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     enum { OPT_PLATFORM = 1, OPT_DEBUG };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
-        {"src-creds", required_argument, NULL, OPT_SRC_CREDS},
-        {"dest-creds", required_argument, NULL, OPT_DEST_CREDS},
-        {"jobs", required_argument, NULL, 'j'},
-        {"platform", required_argument, NULL, OPT_PLATFORM},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"debug", no_argument, NULL, OPT_DEBUG},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "src-creds", required_argument, NULL, OPT_SRC_CREDS },
+        { "dest-creds", required_argument, NULL, OPT_DEST_CREDS },
+        { "jobs", required_argument, NULL, 'j' },
+        { "platform", required_argument, NULL, OPT_PLATFORM },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "debug", no_argument, NULL, OPT_DEBUG },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
-    kiln_remote_opts_init(&ro);
-    ro.log = cli_log;
-    ro.log_userdata = g;
-    ro.progress = cli_progress;
-    ro.progress_userdata = g;
+    cli_remote_setup(&ro, g, true);
     const char *platform = NULL;
     int opt, rc = 0;
     optind = 1;
@@ -52,19 +48,28 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         if (r != 0)
             continue;
         switch (opt) {
-        case OPT_PLATFORM: platform = optarg; break;
-        case 'q': g->verbosity = -1; break;
-        case 'v': g->verbosity = 1; break;
-        case OPT_DEBUG: g->verbosity = 2; break;
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        default: rc = cli_bad_option("copy", opt, argv, &err); break;
+        case OPT_PLATFORM:
+            platform = optarg;
+            break;
+        case 'q':
+            g->verbosity = -1;
+            break;
+        case 'v':
+            g->verbosity = 1;
+            break;
+        case OPT_DEBUG:
+            g->verbosity = 2;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return EXIT_OK;
+        default:
+            rc = cli_bad_option("copy", opt, argv, &err);
+            break;
         }
     }
     if (rc == 0 && argc - optind != 2) {
-        err.code = KILN_ERR_USAGE;
-        snprintf(err.message, sizeof(err.message),
-                 "copy: expected SOURCE and DESTINATION; run 'kiln copy --help'");
-        rc = -1;
+        rc = cli_usage(&err, "copy", "expected SOURCE and DESTINATION; run 'kiln copy --help'");
     }
     char digest[KILN_DIGEST_MAX];
     if (rc == 0)

@@ -25,14 +25,14 @@ int cmd_diff(int argc, char **argv, struct cli_globals *g)
     (void)g;
     enum { OPT_COMPRESSION = 1, OPT_SDE, OPT_NO_XATTRS };
     static const struct option options[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"compression", required_argument, NULL, OPT_COMPRESSION},
-        {"source-date-epoch", required_argument, NULL, OPT_SDE},
-        {"no-xattrs", no_argument, NULL, OPT_NO_XATTRS},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "output", required_argument, NULL, 'o' },
+        { "compression", required_argument, NULL, OPT_COMPRESSION },
+        { "source-date-epoch", required_argument, NULL, OPT_SDE },
+        { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     const char *out = NULL, *comp = "none", *sde = getenv("SOURCE_DATE_EPOCH");
     bool xattrs = true;
     int opt, rc = 0;
@@ -40,19 +40,28 @@ int cmd_diff(int argc, char **argv, struct cli_globals *g)
     opterr = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, ":o:h", options, NULL)) != -1) {
         switch (opt) {
-        case 'o': out = optarg; break;
-        case OPT_COMPRESSION: comp = optarg; break;
-        case OPT_SDE: sde = optarg; break;
-        case OPT_NO_XATTRS: xattrs = false; break;
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        default: rc = cli_bad_option("diff", opt, argv, &err); break;
+        case 'o':
+            out = optarg;
+            break;
+        case OPT_COMPRESSION:
+            comp = optarg;
+            break;
+        case OPT_SDE:
+            sde = optarg;
+            break;
+        case OPT_NO_XATTRS:
+            xattrs = false;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return EXIT_OK;
+        default:
+            rc = cli_bad_option("diff", opt, argv, &err);
+            break;
         }
     }
     if (rc == 0 && (argc - optind != 2 || !out)) {
-        err.code = KILN_ERR_USAGE;
-        snprintf(err.message, sizeof(err.message),
-                 "diff: expected OLD NEW -o FILE; run 'kiln diff --help'");
-        rc = -1;
+        rc = cli_usage(&err, "diff", "expected OLD NEW -o FILE; run 'kiln diff --help'");
     }
     enum kiln_compression c = KILN_COMPRESSION_NONE;
     int64_t epoch = -1;

@@ -22,21 +22,17 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
     enum { OPT_DEBUG = 1 };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
-        {"output", required_argument, NULL, 'o'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"debug", no_argument, NULL, OPT_DEBUG},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "output", required_argument, NULL, 'o' },
+        { "jobs", required_argument, NULL, 'j' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "debug", no_argument, NULL, OPT_DEBUG },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
-    kiln_remote_opts_init(&ro);
-    ro.log = cli_log;
-    ro.log_userdata = g;
-    ro.progress = cli_progress;
-    ro.progress_userdata = g;
+    cli_remote_setup(&ro, g, true);
     const char *dest = NULL;
     int opt, rc = 0;
     optind = 1;
@@ -48,19 +44,29 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
         if (r != 0)
             continue;
         switch (opt) {
-        case 'o': dest = optarg; break;
-        case 'q': g->verbosity = -1; break;
-        case 'v': g->verbosity = 1; break;
-        case OPT_DEBUG: g->verbosity = 2; break;
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        default: rc = cli_bad_option("index", opt, argv, &err); break;
+        case 'o':
+            dest = optarg;
+            break;
+        case 'q':
+            g->verbosity = -1;
+            break;
+        case 'v':
+            g->verbosity = 1;
+            break;
+        case OPT_DEBUG:
+            g->verbosity = 2;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return EXIT_OK;
+        default:
+            rc = cli_bad_option("index", opt, argv, &err);
+            break;
         }
     }
     if (rc == 0 && (!dest || optind >= argc)) {
-        err.code = KILN_ERR_USAGE;
-        snprintf(err.message, sizeof(err.message),
-                 "index: expected -o DEST and at least one IMAGE; run 'kiln index --help'");
-        rc = -1;
+        rc = cli_usage(&err, "index",
+                       "expected -o DEST and at least one IMAGE; run 'kiln index --help'");
     }
     char digest[KILN_DIGEST_MAX];
     if (rc == 0)

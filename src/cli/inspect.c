@@ -27,20 +27,18 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
     enum { OPT_RAW = 1, OPT_CONFIG, OPT_FORMAT, OPT_PLATFORM, OPT_DEBUG };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
-        {"raw", no_argument, NULL, OPT_RAW},
-        {"config", no_argument, NULL, OPT_CONFIG},
-        {"format", required_argument, NULL, OPT_FORMAT},
-        {"platform", required_argument, NULL, OPT_PLATFORM},
-        {"debug", no_argument, NULL, OPT_DEBUG},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "raw", no_argument, NULL, OPT_RAW },
+        { "config", no_argument, NULL, OPT_CONFIG },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "platform", required_argument, NULL, OPT_PLATFORM },
+        { "debug", no_argument, NULL, OPT_DEBUG },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
-    kiln_remote_opts_init(&ro);
-    ro.log = cli_log;
-    ro.log_userdata = g;
+    cli_remote_setup(&ro, g, false);
     const char *platform = NULL;
     int opt, rc = 0;
     optind = 1;
@@ -52,8 +50,12 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
         if (r != 0)
             continue;
         switch (opt) {
-        case OPT_RAW: what = KILN_INSPECT_RAW; break;
-        case OPT_CONFIG: what = KILN_INSPECT_CONFIG; break;
+        case OPT_RAW:
+            what = KILN_INSPECT_RAW;
+            break;
+        case OPT_CONFIG:
+            what = KILN_INSPECT_CONFIG;
+            break;
         case OPT_FORMAT:
             if (strcmp(optarg, "json")) {
                 err.code = KILN_ERR_USAGE;
@@ -63,11 +65,21 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
             } else
                 what = KILN_INSPECT_JSON;
             break;
-        case OPT_PLATFORM: platform = optarg; break;
-        case 'v': g->verbosity = 1; break;
-        case OPT_DEBUG: g->verbosity = 2; break;
-        case 'h': fputs(usage, stdout); return EXIT_OK;
-        default: rc = cli_bad_option(cmd, opt, argv, &err); break;
+        case OPT_PLATFORM:
+            platform = optarg;
+            break;
+        case 'v':
+            g->verbosity = 1;
+            break;
+        case OPT_DEBUG:
+            g->verbosity = 2;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return EXIT_OK;
+        default:
+            rc = cli_bad_option(cmd, opt, argv, &err);
+            break;
         }
     }
     if (rc == 0 && argc - optind != 1) {

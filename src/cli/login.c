@@ -49,17 +49,15 @@ int cmd_login(int argc, char **argv, struct cli_globals *g)
     enum { OPT_PASSWORD_STDIN = 1, OPT_DEBUG };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
-        {"username", required_argument, NULL, 'u'},
-        {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
-        {"debug", no_argument, NULL, OPT_DEBUG},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "username", required_argument, NULL, 'u' },
+        { "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
+        { "debug", no_argument, NULL, OPT_DEBUG },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
-    kiln_remote_opts_init(&ro);
-    ro.log = cli_log;
-    ro.log_userdata = g;
+    cli_remote_setup(&ro, g, false);
     const char *user = NULL;
     bool pw_stdin = false;
     int opt, rc = 0;
@@ -72,17 +70,25 @@ int cmd_login(int argc, char **argv, struct cli_globals *g)
         if (r != 0)
             continue;
         switch (opt) {
-        case 'u': user = optarg; break;
-        case OPT_PASSWORD_STDIN: pw_stdin = true; break;
-        case OPT_DEBUG: g->verbosity = 2; break;
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        default: rc = cli_bad_option("login", opt, argv, &err); break;
+        case 'u':
+            user = optarg;
+            break;
+        case OPT_PASSWORD_STDIN:
+            pw_stdin = true;
+            break;
+        case OPT_DEBUG:
+            g->verbosity = 2;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return EXIT_OK;
+        default:
+            rc = cli_bad_option("login", opt, argv, &err);
+            break;
         }
     }
     if (rc == 0 && argc - optind != 1) {
-        err.code = KILN_ERR_USAGE;
-        snprintf(err.message, sizeof(err.message), "login: expected one REGISTRY");
-        rc = -1;
+        rc = cli_usage(&err, "login", "expected one REGISTRY");
     }
     if (rc < 0)
         return cli_report(&err);

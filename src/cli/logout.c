@@ -11,11 +11,11 @@ int cmd_logout(int argc, char **argv, struct cli_globals *g)
 {
     (void)g;
     static const struct option options[] = {
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "authfile", required_argument, NULL, OPT_AUTHFILE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
     kiln_remote_opts_init(&ro);
     int opt, rc = 0;
@@ -31,9 +31,7 @@ int cmd_logout(int argc, char **argv, struct cli_globals *g)
             rc = cli_bad_option("logout", opt, argv, &err);
     }
     if (rc == 0 && argc - optind != 1) {
-        err.code = KILN_ERR_USAGE;
-        snprintf(err.message, sizeof(err.message), "logout: expected one REGISTRY");
-        rc = -1;
+        rc = cli_usage(&err, "logout", "expected one REGISTRY");
     }
     if (rc == 0 && (rc = kiln_logout(argv[optind], &ro, &err)) == 0)
         fprintf(stderr, "kiln: not logged in to %s\n", argv[optind]);

@@ -14,17 +14,17 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"build", cmd_build, "build an image from directory trees and tarballs"},
-    {"copy", cmd_copy, "copy an image between transports (push, pull)"},
-    {"index", cmd_index, "assemble per-platform images into a multi-platform index"},
-    {"inspect", cmd_inspect, "describe an image on any transport"},
-    {"diff", cmd_diff, "write the changeset between two trees as a layer"},
-    {"digest", cmd_digest, "print an image's manifest digest"},
-    {"tags", cmd_tags, "list the tags of a registry repository"},
-    {"unpack", cmd_unpack, "apply an image's layers to a directory"},
-    {"login", cmd_login, "store credentials for a registry"},
-    {"logout", cmd_logout, "remove stored credentials"},
-    {"version", cmd_version, "print the versions of kiln and its libraries"},
+    { "build", cmd_build, "build an image from directory trees and tarballs" },
+    { "copy", cmd_copy, "copy an image between transports (push, pull)" },
+    { "index", cmd_index, "assemble per-platform images into a multi-platform index" },
+    { "inspect", cmd_inspect, "describe an image on any transport" },
+    { "diff", cmd_diff, "write the changeset between two trees as a layer" },
+    { "digest", cmd_digest, "print an image's manifest digest" },
+    { "tags", cmd_tags, "list the tags of a registry repository" },
+    { "unpack", cmd_unpack, "apply an image's layers to a directory" },
+    { "login", cmd_login, "store credentials for a registry" },
+    { "logout", cmd_logout, "remove stored credentials" },
+    { "version", cmd_version, "print the versions of kiln and its libraries" },
 };
 
 static void usage(FILE *f)
@@ -80,7 +80,7 @@ void cli_log(void *userdata, enum kiln_log_level level, const char *message)
 
 static void human(uint64_t n, char *out, size_t len)
 {
-    const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+    const char *u[] = { "B", "kB", "MB", "GB", "TB" };
     double v = (double)n;
     int i = 0;
     while (v >= 1000 && i < 4) {
@@ -120,15 +120,15 @@ void cli_progress(void *userdata, const struct kiln_progress *p)
     human(p->bytes_total, total, sizeof(total));
     double el = t - g->progress_start;
     human(el > 0.05 ? (uint64_t)((double)p->bytes_done / el) : 0, rate, sizeof(rate));
-    fprintf(stderr, "%s%s/%s: %u/%u blobs, %s / %s, %s/s%s", tty ? "\r\033[K" : "kiln: ",
-            p->registry, p->repository, p->blobs_done, p->blobs_total, done, total, rate,
-            p->done ? "\n" : "");
+    fprintf(stderr, "%s%s/%s: %u/%u blobs, %s / %s, %s/s%s",
+            tty ? "\r\033[K" : "kiln: ", p->registry, p->repository, p->blobs_done, p->blobs_total,
+            done, total, rate, p->done ? "\n" : "");
     fflush(stderr);
 }
 
 int main(int argc, char **argv)
 {
-    struct cli_globals g = {0};
+    struct cli_globals g = { 0 };
     install_signal_handlers();
     if (argc < 2) {
         usage(stderr);
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
             if (!strcmp(argv[2], commands[i].name)) {
                 char help_opt[] = "--help";
-                char *args[] = {argv[2], help_opt, NULL};
+                char *args[] = { argv[2], help_opt, NULL };
                 return commands[i].run(2, args, &g);
             }
         }

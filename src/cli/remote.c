@@ -27,13 +27,27 @@ int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, stru
 {
     unsigned long long n;
     switch (opt) {
-    case OPT_CREDS: o->creds = arg; return 1;
-    case OPT_SRC_CREDS: o->src_creds = arg; return 1;
-    case OPT_DEST_CREDS: o->dest_creds = arg; return 1;
-    case OPT_AUTHFILE: o->authfile = arg; return 1;
-    case OPT_CA_FILE: o->ca_file = arg; return 1;
-    case OPT_CERT_DIR: o->cert_dir = arg; return 1;
-    case OPT_INSECURE: o->insecure = true; return 1;
+    case OPT_CREDS:
+        o->creds = arg;
+        return 1;
+    case OPT_SRC_CREDS:
+        o->src_creds = arg;
+        return 1;
+    case OPT_DEST_CREDS:
+        o->dest_creds = arg;
+        return 1;
+    case OPT_AUTHFILE:
+        o->authfile = arg;
+        return 1;
+    case OPT_CA_FILE:
+        o->ca_file = arg;
+        return 1;
+    case OPT_CERT_DIR:
+        o->cert_dir = arg;
+        return 1;
+    case OPT_INSECURE:
+        o->insecure = true;
+        return 1;
     case OPT_TLS_VERIFY:
         if (!arg || !strcmp(arg, "true"))
             o->tls_verify = true;
@@ -61,8 +75,27 @@ int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, stru
             return -1;
         o->jobs = (unsigned)n;
         return 1;
-    default: return 0;
+    default:
+        return 0;
     }
+}
+
+void cli_remote_setup(struct kiln_remote_opts *o, struct cli_globals *g, bool progress)
+{
+    kiln_remote_opts_init(o);
+    o->log = cli_log;
+    o->log_userdata = g;
+    if (progress) {
+        o->progress = cli_progress;
+        o->progress_userdata = g;
+    }
+}
+
+int cli_usage(struct kiln_error *err, const char *cmd, const char *message)
+{
+    err->code = KILN_ERR_USAGE;
+    snprintf(err->message, sizeof(err->message), "%s: %s", cmd, message);
+    return -1;
 }
 
 int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err)
@@ -72,7 +105,7 @@ int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err
         snprintf(err->message, sizeof(err->message), "%s: option '%s' needs a value", cmd,
                  argv[optind - 1]);
     else
-        snprintf(err->message, sizeof(err->message), "%s: unknown option '%s'; run 'kiln %s --help'",
-                 cmd, argv[optind - 1], cmd);
+        snprintf(err->message, sizeof(err->message),
+                 "%s: unknown option '%s'; run 'kiln %s --help'", cmd, argv[optind - 1], cmd);
     return -1;
 }

@@ -16,15 +16,13 @@ int cmd_tags(int argc, char **argv, struct cli_globals *g)
     enum { OPT_DEBUG = 1 };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
-        {"debug", no_argument, NULL, OPT_DEBUG},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "debug", no_argument, NULL, OPT_DEBUG },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
-    kiln_remote_opts_init(&ro);
-    ro.log = cli_log;
-    ro.log_userdata = g;
+    cli_remote_setup(&ro, g, false);
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
@@ -43,9 +41,7 @@ int cmd_tags(int argc, char **argv, struct cli_globals *g)
             rc = cli_bad_option("tags", opt, argv, &err);
     }
     if (rc == 0 && argc - optind != 1) {
-        err.code = KILN_ERR_USAGE;
-        snprintf(err.message, sizeof(err.message), "tags: expected one REPO");
-        rc = -1;
+        rc = cli_usage(&err, "tags", "expected one REPO");
     }
     char *out = NULL;
     if (rc == 0)

@@ -21,17 +21,15 @@ int cmd_unpack(int argc, char **argv, struct cli_globals *g)
     enum { OPT_PLATFORM = 1, OPT_DEBUG };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
-        {"platform", required_argument, NULL, OPT_PLATFORM},
-        {"quiet", no_argument, NULL, 'q'},
-        {"debug", no_argument, NULL, OPT_DEBUG},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "platform", required_argument, NULL, OPT_PLATFORM },
+        { "quiet", no_argument, NULL, 'q' },
+        { "debug", no_argument, NULL, OPT_DEBUG },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
-    kiln_remote_opts_init(&ro);
-    ro.log = cli_log;
-    ro.log_userdata = g;
+    cli_remote_setup(&ro, g, false);
     const char *platform = NULL;
     int opt, rc = 0;
     optind = 1;
@@ -43,17 +41,25 @@ int cmd_unpack(int argc, char **argv, struct cli_globals *g)
         if (r != 0)
             continue;
         switch (opt) {
-        case OPT_PLATFORM: platform = optarg; break;
-        case 'q': g->verbosity = -1; break;
-        case OPT_DEBUG: g->verbosity = 2; break;
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        default: rc = cli_bad_option("unpack", opt, argv, &err); break;
+        case OPT_PLATFORM:
+            platform = optarg;
+            break;
+        case 'q':
+            g->verbosity = -1;
+            break;
+        case OPT_DEBUG:
+            g->verbosity = 2;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return EXIT_OK;
+        default:
+            rc = cli_bad_option("unpack", opt, argv, &err);
+            break;
         }
     }
     if (rc == 0 && argc - optind != 2) {
-        err.code = KILN_ERR_USAGE;
-        snprintf(err.message, sizeof(err.message), "unpack: expected REF and DIR");
-        rc = -1;
+        rc = cli_usage(&err, "unpack", "expected REF and DIR");
     }
     if (rc == 0)
         rc = kiln_unpack(argv[optind], argv[optind + 1], platform, &ro, &err);
