@@ -487,3 +487,31 @@ check_rich_rootfs() {
   [ ${#DEEPDIR} -gt 255 ] && [ -f "$deep" ] && ok "source tree: a path of ${#DEEPDIR}+ bytes" || not_ok "source tree: deep path"
   [ -f "$r/data/caf"$'\xe9' ] && ok "source tree: non-UTF-8 name" || not_ok "source tree: non-UTF-8 name"
 }
+
+# ---------------------------------------------------------------- Debian rootfs
+# debian_minbase: prints the path of a real Debian rootfs (debootstrap
+# --variant=minbase bookworm), created once and cached between runs under
+# ${KILN_TEST_CACHE:-/var/cache/kiln-tests}; parallel tests wait for one another.
+debian_minbase() {
+  local cache=${KILN_TEST_CACHE:-/var/cache/kiln-tests}
+  local deb=$cache/minbase-bookworm mirror=${KILN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+  mkdir -p "$cache"
+  (
+    flock 9
+    if [ ! -f "$deb/etc/debian_version" ]; then
+      echo "# creating the debootstrap cache $deb (once)" >&2
+      local tmp
+      tmp=$(mktemp -d "$deb.tmp.XXXXXX")
+      chmod 755 "$tmp" # it becomes the image's / : not mktemp's 0700
+      if ! timeout 900 debootstrap --variant=minbase bookworm "$tmp" "$mirror" >"$T/debootstrap.log" 2>&1; then
+        tail -n 30 "$T/debootstrap.log" | sed 's/^/#   /' >&2
+        _umount_under "$tmp"; rm -rf "$tmp"
+        exit 1
+      fi
+      _umount_under "$tmp"
+      mv -T "$tmp" "$deb" 2>/dev/null || rm -rf "$tmp"
+    fi
+  ) 9>"$cache/.lock" || fail "debootstrap failed"
+  [ -f "$deb/etc/debian_version" ] || fail "no usable debootstrap tree at $deb"
+  printf '%s\n' "$deb"
+}

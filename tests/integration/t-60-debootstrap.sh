@@ -7,24 +7,7 @@ need_root
 need_kiln
 need debootstrap tar bzip2 jq python3
 
-CACHE=${KILN_TEST_CACHE:-/var/cache/kiln-tests}
-DEB=$CACHE/minbase-bookworm
-MIRROR=${KILN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if [ ! -f "$DEB/etc/debian_version" ]; then
-  say "creating the debootstrap cache $DEB (once)"
-  mkdir -p "$CACHE"
-  tmp=$(mktemp -d "$DEB.tmp.XXXXXX")
-  chmod 755 "$tmp"   # it becomes the image's / : not mktemp's 0700
-  _CLEANUP_HOOKS+=("_umount_under '$tmp'; rm -rf '$tmp'")
-  if ! timeout 900 debootstrap --variant=minbase bookworm "$tmp" "$MIRROR" >"$T/debootstrap.log" 2>&1; then
-    tail -n 30 "$T/debootstrap.log" | sed 's/^/#   /'
-    fail "debootstrap failed"
-  fi
-  _umount_under "$tmp"
-  # atomically publish; if another run won the race, use theirs
-  mv -T "$tmp" "$DEB" 2>/dev/null || rm -rf "$tmp"
-fi
-[ -f "$DEB/etc/debian_version" ] || fail "no usable debootstrap tree at $DEB"
+DEB=$(debian_minbase)
 VER=$(cat "$DEB/etc/debian_version")
 say "debian_version of the cached tree: $VER"
 

@@ -9,9 +9,11 @@ AF=${KILN_BUILD_DIR:-}/tests/alloc/alloc_fail
 [ -x "$AF" ] || fail "$AF is not built (it is, except with KILN_SANITIZE)"
 start_registry plain
 # a failed allocation inside libcurl can leave a transfer waiting: stalls end after 2 s
-run env KILN_ALLOC_REGISTRY="$REG" KILN_STALL_SECONDS=2 timeout 1500 "$AF"
+# A push makes a new repository each time; the first 400 allocations of a push
+# and of a pull cover the ping, authentication, HEAD, upload and manifest code.
+run env KILN_ALLOC_REGISTRY="$REG" KILN_ALLOC_HTTP_MAX=400 KILN_STALL_SECONDS=2 timeout 1100 "$AF"
 printf '%s\n' "$OUT" | sed 's/^/# /'
 assert_eq 0 "$RC" "every allocation failed in turn, with a clean error, no leak, no output"
 [ "$RC" -eq 0 ] || say "$(printf '%s' "$ERR" | tail -n 30)"
-assert_match "push: failed each of [0-9]+ allocations in turn: 0 problems" "$OUT" "push covered"
-assert_match "pull: failed each of [0-9]+ allocations in turn: 0 problems" "$OUT" "pull covered"
+assert_match "push: failed each of (the first )?[0-9]+ allocations in turn: 0 problems" "$OUT" "push covered"
+assert_match "pull: failed each of (the first )?[0-9]+ allocations in turn: 0 problems" "$OUT" "pull covered"

@@ -73,3 +73,24 @@ say "--from an index picks the platform (--platform), or the host's"
 run "$KILN" build --from "docker://$REG/library/base:1" --platform linux/arm64 --rootfs "$T/app" -o "oci:$T/x:1"
 assert_eq 1 "$RC" "a single amd64 base with --platform linux/arm64 is refused"
 assert_contains "not linux/arm64" "$ERR" "the error names the platform"
+
+say "an app on a Debian base pulled from the local registry: only the app layer is uploaded"
+need debootstrap
+DEB=$(debian_minbase)
+run "$KILN" build --rootfs "$DEB" --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  --cmd '["bash"]' -o "docker://$REG/debian/base:12"
+assert_eq 0 "$RC" "the Debian base is pushed"
+mkdir -p "$T/debapp/usr/local/bin"
+printf '#!/bin/sh\necho "app on Debian $(cat /etc/debian_version)"\n' >"$T/debapp/usr/local/bin/app"
+chmod 755 "$T/debapp/usr/local/bin/app"
+M=$(registry_log_mark)
+kiln_build --from "docker://$REG/debian/base:12" --rootfs "$T/debapp" --entrypoint '["/usr/local/bin/app"]' \
+  -o "docker://$REG/team/debapp:1"
+DEBLAYER=$(run "$KILN" inspect --raw "docker://$REG/debian/base:12"; jq -r '.layers[0].digest' <<<"$OUT")
+assert_eq 0 "$(registry_request_count "^PUT /v2/team/debapp/blobs/uploads/.*digest=$DEBLAYER" "$M")" "the Debian layer is not uploaded again"
+assert_eq 1 "$(registry_request_count "^POST /v2/team/debapp/blobs/uploads/\?.*mount=$DEBLAYER" "$M")" "it is mounted from the base repository"
+assert_eq 2 "$(registry_request_count '^PUT /v2/team/debapp/blobs/uploads/' "$M")" "only the app layer and the config are uploaded"
+run docker_reg pull "$REG/team/debapp:1"
+assert_eq 0 "$RC" "docker pull of the Debian app"
+run docker_reg run --rm --network none "$REG/team/debapp:1"
+assert_eq "app on Debian $(cat "$DEB/etc/debian_version")" "$OUT" "docker run of the Debian app"
