@@ -145,6 +145,7 @@ static void clear_out(void)
 }
 
 static bool tolerate_cache_drift;
+static long max_n; /* 0: every allocation; else the first max_n (HTTP ops) */
 
 static int run(const char *name, int (*op)(bool, struct kiln_error *))
 {
@@ -185,7 +186,10 @@ static int run(const char *name, int (*op)(bool, struct kiln_error *))
          * may hold a different number of blocks. Leaks are judged when the
          * failure reached kiln (rc != 0), or always for the local operations. */
         bool judge_leak = rc != 0 || !tolerate_cache_drift;
-        if (judge_leak && after != before) {
+        /* fewer blocks than before means a library released cached state
+         * (OpenSSL's per-thread error records), not a leak */
+        bool leaked = tolerate_cache_drift ? after > before : after != before;
+        if (judge_leak && leaked) {
             fprintf(stderr, "%s: allocation %ld failed: %ld allocations leaked (%s)\n", name, n,
                     after - before, err.message);
             failures++;
@@ -195,10 +199,15 @@ static int run(const char *name, int (*op)(bool, struct kiln_error *))
                     err.message);
             failures++;
         }
-        if (failures > 20)
+        if (failures > 20 || (max_n && n >= max_n))
             break;
     }
-    printf("%s: failed each of %ld allocations in turn: %d problems\n", name, n - 1, failures);
+    if (max_n && n >= max_n)
+        printf("%s: failed each of the first %ld allocations in turn: %d problems\n", name, n,
+               failures);
+    else
+        printf("%s: failed each of %ld allocations in turn: %d problems\n", name, n - 1,
+               failures);
     return failures;
 }
 
@@ -240,6 +249,8 @@ int main(void)
         }
         kiln_build_free(b);
         tolerate_cache_drift = true;
+        const char *mx = getenv("KILN_ALLOC_HTTP_MAX");
+        max_n = mx ? strtol(mx, NULL, 10) : 0;
         problems += run("push", op_push);
         problems += run("pull", op_pull);
     }
