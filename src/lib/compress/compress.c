@@ -313,6 +313,10 @@ static int zstd_init(struct kiln_compressor *c, unsigned jobs, struct kiln_error
     /* Always >= 1 worker: multi-threaded output is the same for every count. */
     if (!ZSTD_isError(r))
         r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_nbWorkers, (int)(jobs ? jobs : 1));
+    /* Fixed 2 MiB jobs: memory stays bounded (the default grows with the
+     * window), and the bytes are the same for every worker count. */
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_jobSize, 2 << 20);
     if (ZSTD_isError(r))
         return kiln_fail(err, KILN_ERR_INTERNAL, "zstd: %s", ZSTD_getErrorName(r));
     return 0;
