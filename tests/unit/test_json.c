@@ -423,6 +423,8 @@ static void test_args_json(void **state)
 static void test_args_shell(void **state)
 {
     (void)state;
+    /* the shell's test command is not a JSON array */
+    EXPECT("[ -f /x ] && run", "[", "-f", "/x", "]", "&&", "run");
     EXPECT("echo hello  world", "echo", "hello", "world");
     EXPECT("  a\tb\nc  ", "a", "b", "c");
     EXPECT("'a b'", "a b");

@@ -2,6 +2,7 @@
  * The JSON documents of an image: config, manifest. Keys are sorted and the
  * output compact, so equal settings give equal bytes (and digests).
  */
+#include <ctype.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -62,8 +63,18 @@ int kiln_parse_args(const char *text, struct kiln_strlist *out, struct kiln_erro
     const char *p = text;
     while (*p == ' ' || *p == '\t' || *p == '\n')
         p++;
-    if (*p == '[')
-        return parse_json_args(text, out, err);
+    /* A JSON array is the exec form (and a malformed one an error). A
+     * leading '[' not followed by JSON is the shell's test command:
+     * "[ -f /x ] && run" is split as a shell would. */
+    if (*p == '[') {
+        const char *q = p + 1;
+        while (*q == ' ' || *q == '\t' || *q == '\n')
+            q++;
+        bool json_like = !*q || (*q == '-' ? isdigit((unsigned char)q[1]) != 0
+                                           : strchr("\"[]{}0123456789ntf", *q) != NULL);
+        if (json_like)
+            return parse_json_args(text, out, err);
+    }
     struct kiln_buf word = {0};
     bool in_word = false;
     int rc = 0;
