@@ -213,9 +213,12 @@ char *kiln_reference_familiar(const struct kiln_reference *r, bool with_tag,
 {
     struct kiln_buf b = {0};
     int rc;
+    /* docker shows "library/app" as "app", but "library/a/b" as it is */
     if (!strcmp(r->domain, "docker.io"))
         rc = kiln_buf_printf(&b, err, "%s",
-                             strncmp(r->path, "library/", 8) ? r->path : r->path + 8);
+                             !strncmp(r->path, "library/", 8) && !strchr(r->path + 8, '/')
+                                 ? r->path + 8
+                                 : r->path);
     else
         rc = kiln_buf_printf(&b, err, "%s/%s", r->domain, r->path);
     if (rc == 0 && with_tag && r->tag)

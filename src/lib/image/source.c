@@ -262,7 +262,9 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
     if (!j)
         return kiln_fail(err, KILN_ERR_FORMAT, "%s: %s is not JSON", s->spec, digest);
     const char *jmt = json_string_value(json_object_get(j, "mediaType"));
-    const char *type = mt && *mt ? mt : jmt ? jmt : "";
+    /* a copy: j is released before type's last use */
+    char type[128];
+    snprintf(type, sizeof(type), "%s", mt && *mt ? mt : jmt ? jmt : "");
     bool index = is_index_type(type) || (!*type && json_is_array(json_object_get(j, "manifests")));
     struct kiln_platform want;
     memset(&want, 0, sizeof(want));

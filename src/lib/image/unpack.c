@@ -260,6 +260,16 @@ static int member_path(struct unpack *u, const char *name, struct kiln_buf *out,
 
 static int whiteout(struct unpack *u, const char *path, struct kiln_error *err)
 {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *victim = base + 4; /* after ".wh." */
+    if (strcmp(base, ".wh..wh..opq") && !strncmp(victim, ".wh.", 4))
+        return 0; /* aufs metadata (.wh..wh.plnk, .wh..wh.aufs): nothing to apply */
+    if (strcmp(base, ".wh..wh..opq") &&
+        (!*victim || !strcmp(victim, ".") || !strcmp(victim, "..")))
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "layer %s: whiteout '%s' names no removable entry: refusing it",
+                         u->layer, path);
     int dirfd;
     char *leaf;
     if (resolve_parent(u, path, path, &dirfd, &leaf, err) < 0)

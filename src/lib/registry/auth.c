@@ -476,8 +476,10 @@ static int parse_header(const char *h, struct kiln_challenge *best, struct kiln_
         while (tchar(*p))
             p++;
         size_t tl = (size_t)(p - ts);
-        if (!tl)
+        if (!tl) {
+            kiln_challenge_free(&cur);
             return kiln_fail(err, KILN_ERR_FORMAT, "malformed WWW-Authenticate header");
+        }
         const char *after = skip_ws(p);
         if (*after != '=') {
             /* a new scheme */
