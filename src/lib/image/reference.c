@@ -170,7 +170,8 @@ int kiln_reference_parse(const char *text, struct kiln_reference *r, struct kiln
         if (*p)
             p++;
     }
-    if (strlen(path) + strlen(domain) + 1 > 255)
+    if (strlen(path) + strlen(domain) + 1 +
+            (!strcmp(domain, "docker.io") && !strchr(path, '/') ? 8 : 0) > 255)
         return kiln_fail(err, KILN_ERR_USAGE, "reference '%s': name longer than 255", text);
     struct kiln_buf full = {0};
     int rc = 0;

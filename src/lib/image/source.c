@@ -418,7 +418,7 @@ static int extract(const char *file, const char *dir, struct kiln_error *err)
         int r = archive_read_next_header(a, &e);
         if (r == ARCHIVE_EOF)
             break;
-        if (r < ARCHIVE_WARN) {
+        if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY) {
             rc = kiln_fail(err, KILN_ERR_INPUT, "%s: corrupt or truncated archive: %s", file,
                            archive_error_string(a));
             break;

@@ -475,7 +475,7 @@ static int layer_pass(struct unpack *u, const char *file, bool whiteouts,
         int r = archive_read_next_header(a, &e);
         if (r == ARCHIVE_EOF)
             break;
-        if (r < ARCHIVE_WARN) {
+        if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY) {
             rc = kiln_fail(err, KILN_ERR_INPUT, "layer %s: corrupt or truncated: %s", u->layer,
                            archive_error_string(a));
             break;

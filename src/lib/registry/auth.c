@@ -124,6 +124,10 @@ static int run_helper(const char *name, const char *host, struct kiln_creds *c,
                       struct kiln_error *err)
 {
     char prog[256];
+    if (!*name || strchr(name, '/'))
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "credential helper '%s' for %s: a helper is named, not a path", name,
+                         host);
     snprintf(prog, sizeof(prog), "docker-credential-%s", name);
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) < 0)

@@ -136,7 +136,7 @@ static int read_members(const char *file, const struct kiln_layer_opts *o, int s
         int r = archive_read_next_header(a, &ae);
         if (r == ARCHIVE_EOF)
             break;
-        if (r < ARCHIVE_WARN) {
+        if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY) {
             rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: corrupt or truncated archive: %s",
                            file, archive_error_string(a));
             goto out;

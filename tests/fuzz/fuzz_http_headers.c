@@ -1,0 +1,38 @@
+/*
+ * URLs that registries hand back: Location headers (redirects, upload
+ * sessions) resolved against the request URL, realms, Link headers' targets.
+ *
+ * Input: newline-separated: a base URL, then references to resolve against
+ * it (each result is resolved again as a base for the next).
+ *
+ * The Link header parser (link_next in src/lib/registry/client.c) is static
+ * and cannot be reached without a registry; what it returns goes through
+ * kiln_url_resolve, which is fuzzed here.
+ */
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "registry/http.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *parts[6];
+    size_t n = fz_split(data, size, "\n", 1, parts, NULL, 6);
+    char *base = strdup(parts[0]);
+    free(kiln_url_host(base, NULL));
+    for (size_t i = 1; i < n; i++) {
+        free(kiln_url_escape(parts[i], NULL));
+        free(kiln_url_host(parts[i], NULL));
+        char *r = kiln_url_resolve(base, parts[i], NULL);
+        if (!r)
+            continue;
+        char *h = kiln_url_host(r, NULL);
+        free(h);
+        free(base);
+        base = r;
+    }
+    free(base);
+    fz_parts_free(parts, n);
+    return 0;
+}
