@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite, as CI runs it: install the dependencies, then build
 # kiln twice (release with -Werror, and AddressSanitizer+UBSan) and run every
-# unit and integration test in both builds against the real consumers.
+# unit and integration test in both builds against the real consumers; last,
+# the libFuzzer targets for a bounded time each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,3 +20,10 @@ cmake -B build-asan -S . -DKILN_WERROR=ON -DKILN_SANITIZE=address,undefined \
   -DCMAKE_BUILD_TYPE=Debug
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j2
+
+# Every parser of outside data under libFuzzer (clang, ASan+UBSan), for a
+# bounded time per target, on the seed corpora and the saved regressions.
+CC=clang cmake -B build-fuzz -S . -DKILN_FUZZ=ON -DKILN_SANITIZE=address,undefined \
+  -DCMAKE_BUILD_TYPE=Debug
+cmake --build build-fuzz -j"$jobs" --target kiln-fuzz
+KILN_FUZZ_SECONDS=${KILN_FUZZ_SECONDS:-30} ctest --test-dir build-fuzz -L fuzz --output-on-failure -j2
