@@ -125,6 +125,9 @@ int kiln_parse_compression(const char *name, enum kiln_compression *c, struct ki
 /* Worker threads for compression; 0 = the number of online CPUs. The output
  * bytes are the same for every value. */
 void kiln_build_set_jobs(kiln_build *b, unsigned jobs);
+/* Bounds for --tar inputs against tar bombs: the expanded data and the number
+ * of members (0 = no bound; defaults 64 GiB and 10 million). */
+void kiln_build_set_tar_limits(kiln_build *b, uint64_t max_bytes, uint64_t max_entries);
 /* Keep extended attributes (default true). */
 void kiln_build_set_xattrs(kiln_build *b, bool keep);
 

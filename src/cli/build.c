@@ -48,6 +48,8 @@ static const char help[] =
     "  --compression-level N     gzip 1-12 (default 3), zstd 1-22 (default 3)\n"
     "  -j, --jobs N              compression threads (default: all CPUs; same output for any N)\n"
     "  --no-xattrs               drop extended attributes\n"
+    "  --max-bytes N             --tar: refuse inputs expanding beyond N bytes (64 GiB)\n"
+    "  --max-entries N           --tar: refuse inputs of more than N members (10 million)\n"
     "Outputs (several in one pass):\n"
     "  -o, --output DEST         oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE,\n"
     "                            docker://HOST/REPO:TAG (push)\n"
@@ -83,6 +85,8 @@ enum {
     OPT_LAYER_MAP,
     OPT_ADD,
     OPT_DIFF,
+    OPT_MAX_BYTES,
+    OPT_MAX_ENTRIES,
 };
 
 static const struct option options[] = {
@@ -93,6 +97,8 @@ static const struct option options[] = {
     { "layer-map", required_argument, NULL, OPT_LAYER_MAP },
     { "add", required_argument, NULL, OPT_ADD },
     { "diff", required_argument, NULL, OPT_DIFF },
+    { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+    { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
     { "tar", required_argument, NULL, OPT_TAR },
     { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
     { "cmd", required_argument, NULL, OPT_CMD },
@@ -185,6 +191,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     cli_remote_setup(&ro, g, true);
     const char *compression = "gzip", *level = NULL, *sde = getenv("SOURCE_DATE_EPOCH");
     bool sde_from_env = sde && *sde;
+    unsigned long long max_bytes = 64ULL << 30, max_entries = 10000000;
     int rc = 0, opt;
     optind = 1;
     opterr = 0;
@@ -240,6 +247,17 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         case OPT_NO_XATTRS:
             kiln_build_set_xattrs(b, false);
             break;
+        case OPT_MAX_BYTES:
+        case OPT_MAX_ENTRIES: {
+            unsigned long long v;
+            rc = cli_parse_uint(opt == OPT_MAX_BYTES ? "--max-bytes" : "--max-entries", optarg,
+                                1, 1ULL << 62, &v, &err);
+            if (rc == 0 && opt == OPT_MAX_BYTES)
+                max_bytes = v;
+            else if (rc == 0)
+                max_entries = v;
+            break;
+        }
         case 'o':
             rc = kiln_build_add_output(b, optarg, &err);
             break;
@@ -298,6 +316,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     }
     char digest[KILN_DIGEST_MAX];
     kiln_build_set_remote(b, &ro);
+    kiln_build_set_tar_limits(b, max_bytes, max_entries);
     if (rc == 0)
         rc = kiln_build_run(b, digest, &err);
     kiln_build_free(b);

@@ -53,6 +53,7 @@ struct kiln_build {
     int level;
     unsigned jobs;
     bool xattrs;
+    uint64_t tar_max_bytes, tar_max_entries;
     kiln_log_fn log;
     void *log_userdata;
     char *from;                     /* base image reference */
@@ -69,6 +70,8 @@ kiln_build *kiln_build_new(void)
     b->comp = KILN_COMPRESSION_GZIP;
     b->level = -1;
     b->xattrs = true;
+    b->tar_max_bytes = 64ULL << 30;
+    b->tar_max_entries = 10000000;
     kiln_remote_opts_init(&b->remote);
     return b;
 }
@@ -537,6 +540,12 @@ int kiln_build_set_compression(kiln_build *b, enum kiln_compression c, int level
     return 0;
 }
 
+void kiln_build_set_tar_limits(kiln_build *b, uint64_t max_bytes, uint64_t max_entries)
+{
+    b->tar_max_bytes = max_bytes;
+    b->tar_max_entries = max_entries;
+}
+
 void kiln_build_set_jobs(kiln_build *b, unsigned jobs)
 {
     b->jobs = jobs;
@@ -631,6 +640,8 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
     kiln_tar_writer_init(&w, &raw.sink);
     struct kiln_layer_opts lo = {.map = in->map,
                                  .map_layer = map_layer,
+                                 .max_bytes = b->tar_max_bytes,
+                                 .max_entries = b->tar_max_entries,
                                  .clamp_mtime = b->have_sde,
                                  .clamp_to = b->sde,
                                  .xattrs = b->xattrs,

@@ -205,6 +205,8 @@ struct kiln_layer_opts {
     uint64_t uid, gid;
     bool force_mode;    /* --add: these permission bits for every non-symlink */
     uint32_t mode;
+    uint64_t max_bytes;   /* --tar: bound on the expanded data (tar bombs); 0 = none */
+    uint64_t max_entries; /* --tar: bound on the number of members; 0 = none */
     kiln_log_fn log;
     void *log_userdata;
 };

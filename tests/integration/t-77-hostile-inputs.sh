@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Hostile and extreme inputs: a directory of 100,000 files, deeply nested long
+# Hostile and extreme inputs: tar bombs (bounded by --max-bytes and --max-entries),
+# a directory of 100,000 files, deeply nested long
 # names (paths of several KiB), names with newlines and other control bytes.
 # Each builds in bounded memory, round-trips exactly through umoci and kiln
 # unpack, and the layer tar is valid for Python's and GNU tar's readers.
@@ -56,3 +57,22 @@ run umoci unpack --image "$T/odd-oci:1" "$T/odd-bundle"
 assert_eq 0 "$RC" "umoci unpacks it"
 tree_manifest "$T/odd-bundle/rootfs" >"$T/odd.umoci"
 assert_same_text "$T/odd.src" "$T/odd.umoci" "umoci unpack = source"
+
+say "tar bombs are bounded by --max-bytes and --max-entries"
+mkdir -p "$T/bomb"; head -c 60000000 /dev/zero >"$T/bomb/zeros"
+tar -C "$T/bomb" -czf "$T/bomb.tgz" zeros
+python3 - "$T/many.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for i in range(5000):
+        t.addfile(tarfile.TarInfo("f%d" % i), io.BytesIO(b""))
+PY
+run "$KILN" build --tar "$T/bomb.tgz" --max-bytes 10000000 -o "oci:$T/b1"
+assert_eq 1 "$RC" "a tarball expanding beyond --max-bytes is refused"
+assert_contains "--max-bytes" "$ERR" "the error names the bound"
+assert_not_exists "$T/b1" "nothing written"
+run "$KILN" build --tar "$T/many.tar" --max-entries 1000 -o "oci:$T/b2"
+assert_eq 1 "$RC" "a tarball of more than --max-entries members is refused"
+assert_contains "--max-entries" "$ERR" "the error names the bound"
+run "$KILN" build --tar "$T/bomb.tgz" -o "oci:$T/b3"
+assert_eq 0 "$RC" "within the default bounds it builds"

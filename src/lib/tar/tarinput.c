@@ -162,6 +162,13 @@ static int read_members(const char *file, const struct kiln_layer_opts *o, int s
         }
         if (norm.len == 0) /* the root directory itself carries nothing */
             continue;
+        if (o->max_entries && n >= o->max_entries) {
+            rc = kiln_fail(err, KILN_ERR_INPUT,
+                           "--tar %s: more than %llu members (--max-entries): refusing a "
+                           "possible tar bomb",
+                           file, (unsigned long long)o->max_entries);
+            goto out;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 1024;
             struct member *nm = realloc(m, cap * sizeof(*nm));
@@ -268,6 +275,13 @@ static int read_members(const char *file, const struct kiln_layer_opts *o, int s
                     goto out;
                 }
                 spool_off += (uint64_t)got;
+                if (o->max_bytes && spool_off > o->max_bytes) {
+                    rc = kiln_fail(err, KILN_ERR_INPUT,
+                                   "--tar %s: expands beyond %llu bytes (--max-bytes): refusing "
+                                   "a possible tar bomb",
+                                   file, (unsigned long long)o->max_bytes);
+                    goto out;
+                }
             }
             e->size = spool_off - e->offset;
         }
