@@ -57,6 +57,27 @@ char *kiln_base64(const void *p, size_t n, struct kiln_error *err)
     return out;
 }
 
+char *kiln_creds_basic(const struct kiln_creds *c, bool scheme, struct kiln_error *err)
+{
+    size_t n = strlen(c->user) + strlen(c->pass) + 2;
+    char *up = kiln_xmalloc(n, err);
+    if (!up)
+        return NULL;
+    snprintf(up, n, "%s:%s", c->user, c->pass);
+    char *b64 = kiln_base64(up, strlen(up), err);
+    explicit_bzero(up, n);
+    free(up);
+    if (!b64 || !scheme)
+        return b64;
+    size_t bl = strlen(b64) + 7;
+    char *out = kiln_xmalloc(bl, err);
+    if (out)
+        snprintf(out, bl, "Basic %s", b64);
+    explicit_bzero(b64, strlen(b64));
+    free(b64);
+    return out;
+}
+
 int kiln_unbase64(const char *s, struct kiln_buf *out, struct kiln_error *err)
 {
     size_t n = strlen(s);
@@ -391,16 +412,7 @@ static int auth_file_update(const char *file, const char *host, const struct kil
         return 0;
     }
     if (c) {
-        size_t n = strlen(c->user) + strlen(c->pass) + 2;
-        char *up = kiln_xmalloc(n, err);
-        if (!up) {
-            json_decref(j);
-            return -1;
-        }
-        snprintf(up, n, "%s:%s", c->user, c->pass);
-        char *enc = kiln_base64(up, strlen(up), err);
-        explicit_bzero(up, n);
-        free(up);
+        char *enc = kiln_creds_basic(c, false, err);
         if (!enc) {
             json_decref(j);
             return -1;

@@ -39,6 +39,10 @@ int kiln_challenge_parse(char *const *headers, size_t n, struct kiln_challenge *
                          struct kiln_error *err);
 
 char *kiln_base64(const void *p, size_t n, struct kiln_error *err);
+/* base64("USER:PASS") as docker stores it; with `scheme`, the Authorization
+ * value "Basic ...". The intermediate copies are wiped; the caller wipes and
+ * frees the result. */
+char *kiln_creds_basic(const struct kiln_creds *c, bool scheme, struct kiln_error *err);
 int kiln_unbase64(const char *s, struct kiln_buf *out, struct kiln_error *err);
 
 #endif

@@ -329,22 +329,7 @@ static int fetch_token(struct kiln_registry *r, struct kiln_http *http, const ch
         body.len = form.len;
         req.body = &body;
     } else if (r->have_creds && r->creds.user) {
-        size_t n = strlen(r->creds.user) + strlen(r->creds.pass) + 2;
-        char *up = kiln_xmalloc(n, err);
-        if (up) {
-            snprintf(up, n, "%s:%s", r->creds.user, r->creds.pass);
-            char *b64 = kiln_base64(up, strlen(up), err);
-            explicit_bzero(up, n);
-            free(up);
-            if (b64) {
-                authz = kiln_xmalloc(strlen(b64) + 8, err);
-                if (authz)
-                    sprintf(authz, "Basic %s", b64);
-                explicit_bzero(b64, strlen(b64));
-                free(b64);
-            }
-        }
-        if (!authz)
+        if (!(authz = kiln_creds_basic(&r->creds, true, err)))
             rc = -1;
         req.authorization = authz;
     }
@@ -416,27 +401,8 @@ static int authorization(struct kiln_registry *r, struct kiln_http *http, const 
         return 0;
     }
     if (!strcmp(r->ch.scheme, "basic")) {
-        if (r->have_creds && r->creds.user) {
-            size_t n = strlen(r->creds.user) + strlen(r->creds.pass) + 2;
-            char *up = kiln_xmalloc(n, err);
-            if (!up)
-                rc = -1;
-            else {
-                snprintf(up, n, "%s:%s", r->creds.user, r->creds.pass);
-                char *b64 = kiln_base64(up, strlen(up), err);
-                explicit_bzero(up, n);
-                free(up);
-                if (b64) {
-                    *out = kiln_xmalloc(strlen(b64) + 8, err);
-                    if (*out)
-                        sprintf(*out, "Basic %s", b64);
-                    explicit_bzero(b64, strlen(b64));
-                    free(b64);
-                }
-                if (!*out)
-                    rc = -1;
-            }
-        }
+        if (r->have_creds && r->creds.user && !(*out = kiln_creds_basic(&r->creds, true, err)))
+            rc = -1;
         pthread_mutex_unlock(&r->mu);
         return rc;
     }
