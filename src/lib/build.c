@@ -851,6 +851,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         layers[i].media_type = kiln_layer_media_type_oci(l->media_type);
         memcpy(blobs[i].digest, l->digest, KILN_DIGEST_MAX);
         blobs[i].size = l->size;
+        blobs[i].origin = l->origin;
         /* Local outputs need the bytes; a push fetches only what it must. */
         if (b->noutputs && (rc = kiln_src_layer_path(base, l, err)) == 0 &&
             !(blobs[i].path = kiln_strdup(l->path, err)))

@@ -72,6 +72,7 @@ int kiln_push_image(struct kiln_registry *reg, const char *repo, const char *tag
             memcpy(blobs[i].digest, p->layers[i].digest, KILN_DIGEST_MAX);
             blobs[i].size = p->layers[i].size;
             blobs[i].path = p->layers[i].path;
+            blobs[i].origin = p->layers[i].origin;
             blobs[i].mount_from = mount_from ? mount_from
                                   : i < p->nbase ? p->base_mount_from
                                                  : NULL;
@@ -80,6 +81,8 @@ int kiln_push_image(struct kiln_registry *reg, const char *repo, const char *tag
                 fc[i].layer = p->src_layers ? &p->src_layers[i] : NULL;
                 blobs[i].fetch = fetch_layer;
                 blobs[i].fetch_ud = &fc[i];
+                if (fc[i].layer)
+                    blobs[i].origin = fc[i].layer->origin;
             }
         }
         memcpy(blobs[p->nlayers].digest, p->config_digest, KILN_DIGEST_MAX);
@@ -127,6 +130,7 @@ static int push_src(struct kiln_src *s, const struct kiln_reference *dst,
             memcpy(lb[k][i].digest, im->layers[i].digest, KILN_DIGEST_MAX);
             lb[k][i].size = im->layers[i].size;
             lb[k][i].path = im->layers[i].path;
+            lb[k][i].origin = im->layers[i].origin;
         }
         pi[k] = (struct kiln_push_image){.manifest = &im->manifest,
                                          .media_type = im->media_type,
@@ -182,6 +186,7 @@ static int write_local(struct kiln_src *s, const char *dest, char digest[],
             memcpy(blobs[n].digest, im->layers[i].digest, KILN_DIGEST_MAX);
             blobs[n].size = im->layers[i].size;
             blobs[n].path = im->layers[i].path;
+            blobs[n].origin = im->layers[i].origin;
             n++;
         }
     }

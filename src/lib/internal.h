@@ -67,6 +67,11 @@ int kiln_write_file_atomic(const char *path, const void *p, size_t n, struct kil
 int kiln_read_file(const char *path, size_t max, struct kiln_buf *out, struct kiln_error *err);
 /* Copies file src to dst (new file): hardlink, else copy_file_range, else read/write. */
 int kiln_copy_or_link(const char *src, const char *dst, struct kiln_error *err);
+struct kiln_blob_check;
+/* The same, checking the bytes against c (one read of src, linked or copied);
+ * dst is removed on any failure. */
+int kiln_copy_or_link_checked(const char *src, const char *dst, struct kiln_blob_check *c,
+                              struct kiln_error *err);
 int kiln_rm_rf(const char *path);
 char *kiln_path_join(const char *a, const char *b, struct kiln_error *err);
 char *kiln_dirname(const char *path, struct kiln_error *err);
@@ -135,6 +140,45 @@ struct kiln_buf_sink {
     struct kiln_buf buf;
 };
 void kiln_buf_sink_init(struct kiln_buf_sink *s);
+
+/* Checks a blob read from a source kiln does not trust on read (a local
+ * layout or archive) against its descriptor, as its bytes stream past: the
+ * bytes are hashed once, in order, by whatever reads them for their real use.
+ * The last bytes are compared before they are handed on, so a damaged blob
+ * fails before its end is written anywhere. `origin` ("oci:DIR", …) names the
+ * source in errors. */
+struct kiln_blob_check {
+    struct kiln_sha256 sha;
+    char digest[KILN_DIGEST_MAX];
+    uint64_t size;   /* from the descriptor */
+    uint64_t hashed; /* bytes hashed so far (a high-water mark: rewinds are skipped) */
+    const char *origin;
+    bool done, ok;
+};
+int kiln_blob_check_init(struct kiln_blob_check *c, const char *digest, uint64_t size,
+                         const char *origin, struct kiln_error *err);
+/* The file's size against the descriptor's (before reading it). */
+int kiln_blob_check_size(const struct kiln_blob_check *c, uint64_t actual, struct kiln_error *err);
+/* Bytes p[0..n) at offset off of the blob; bytes below the mark are not
+ * hashed again (a rewound request). Fails on a gap, on more bytes than the
+ * descriptor says, or, when the last byte arrives, on a digest mismatch. */
+int kiln_blob_check_at(struct kiln_blob_check *c, uint64_t off, const void *p, size_t n,
+                       struct kiln_error *err);
+/* At the end of the stream: fails unless every byte was seen and matched. */
+int kiln_blob_check_end(struct kiln_blob_check *c, struct kiln_error *err);
+void kiln_blob_check_free(struct kiln_blob_check *c);
+/* Reads what is left of fd (from its offset) into the check: a stream
+ * reader (libarchive) may stop before the end of a file. */
+int kiln_blob_check_drain(struct kiln_blob_check *c, int fd, struct kiln_error *err);
+
+/* A kiln_blob_check as a sink stage: checks, then forwards to next. */
+struct kiln_check_sink {
+    struct kiln_sink sink;
+    struct kiln_sink *next;
+    struct kiln_blob_check *check;
+};
+void kiln_check_sink_init(struct kiln_check_sink *s, struct kiln_sink *next,
+                          struct kiln_blob_check *c);
 
 /* ---- compress/compress.c ---------------------------------------------- */
 struct kiln_compressor;
@@ -329,6 +373,10 @@ struct kiln_blob {
     char digest[KILN_DIGEST_MAX];
     uint64_t size;
     char *path; /* staged file holding the bytes */
+    /* the source the file was read from, when its bytes must be checked
+     * against digest and size as they are copied (kiln_blob_check);
+     * NULL for blobs kiln made or already verified */
+    const char *origin;
 };
 struct kiln_mem_blob {
     char digest[KILN_DIGEST_MAX];
@@ -377,10 +425,11 @@ void kiln_output_finish(struct kiln_output *o);
 void kiln_output_free(struct kiln_output *o);
 
 /* Writes an OCI layout's files into an (empty or existing) directory. */
-int kiln_layout_write_blob_file(const char *layout, const char *digest, const char *src,
-                                bool *added, struct kiln_error *err);
+int kiln_layout_write_blob_file(const char *layout, const struct kiln_blob *b, bool *added,
+                                struct kiln_error *err);
 int kiln_tar_add_file_from_path(struct kiln_tar_writer *w, const char *name, const char *src,
-                                uint64_t size, int64_t mtime, struct kiln_error *err);
+                                uint64_t size, int64_t mtime, struct kiln_blob_check *check,
+                                struct kiln_error *err);
 int kiln_tar_add_bytes(struct kiln_tar_writer *w, const char *name, const void *p, size_t n,
                        int64_t mtime, struct kiln_error *err);
 int kiln_tar_add_dir(struct kiln_tar_writer *w, const char *name, int64_t mtime,

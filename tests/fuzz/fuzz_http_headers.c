@@ -5,9 +5,7 @@
  * Input: newline-separated: a base URL, then references to resolve against
  * it (each result is resolved again as a base for the next).
  *
- * The Link header parser (link_next in src/lib/registry/client.c) is static
- * and cannot be reached without a registry; what it returns goes through
- * kiln_url_resolve, which is fuzzed here.
+ * The Link header itself is parsed by kiln_link_next (fuzz_link.c).
  */
 #include <string.h>
 

@@ -128,6 +128,47 @@ def urls():
         out("fuzz_http_headers", "url-%02d" % i, u)
 
 
+def links():
+    ls = [
+        '</v2/library/alpine/tags/list?last=3.19&n=100>; rel="next"',
+        '<https://ghcr.io/v2/o/r/tags/list?last=v1&n=100>; rel=next',
+        '</v2/x/tags/list?n=100&last=a>; rel="prev", </v2/x/tags/list?n=100&last=z>; rel="next"',
+        '</a>; rel="prev next"; type="application/json"',
+        '  </v2/x/tags/list?last=b>  ;  rel = "NEXT"  ',
+        '</a>; rel="prev"',
+        '</a>; title="next"; rel="last"',
+        '</a>; rel="first"; rel="next"',
+        '</a>; rel="nextpage"',
+        '</a>; rel="n\\ext"; anchor="#x"',
+        '</a>; rel="prev"\n</b>; rel="next"',
+        '<>; rel="next"',
+        '</a> rel="next"',
+        '</a; rel="next"',
+        'rel="next" </a>',
+        '</a b>; rel="next"',
+        '</a>; rel="next',
+        '</a>; =x; rel=next',
+        '5', ' 120 ', '18446744073709551616', '-1', '3 s',
+    ]
+    for i, v in enumerate(ls):
+        out("fuzz_link", "link-%02d" % i, v)
+    # whole header blocks, one line each, as libcurl hands them over
+    hs = [
+        'HTTP/1.1 200 OK\nContent-Type: application/json\n'
+        'Link: </v2/x/tags/list?last=a&n=100>; rel="next"\nContent-Length: 42',
+        'HTTP/1.1 100 Continue\nHTTP/1.1 202 Accepted\nLocation: /v2/x/blobs/uploads/3f2b?_state=a\n'
+        'Range: 0-1023\nDocker-Upload-UUID: 3f2b\nOCI-Chunk-Min-Length: 1048576',
+        'HTTP/1.1 401 Unauthorized\nWWW-Authenticate: Bearer realm="https://a/token"\n'
+        'WWW-Authenticate: Basic realm="r"\nWWW-Authenticate: x\nWWW-Authenticate: y\n'
+        'WWW-Authenticate: z',
+        'HTTP/1.1 429 Too Many Requests\nRetry-After: 7\nlink: </a>; rel=prev\nLINK: </b>; rel=next',
+        'HTTP/2 307\nlocation: https://other.example/blob?sig=1\ndocker-content-digest: sha256:' + 'a' * 64,
+        'HTTP/1.1 99999999999999999999 Big\nContent-Length: 99999999999999999999999',
+    ]
+    for i, v in enumerate(hs):
+        out("fuzz_link", "headers-%02d" % i, v)
+
+
 # ---------------------------------------------------------------- auth files
 def auth_files():
     import base64
@@ -459,6 +500,7 @@ def main():
         references()
         challenges()
         urls()
+        links()
         auth_files()
         layers = docs_seeds(work, kiln)
         tar_seeds(work, layers)

@@ -1,5 +1,8 @@
 /* Byte sinks: the stages of the streaming pipeline that are not compressors. */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../internal.h"
 
@@ -75,4 +78,130 @@ void kiln_buf_sink_init(struct kiln_buf_sink *s)
 {
     memset(s, 0, sizeof(*s));
     s->sink.write = buf_write;
+}
+
+/* ---- checks of blobs read from local sources ---- */
+
+static int check_damaged(const struct kiln_blob_check *c, struct kiln_error *err,
+                         const char *what)
+{
+    bool layout = !strncmp(c->origin ? c->origin : "", "oci:", 4);
+    return kiln_fail(err, KILN_ERR_INPUT, "blob %s in %s does not match its %s: the %s is damaged; "
+                     "re-create it", c->digest, c->origin ? c->origin : "the source", what,
+                     layout ? "layout" : "archive");
+}
+
+int kiln_blob_check_init(struct kiln_blob_check *c, const char *digest, uint64_t size,
+                         const char *origin, struct kiln_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->digest, sizeof(c->digest), "%s", digest);
+    c->size = size;
+    c->origin = origin;
+    return kiln_sha256_init(&c->sha, err);
+}
+
+int kiln_blob_check_size(const struct kiln_blob_check *c, uint64_t actual, struct kiln_error *err)
+{
+    if (actual == c->size)
+        return 0;
+    char what[96];
+    snprintf(what, sizeof(what), "size (%llu bytes, the descriptor says %llu)",
+             (unsigned long long)actual, (unsigned long long)c->size);
+    return check_damaged(c, err, what);
+}
+
+int kiln_blob_check_at(struct kiln_blob_check *c, uint64_t off, const void *p, size_t n,
+                       struct kiln_error *err)
+{
+    if (c->done && !c->ok) /* once damaged, always: a rewind must not resend it */
+        return check_damaged(c, err, "digest");
+    if (off > c->hashed)
+        return kiln_fail(err, KILN_ERR_INTERNAL, "blob %s: read out of order", c->digest);
+    if (off + n <= c->hashed)
+        return 0; /* a rewound request sends bytes already checked */
+    size_t skip = (size_t)(c->hashed - off);
+    p = (const char *)p + skip;
+    n -= skip;
+    if (n > c->size - c->hashed) {
+        char what[96];
+        snprintf(what, sizeof(what), "size (more than the %llu bytes of its descriptor)",
+                 (unsigned long long)c->size);
+        return check_damaged(c, err, what);
+    }
+    kiln_sha256_update(&c->sha, p, n);
+    c->hashed += n;
+    if (c->hashed == c->size && !c->done) {
+        char got[KILN_DIGEST_MAX];
+        kiln_sha256_final(&c->sha, got);
+        c->done = true;
+        c->ok = !strcmp(got, c->digest);
+    }
+    if (c->done && !c->ok)
+        return check_damaged(c, err, "digest");
+    return 0;
+}
+
+int kiln_blob_check_end(struct kiln_blob_check *c, struct kiln_error *err)
+{
+    if (!c->done && c->size == 0 && c->hashed == 0) { /* an empty blob: nothing streamed */
+        char got[KILN_DIGEST_MAX];
+        kiln_sha256_final(&c->sha, got);
+        c->done = true;
+        c->ok = !strcmp(got, c->digest);
+    }
+    if (!c->done) {
+        char what[96];
+        snprintf(what, sizeof(what), "size (%llu bytes, the descriptor says %llu)",
+                 (unsigned long long)c->hashed, (unsigned long long)c->size);
+        return check_damaged(c, err, what);
+    }
+    return c->ok ? 0 : check_damaged(c, err, "digest");
+}
+
+void kiln_blob_check_free(struct kiln_blob_check *c)
+{
+    if (c)
+        kiln_sha256_free(&c->sha);
+}
+
+int kiln_blob_check_drain(struct kiln_blob_check *c, int fd, struct kiln_error *err)
+{
+    unsigned char buf[1 << 14];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "blob %s", c->digest);
+        if (r == 0)
+            return 0;
+        if (kiln_blob_check_at(c, c->hashed, buf, (size_t)r, err) < 0)
+            return -1;
+    }
+}
+
+static int check_write(struct kiln_sink *s, const void *p, size_t n, struct kiln_error *err)
+{
+    struct kiln_check_sink *k = (struct kiln_check_sink *)s;
+    if (kiln_blob_check_at(k->check, k->check->hashed, p, n, err) < 0)
+        return -1;
+    return k->next ? kiln_sink_write(k->next, p, n, err) : 0;
+}
+
+static int check_finish(struct kiln_sink *s, struct kiln_error *err)
+{
+    struct kiln_check_sink *k = (struct kiln_check_sink *)s;
+    if (kiln_blob_check_end(k->check, err) < 0)
+        return -1;
+    return k->next ? kiln_sink_finish(k->next, err) : 0;
+}
+
+void kiln_check_sink_init(struct kiln_check_sink *s, struct kiln_sink *next,
+                          struct kiln_blob_check *c)
+{
+    s->sink.write = check_write;
+    s->sink.finish = check_finish;
+    s->next = next;
+    s->check = c;
 }

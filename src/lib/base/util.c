@@ -126,6 +126,53 @@ int kiln_read_file(const char *path, size_t max, struct kiln_buf *out, struct ki
     return 0;
 }
 
+int kiln_copy_or_link_checked(const char *src, const char *dst, struct kiln_blob_check *c,
+                              struct kiln_error *err)
+{
+    _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", src);
+    struct stat st;
+    if (fstat(in, &st) < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", src);
+    if (kiln_blob_check_size(c, (uint64_t)st.st_size, err) < 0)
+        return -1;
+    /* linked: the one read only checks; else it also copies */
+    bool linked = link(src, dst) == 0;
+    if (!linked && errno == EEXIST)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", dst);
+    int out = linked ? -1 : open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (!linked && out < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", dst);
+    static __thread unsigned char buf[1 << 16];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", src);
+            break;
+        }
+        if (n == 0) {
+            rc = kiln_blob_check_end(c, err);
+            break;
+        }
+        /* checked before written: the last bytes of a damaged blob are not */
+        if ((rc = kiln_blob_check_at(c, c->hashed, buf, (size_t)n, err)) < 0)
+            break;
+        if (out >= 0 && (rc = kiln_write_all(out, buf, (size_t)n, dst, err)) < 0)
+            break;
+    }
+    if (rc == 0 && out >= 0 && fsync(out) < 0)
+        rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot write", dst);
+    if (out >= 0 && close(out) < 0 && rc == 0)
+        rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot write", dst);
+    if (rc < 0)
+        unlink(dst);
+    return rc;
+}
+
 int kiln_copy_or_link(const char *src, const char *dst, struct kiln_error *err)
 {
     if (link(src, dst) == 0)

@@ -261,12 +261,12 @@ static int index_json(const struct kiln_output *o, const struct kiln_image_out *
 static const char oci_layout_bytes[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
 /* Puts a blob into LAYOUT/blobs/sha256/ unless it is there; *added says if it was. */
-int kiln_layout_write_blob_file(const char *layout, const char *digest, const char *src,
-                                bool *added, struct kiln_error *err)
+int kiln_layout_write_blob_file(const char *layout, const struct kiln_blob *b, bool *added,
+                                struct kiln_error *err)
 {
     *added = false;
     char rel[128];
-    snprintf(rel, sizeof(rel), "blobs/sha256/%s", hex_of(digest));
+    snprintf(rel, sizeof(rel), "blobs/sha256/%s", hex_of(b->digest));
     _cleanup_free_ char *dst = kiln_path_join(layout, rel, err);
     if (!dst)
         return -1;
@@ -281,8 +281,17 @@ int kiln_layout_write_blob_file(const char *layout, const char *digest, const ch
         return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", dst);
     close(fd);
     unlink(tmp);
-    if (kiln_copy_or_link(src, tmp, err) < 0)
+    if (b->origin) {
+        struct kiln_blob_check c;
+        if (kiln_blob_check_init(&c, b->digest, b->size, b->origin, err) < 0)
+            return -1;
+        int rc = kiln_copy_or_link_checked(b->path, tmp, &c, err);
+        kiln_blob_check_free(&c);
+        if (rc < 0)
+            return -1;
+    } else if (kiln_copy_or_link(b->path, tmp, err) < 0) {
         return -1;
+    }
     if (rename(tmp, dst) < 0) {
         int e = errno;
         unlink(tmp);
@@ -356,8 +365,7 @@ static int prepare_oci_dir(struct kiln_output *o, const struct kiln_image_out *i
         return -1;
     bool added;
     for (size_t i = 0; i < img->nlayers; i++) {
-        if (kiln_layout_write_blob_file(layout, img->layer_blobs[i].digest,
-                                        img->layer_blobs[i].path, &added, err) < 0)
+        if (kiln_layout_write_blob_file(layout, &img->layer_blobs[i], &added, err) < 0)
             return -1;
         if (added && o->existed && record_added(o, layout, img->layer_blobs[i].digest, err) < 0)
             return -1;
@@ -420,6 +428,7 @@ struct item {
     size_t len;
     const char *path; /* ITEM_FILE */
     uint64_t size;
+    const char *digest, *origin; /* ITEM_FILE to check (kiln_blob.origin) */
 };
 
 struct items {
@@ -478,15 +487,17 @@ static int add_bytes(struct items *it, const char *name, const void *p, size_t n
     return 0;
 }
 
-static int add_file(struct items *it, const char *name, const char *path, uint64_t size,
+static int add_file(struct items *it, const char *name, const struct kiln_blob *b,
                     struct kiln_error *err)
 {
     struct item *x = items_add(it, name, err);
     if (!x)
         return -1;
     x->kind = ITEM_FILE;
-    x->path = path;
-    x->size = size;
+    x->path = b->path;
+    x->size = b->size;
+    x->digest = b->digest;
+    x->origin = b->origin;
     return 0;
 }
 
@@ -496,11 +507,15 @@ static int item_cmp(const void *a, const void *b)
 }
 
 int kiln_tar_add_file_from_path(struct kiln_tar_writer *w, const char *name, const char *src,
-                                uint64_t size, int64_t mtime, struct kiln_error *err)
+                                uint64_t size, int64_t mtime, struct kiln_blob_check *check,
+                                struct kiln_error *err)
 {
     _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return kiln_fail_errno(err, KILN_ERR_INTERNAL, errno, "%s", src);
+    struct stat st;
+    if (check && fstat(fd, &st) == 0 && kiln_blob_check_size(check, (uint64_t)st.st_size, err) < 0)
+        return -1;
     struct kiln_tar_entry e = {
         .path = name, .type = KILN_TAR_REG, .mode = 0644, .mtime = mtime, .size = size};
     if (kiln_tar_write_header(w, &e, err) < 0)
@@ -511,13 +526,20 @@ int kiln_tar_add_file_from_path(struct kiln_tar_writer *w, const char *name, con
         ssize_t r = read(fd, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf));
         if (r < 0 && errno == EINTR)
             continue;
+        if (r == 0 && check && kiln_blob_check_end(check, err) < 0)
+            return -1; /* shrank since it was opened */
         if (r <= 0)
             return kiln_fail_errno(err, KILN_ERR_INTERNAL, r < 0 ? errno : EIO,
                                    "%s: read failed", src);
+        /* checked before written: the last bytes of a damaged blob are not */
+        if (check && kiln_blob_check_at(check, check->hashed, buf, (size_t)r, err) < 0)
+            return -1;
         if (kiln_tar_write_data(w, buf, (size_t)r, err) < 0)
             return -1;
         left -= (uint64_t)r;
     }
+    if (check && kiln_blob_check_end(check, err) < 0)
+        return -1;
     return kiln_tar_end_entry(w, err);
 }
 
@@ -549,8 +571,15 @@ static int write_archive(struct kiln_output *o, struct items *it, int64_t mtime,
             rc = kiln_tar_add_dir(&w, x->name, mtime, err);
         else if (x->kind == ITEM_BYTES)
             rc = kiln_tar_add_bytes(&w, x->name, x->data, x->len, mtime, err);
-        else
-            rc = kiln_tar_add_file_from_path(&w, x->name, x->path, x->size, mtime, err);
+        else if (!x->origin)
+            rc = kiln_tar_add_file_from_path(&w, x->name, x->path, x->size, mtime, NULL, err);
+        else {
+            struct kiln_blob_check c;
+            rc = kiln_blob_check_init(&c, x->digest, x->size, x->origin, err);
+            if (rc == 0)
+                rc = kiln_tar_add_file_from_path(&w, x->name, x->path, x->size, mtime, &c, err);
+            kiln_blob_check_free(&c);
+        }
     }
     if (rc == 0)
         rc = kiln_tar_finish(&w, err);
@@ -578,7 +607,7 @@ static int prepare_oci_archive(struct kiln_output *o, const struct kiln_image_ou
         rc = add_dir(&it, "blobs/sha256", err);
     for (size_t i = 0; rc == 0 && i < img->nlayers; i++) {
         snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->layer_blobs[i].digest));
-        rc = add_file(&it, name, img->layer_blobs[i].path, img->layer_blobs[i].size, err);
+        rc = add_file(&it, name, &img->layer_blobs[i], err);
     }
     if (rc == 0 && img->config_json) {
         snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->config_digest));
@@ -690,7 +719,7 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
             rc = s ? add_bytes(&it, name, s, strlen(s), s, err) : -1;
         snprintf(name, sizeof(name), "%s/layer.tar", ids[i]);
         if (rc == 0)
-            rc = add_file(&it, name, img->layer_blobs[i].path, img->layer_blobs[i].size, err);
+            rc = add_file(&it, name, &img->layer_blobs[i], err);
     }
     json_decref(cfg);
 

@@ -94,6 +94,11 @@ static int blob_file(const struct kiln_src *s, const char *digest, char **out,
     return *out ? 0 : -1;
 }
 
+static const char *damaged_what(const struct kiln_src *s)
+{
+    return !strncmp(s->spec, "oci:", 4) ? "layout" : "archive";
+}
+
 /* A small document (manifest, index, config) by digest, verified. */
 static int get_doc(struct kiln_src *s, const char *repo, const char *digest, bool manifest,
                    struct kiln_buf *out, char mt[128], struct kiln_error *err)
@@ -114,8 +119,9 @@ static int get_doc(struct kiln_src *s, const char *repo, const char *digest, boo
     if (kiln_sha256_buf(out->data, out->len, got, err) < 0)
         return -1;
     if (strcmp(got, digest))
-        return kiln_fail(err, KILN_ERR_FORMAT, "%s: blob %s hashes to %s: the layout is corrupt",
-                         s->spec, digest, got);
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "blob %s in %s does not match its digest: the %s is damaged; re-create it",
+                         digest, s->spec, damaged_what(s));
     if (mt)
         mt[0] = '\0';
     return 0;
@@ -193,6 +199,7 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
                          im->manifest_digest);
     }
     snprintf(im->config_digest, sizeof(im->config_digest), "%s", cd);
+    json_t *csz = json_object_get(cfg, "size");
     /* nlayers only once the array exists: image_free walks it */
     im->layers = calloc(json_array_size(layers) ? json_array_size(layers) : 1,
                         sizeof(*im->layers));
@@ -217,14 +224,26 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
         snprintf(im->layers[i].digest, KILN_DIGEST_MAX, "%s", d);
         snprintf(im->layers[i].media_type, 128, "%s", lmt ? lmt : "");
         im->layers[i].size = (uint64_t)sz;
-        if (s->kind == KILN_SRC_LAYOUT && blob_file(s, d, &im->layers[i].path, err) < 0)
-            rc = -1;
+        if (s->kind == KILN_SRC_LAYOUT) {
+            im->layers[i].origin = s->spec;
+            if (blob_file(s, d, &im->layers[i].path, err) < 0)
+                rc = -1;
+        }
     }
+    /* read before m goes: csz belongs to it */
+    bool have_csz = json_is_integer(csz);
+    json_int_t want_csz = json_integer_value(csz);
     json_decref(m);
     if (rc == 0)
         rc = get_doc(s, repo, im->config_digest, false, &im->config, NULL, err);
     if (rc < 0)
         return -1;
+    if (s->kind == KILN_SRC_LAYOUT && have_csz && (uint64_t)want_csz != im->config.len)
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "blob %s in %s does not match its size (%zu bytes, the descriptor says "
+                         "%lld): the %s is damaged; re-create it",
+                         im->config_digest, s->spec, im->config.len, (long long)want_csz,
+                         damaged_what(s));
     json_t *c = json_loads(im->config.data, 0, &je);
     if (!c)
         return kiln_fail(err, KILN_ERR_FORMAT, "%s: config %s is not JSON: %s", s->spec,
@@ -476,36 +495,105 @@ out:
 
 /* ---- docker-archive: ---- */
 
-static int hash_file(const char *path, char out[KILN_DIGEST_MAX], uint64_t *size,
-                     unsigned char magic[6], struct kiln_error *err)
+/* Reads a docker-archive layer once: its digest and size (the compressed
+ * bytes, as a manifest names them) and, through libarchive's decompressors,
+ * its diff_id (the tar), which the config records: what a damaged archive
+ * fails. diff_id is left empty when the compression is not one libarchive
+ * decodes here. */
+struct layer_reader {
+    int fd;
+    unsigned char *buf;
+    struct kiln_sha256 sha;
+    uint64_t n;
+};
+
+static la_ssize_t layer_read(struct archive *a, void *ud, const void **out)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
-    struct kiln_sha256 h;
-    if (kiln_sha256_init(&h, err) < 0)
+    struct layer_reader *lr = ud;
+    ssize_t r;
+    do
+        r = read(lr->fd, lr->buf, 1 << 16);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        archive_set_error(a, errno, "read error");
         return -1;
-    static __thread unsigned char buf[1 << 16];
-    uint64_t n = 0;
+    }
+    kiln_sha256_update(&lr->sha, lr->buf, (size_t)r);
+    lr->n += (uint64_t)r;
+    *out = lr->buf;
+    return r;
+}
+
+static int hash_layer(const char *path, char digest[KILN_DIGEST_MAX], uint64_t *size,
+                      unsigned char magic[6], char diff_id[KILN_DIGEST_MAX],
+                      struct kiln_error *err)
+{
+    diff_id[0] = '\0';
+    struct layer_reader lr = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
+    if (lr.fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
     memset(magic, 0, 6);
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof(buf));
+    ssize_t m = pread(lr.fd, magic, 6, 0);
+    bool gzip = m >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    bool zstd = m >= 4 && !memcmp(magic, "\x28\xb5\x2f\xfd", 4);
+    bool plain = !gzip && !zstd && memcmp(magic, "BZh", 3) && memcmp(magic, "\xfd" "7zXZ", 5);
+    struct kiln_sha256 tar;
+    bool have_tar = false;
+    int rc = kiln_sha256_init(&lr.sha, err);
+    if (rc == 0 && !(lr.buf = kiln_xmalloc(1 << 16, err)))
+        rc = -1;
+    struct archive *a = NULL;
+    if (rc == 0 && (gzip || zstd || plain)) {
+        if (!(a = archive_read_new()) || kiln_sha256_init(&tar, err) < 0)
+            rc = a ? -1 : kiln_oom(err);
+        else
+            have_tar = true;
+    }
+    if (rc == 0 && a) {
+        archive_read_support_filter_all(a);
+        archive_read_support_format_raw(a);
+        struct archive_entry *e;
+        int r = archive_read_open(a, &lr, NULL, layer_read, NULL);
+        if (r == ARCHIVE_OK)
+            r = archive_read_next_header(a, &e);
+        /* a compression this libarchive cannot decode gives no diff_id */
+        bool decoded = r == ARCHIVE_OK && (plain || archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE);
+        const void *blk;
+        size_t len;
+        la_int64_t off;
+        while (decoded && (r = archive_read_data_block(a, &blk, &len, &off)) == ARCHIVE_OK)
+            kiln_sha256_update(&tar, blk, len);
+        if (r == ARCHIVE_EOF && decoded)
+            kiln_sha256_final(&tar, diff_id);
+        else if (decoded || r == ARCHIVE_FATAL)
+            /* the bytes do not decode: the layer is damaged */
+            rc = kiln_fail(err, KILN_ERR_INPUT, "cannot decompress: %s",
+                           archive_error_string(a) ? archive_error_string(a) : "read error");
+    }
+    if (a)
+        archive_read_free(a);
+    if (have_tar)
+        kiln_sha256_free(&tar);
+    /* what libarchive left unread (all of it, without a decoder) */
+    while (rc == 0) {
+        ssize_t r = read(lr.fd, lr.buf, 1 << 16);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0) {
-            kiln_sha256_free(&h);
-            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
-        }
-        if (r == 0)
+        if (r < 0)
+            rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
+        if (r <= 0)
             break;
-        if (n == 0)
-            memcpy(magic, buf, r < 6 ? (size_t)r : 6);
-        kiln_sha256_update(&h, buf, (size_t)r);
-        n += (uint64_t)r;
+        kiln_sha256_update(&lr.sha, lr.buf, (size_t)r);
+        lr.n += (uint64_t)r;
     }
-    kiln_sha256_final(&h, out);
-    *size = n;
-    return 0;
+    if (rc == 0) {
+        kiln_sha256_final(&lr.sha, digest);
+        *size = lr.n;
+    }
+    kiln_sha256_free(&lr.sha);
+    free(lr.buf);
+    close(lr.fd);
+    return rc;
 }
 
 static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln_error *err)
@@ -544,6 +632,18 @@ static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln
     }
     if (rc == 0)
         rc = kiln_sha256_buf(im->config.data, im->config.len, im->config_digest, err);
+    /* a config named by its digest ("<hex>.json", "blobs/sha256/<hex>") must have it */
+    const char *cbase = rc == 0 ? strrchr(norm.data, '/') : NULL;
+    cbase = cbase ? cbase + 1 : norm.data;
+    if (rc == 0 && strspn(cbase, "0123456789abcdef") == 64 &&
+        (!strcmp(cbase + 64, ".json") || (!cbase[64] && !strncmp(norm.data, "blobs/sha256/", 13))) &&
+        strncmp(cbase, im->config_digest + 7, 64))
+        rc = kiln_fail(err, KILN_ERR_INPUT,
+                       "blob sha256:%.64s in %s does not match its digest: the archive is "
+                       "damaged; re-create it",
+                       cbase, s->spec);
+    json_t *cj = rc == 0 ? json_loads(im->config.data, 0, NULL) : NULL;
+    json_t *cids = json_object_get(json_object_get(cj, "rootfs"), "diff_ids");
     if (rc == 0 && !(im->layers = calloc(json_array_size(layers) ? json_array_size(layers) : 1,
                                          sizeof(*im->layers))))
         rc = kiln_oom(err);
@@ -565,8 +665,33 @@ static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln
             break;
         }
         unsigned char magic[6];
-        if ((rc = hash_file(l->path, l->digest, &l->size, magic, err)) < 0)
+        char diff_id[KILN_DIGEST_MAX];
+        if ((rc = hash_layer(l->path, l->digest, &l->size, magic, diff_id, err)) < 0) {
+            rc = kiln_error_prefix(err, "layer %s in %s is damaged (re-create the archive)",
+                                   norm.data, s->spec);
             break;
+        }
+        /* a layer named by its digest must have it; its tar must have the
+         * diff_id the config records for it */
+        const char *lbase = strrchr(norm.data, '/');
+        lbase = lbase ? lbase + 1 : norm.data;
+        const char *want_id = json_string_value(json_array_get(cids, i));
+        if (!strncmp(norm.data, "blobs/sha256/", 13) && strspn(lbase, "0123456789abcdef") == 64 &&
+            !lbase[64] && strcmp(lbase, l->digest + 7)) {
+            rc = kiln_fail(err, KILN_ERR_INPUT,
+                           "layer %s in %s does not match its digest: the archive is damaged; "
+                           "re-create it",
+                           norm.data, s->spec);
+            break;
+        }
+        if (diff_id[0] && want_id && json_array_size(cids) == json_array_size(layers) &&
+            strcmp(diff_id, want_id)) {
+            rc = kiln_fail(err, KILN_ERR_INPUT,
+                           "layer %s in %s does not match its diff_id %s in the config: the "
+                           "archive is damaged; re-create it",
+                           norm.data, s->spec, want_id);
+            break;
+        }
         const char *lmt = "application/vnd.oci.image.layer.v1.tar";
         if (magic[0] == 0x1f && magic[1] == 0x8b)
             lmt = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -587,6 +712,7 @@ static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln
     }
     kiln_buf_free(&norm);
     json_decref(m);
+    json_decref(cj);
     if (rc < 0) {
         json_decref(jl);
         return -1;

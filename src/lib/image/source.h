@@ -9,6 +9,10 @@ struct kiln_src_layer {
     uint64_t size;
     char media_type[128];
     char *path; /* local file with the bytes; NULL until fetched (registries) */
+    /* the source's spec when the bytes are not verified yet and must be
+     * checked as they are read (oci:, oci-archive:); NULL when they were
+     * (registry downloads) or are hashed on open (docker-archive:) */
+    const char *origin;
 };
 
 struct kiln_src_image {

@@ -457,9 +457,41 @@ static bool is_whiteout(const char *path)
     return !strncmp(b, ".wh.", 4);
 }
 
-/* One pass over a layer: whiteouts only, or everything else. */
+/* Feeds libarchive from a file while a kiln_blob_check hashes every byte. */
+struct checked_reader {
+    int fd;
+    unsigned char *buf;
+    struct kiln_blob_check *check;
+    struct kiln_error err;
+    bool failed; /* err holds the check's error */
+};
+
+static la_ssize_t checked_read(struct archive *a, void *ud, const void **out)
+{
+    struct checked_reader *cr = ud;
+    ssize_t n;
+    do
+        n = read(cr->fd, cr->buf, 1 << 20);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        archive_set_error(a, errno, "read error");
+        return -1;
+    }
+    if (n > 0 && kiln_blob_check_at(cr->check, cr->check->hashed, cr->buf, (size_t)n,
+                                    &cr->err) < 0) {
+        cr->failed = true;
+        archive_set_error(a, EIO, "%s", cr->err.message);
+        return -1;
+    }
+    *out = cr->buf;
+    return n;
+}
+
+/* One pass over a layer: whiteouts only, or everything else. With check,
+ * the pass also checks the file's bytes (all of them, past what libarchive
+ * reads), and a mismatch is the error reported. */
 static int layer_pass(struct unpack *u, const char *file, bool whiteouts,
-                      struct kiln_error *err)
+                      struct kiln_blob_check *check, struct kiln_error *err)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -468,7 +500,21 @@ static int layer_pass(struct unpack *u, const char *file, bool whiteouts,
     archive_read_support_format_tar(a);
     int rc = 0;
     struct kiln_buf p = {0};
-    if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK)
+    struct checked_reader cr = {.fd = -1, .check = check};
+    if (check) {
+        cr.fd = open(file, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (cr.fd < 0 || fstat(cr.fd, &st) < 0)
+            rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "layer %s: %s", u->layer, file);
+        else if (kiln_blob_check_size(check, (uint64_t)st.st_size, err) < 0)
+            rc = -1;
+        else if (!(cr.buf = kiln_xmalloc(1 << 20, err)))
+            rc = -1;
+        else if (archive_read_open(a, &cr, NULL, checked_read, NULL) != ARCHIVE_OK)
+            rc = cr.failed ? kiln_fail(err, cr.err.code, "%s", cr.err.message)
+                           : kiln_fail(err, KILN_ERR_INPUT, "layer %s: %s", u->layer,
+                                       archive_error_string(a));
+    } else if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK)
         rc = kiln_fail(err, KILN_ERR_INPUT, "layer %s: %s", u->layer, archive_error_string(a));
     while (rc == 0) {
         struct archive_entry *e;
@@ -492,6 +538,17 @@ static int layer_pass(struct unpack *u, const char *file, bool whiteouts,
     }
     kiln_buf_free(&p);
     archive_read_free(a);
+    if (check && cr.fd >= 0 && cr.buf) {
+        /* a damaged blob explains any other failure: it is the error to report */
+        if (!cr.failed && (kiln_blob_check_drain(check, cr.fd, &cr.err) < 0 ||
+                           kiln_blob_check_end(check, &cr.err) < 0))
+            cr.failed = true;
+        if (cr.failed)
+            rc = kiln_fail(err, cr.err.code, "%s", cr.err.message);
+    }
+    free(cr.buf);
+    if (cr.fd >= 0)
+        close(cr.fd);
     return rc;
 }
 
@@ -537,10 +594,19 @@ int kiln_unpack(const char *ref, const char *dir, const char *platform,
         struct kiln_src_layer *ly = &im->layers[i];
         u.layer = ly->digest;
         rc = kiln_src_layer_path(s, ly, err);
+        /* a local source's layer is checked in the first pass, before the
+         * second writes its files (all of it stays in the temporary tree) */
+        struct kiln_blob_check check;
+        bool checked = rc == 0 && ly->origin;
+        if (checked && (rc = kiln_blob_check_init(&check, ly->digest, ly->size, ly->origin,
+                                                  err)) < 0)
+            checked = false;
         if (rc == 0)
-            rc = layer_pass(&u, ly->path, true, err);
+            rc = layer_pass(&u, ly->path, true, checked ? &check : NULL, err);
+        if (checked)
+            kiln_blob_check_free(&check);
         if (rc == 0)
-            rc = layer_pass(&u, ly->path, false, err);
+            rc = layer_pass(&u, ly->path, false, NULL, err);
     }
     /* Directory modes and mtimes last, children before parents (walk order
      * reversed), once nothing is written below. A directory that several

@@ -191,8 +191,8 @@ static void sleep_ms(unsigned ms)
 static void backoff(struct kiln_registry *r, unsigned attempt, const char *retry_after)
 {
     unsigned ms;
-    if (retry_after && *retry_after >= '0' && *retry_after <= '9') {
-        long s = strtol(retry_after, NULL, 10);
+    uint64_t s;
+    if (kiln_header_uint(retry_after, &s) == 0) {
         ms = (unsigned)((s > 60 ? 60 : s) * 1000);
     } else {
         unsigned base = r->o.retry_base_ms << (attempt > 6 ? 6 : attempt);
@@ -238,7 +238,8 @@ static int ensure_base(struct kiln_registry *r, struct kiln_error *err)
                     r->have_ch = kiln_challenge_parse(resp.www_auth, resp.n_www_auth, &r->ch,
                                                       &e) == 0;
                 }
-                rc = r->base ? 0 : kiln_oom(err);
+                /* into e: err is overwritten with the attempt's error below */
+                rc = r->base ? 0 : kiln_oom(&e);
             } else if (x == 0 && retriable_status(resp.status) && attempt < r->o.retries) {
                 kiln_http_resp_free(&resp);
                 backoff(r, attempt, NULL);
@@ -473,8 +474,10 @@ static int reg_do(struct kiln_registry *r, struct kiln_http *http, struct kiln_h
         *transient_out = false;
     for (;;) {
         char *authz = NULL;
-        if (authorization(r, http, scope, refresh, &authz, err) < 0)
+        if (authorization(r, http, scope, refresh, &authz, err) < 0) {
+            memset(resp, 0, sizeof(*resp)); /* nothing to free on failure */
             return -1;
+        }
         refresh = false;
         req->authorization = authz;
         bool transient = false;
@@ -862,18 +865,38 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
         return rc;
     }
     char *loc = resolve_location(url, &resp, err);
-    uint64_t min_chunk = resp.chunk_min ? strtoull(resp.chunk_min, NULL, 10) : 0;
+    uint64_t min_chunk = 0;
+    if (resp.chunk_min && kiln_header_uint(resp.chunk_min, &min_chunk) < 0)
+        min_chunk = 0; /* not a number: ignored, as an absent header */
     kiln_http_resp_free(&resp);
     free(url);
     if (!loc)
         return -1;
 
     _cleanup_close_ int fd = -1;
+    /* a blob from a local source is checked as it is sent: a damaged one
+     * aborts its request before the last byte, so the registry never
+     * completes it (and the manifest, which goes last, is never pushed) */
+    struct kiln_blob_check check;
+    bool checked = !b->data && b->origin;
+    if (checked && kiln_blob_check_init(&check, b->digest, b->size, b->origin, err) < 0) {
+        free(loc);
+        return -1;
+    }
     if (!b->data) {
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
+        struct stat st;
+        if (fd < 0 || (checked && fstat(fd, &st) < 0)) {
+            int e = errno;
             free(loc);
-            return kiln_fail_errno(err, KILN_ERR_INTERNAL, errno, "%s", path);
+            if (checked)
+                kiln_blob_check_free(&check);
+            return kiln_fail_errno(err, KILN_ERR_INTERNAL, e, "%s", path);
+        }
+        if (checked && kiln_blob_check_size(&check, (uint64_t)st.st_size, err) < 0) {
+            free(loc);
+            kiln_blob_check_free(&check);
+            return -1;
         }
     }
     if (chunk && chunk < min_chunk)
@@ -883,7 +906,8 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
         while (off < b->size) {
             uint64_t n = b->size - off < chunk ? b->size - off : chunk;
             struct kiln_http_body body = {.data = b->data ? b->data->data : NULL,
-                                          .fd = fd, .offset = off, .len = n};
+                                          .fd = fd, .offset = off, .len = n,
+                                          .check = checked ? &check : NULL};
             char range[64];
             snprintf(range, sizeof(range), "Content-Range: %llu-%llu", (unsigned long long)off,
                      (unsigned long long)(off + n - 1));
@@ -894,6 +918,8 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
             rc = reg_do(r, http, &pr, scope, false, &resp, transient, err);
             if (rc < 0) {
                 free(loc);
+                if (checked)
+                    kiln_blob_check_free(&check);
                 return -1;
             }
             if (resp.status != 202 && resp.status != 201 && resp.status != 204) {
@@ -902,23 +928,38 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
                                   b->digest, (unsigned long long)off);
                 kiln_http_resp_free(&resp);
                 free(loc);
+                if (checked)
+                    kiln_blob_check_free(&check);
                 return rc;
             }
             char *next = resp.location ? resolve_location(loc, &resp, err) : strdup(loc);
             kiln_http_resp_free(&resp);
             free(loc);
-            if (!next)
+            if (!next) {
+                if (checked)
+                    kiln_blob_check_free(&check);
                 return -1;
+            }
             loc = next;
             off += n;
         }
     }
+    /* chunks sent every byte (or there are none): the check is complete */
+    if (checked && off >= b->size && kiln_blob_check_end(&check, err) < 0) {
+        free(loc);
+        kiln_blob_check_free(&check);
+        return -1;
+    }
     char *put = with_digest(loc, b->digest, err);
     free(loc);
-    if (!put)
+    if (!put) {
+        if (checked)
+            kiln_blob_check_free(&check);
         return -1;
+    }
     struct kiln_http_body body = {.data = b->data ? b->data->data : NULL, .fd = fd,
-                                  .offset = 0, .len = off < b->size ? b->size : 0};
+                                  .offset = 0, .len = off < b->size ? b->size : 0,
+                                  .check = checked ? &check : NULL};
     struct kiln_http_req pr = {.method = "PUT", .url = put, .body = body.len ? &body : NULL,
                                .content_type = "application/octet-stream",
                                .max_body = ERROR_BODY_MAX};
@@ -928,6 +969,8 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
     }
     rc = reg_do(r, http, &pr, scope, false, &resp, transient, err);
     free(put);
+    if (checked)
+        kiln_blob_check_free(&check);
     if (rc < 0)
         return -1;
     if (resp.status != 201 && resp.status != 204) {
@@ -1166,16 +1209,6 @@ static int push_blobs(struct kiln_registry *r, const char *repo, struct kiln_pus
 
 /* ---- tags ---- */
 
-static char *link_next(const char *link)
-{
-    if (!link || !strstr(link, "rel=\"next\""))
-        return NULL;
-    const char *s = strchr(link, '<'), *e = s ? strchr(s, '>') : NULL;
-    if (!s || !e)
-        return NULL;
-    return strndup(s + 1, (size_t)(e - s - 1));
-}
-
 int kiln_registry_tags(struct kiln_registry *r, const char *repo, struct kiln_strlist *out,
                        struct kiln_error *err)
 {
@@ -1215,10 +1248,20 @@ int kiln_registry_tags(struct kiln_registry *r, const char *repo, struct kiln_st
                 rc = kiln_strlist_push(out, json_string_value(v), err);
         }
         json_decref(j);
-        char *next = rc == 0 ? link_next(resp.link) : NULL;
+        char *next = NULL;
+        if (rc == 0 && kiln_link_next(resp.link, &next, err) < 0)
+            rc = kiln_error_prefix(err, "registry %s: tags of %s", r->host, repo);
         char *abs = next ? kiln_url_resolve(url, next, err) : NULL;
         if (next && !abs)
             rc = -1;
+        if (abs && !strcmp(abs, url)) {
+            /* `<>` or a link to the same page would loop until the page limit */
+            rc = kiln_fail(err, KILN_ERR_FORMAT,
+                           "registry %s: tags of %s: the next page is the same page", r->host,
+                           repo);
+            free(abs);
+            abs = NULL;
+        }
         free(next);
         kiln_http_resp_free(&resp);
         free(url);

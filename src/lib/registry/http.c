@@ -168,11 +168,56 @@ static void add_certs_d(X509_STORE *store, const char *root, const char *host)
     closedir(d);
 }
 
+/* The system CA bundle (libcurl's default CAINFO), parsed once per process
+ * and copied into each new TLS context: parsing its ~150 certificates takes
+ * some 200,000 allocations and milliseconds of CPU, which every handle (each
+ * registry, each upload worker) otherwise paid again. Only the bundle is
+ * cached; a CA directory (CAPATH) is looked up lazily by OpenSSL anyway. A
+ * failed load is not cached, so the next context tries again. */
+static pthread_mutex_t ca_mu = PTHREAD_MUTEX_INITIALIZER;
+static X509_STORE *ca_cache; /* never changed once set */
+static const char *ca_bundle; /* libcurl's default CAINFO, or NULL */
+
+static pthread_once_t ca_bundle_once = PTHREAD_ONCE_INIT;
+static void ca_bundle_init(void)
+{
+    CURL *c = curl_easy_init();
+    char *p = NULL;
+    if (c && curl_easy_getinfo(c, CURLINFO_CAINFO, &p) == CURLE_OK && p && *p)
+        ca_bundle = strdup(p);
+    curl_easy_cleanup(c);
+}
+
+static int add_system_cas(X509_STORE *dst)
+{
+    pthread_mutex_lock(&ca_mu);
+    if (!ca_cache) {
+        X509_STORE *s = X509_STORE_new();
+        if (s && X509_STORE_load_file(s, ca_bundle) == 1)
+            ca_cache = s;
+        else
+            X509_STORE_free(s);
+    }
+    X509_STORE *c = ca_cache;
+    pthread_mutex_unlock(&ca_mu);
+    if (!c)
+        return -1;
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(c);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (x && X509_STORE_add_cert(dst, x) != 1)
+            return -1;
+    }
+    return 0;
+}
+
 static CURLcode ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *userdata)
 {
     (void)curl;
     struct ssl_ctx_arg *a = userdata;
     X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)ssl_ctx);
+    if (ca_bundle && add_system_cas(store) < 0)
+        return CURLE_SSL_CACERT_BADFILE;
     if (a->tls->ca_file && X509_STORE_load_locations(store, a->tls->ca_file, NULL) != 1)
         return CURLE_SSL_CACERT_BADFILE;
     const char *dirs = a->tls->cert_dir ? a->tls->cert_dir
@@ -194,6 +239,7 @@ struct io {
     struct kiln_error *err;
     bool sink_failed;
     bool to_sink;
+    bool check_failed; /* the body failed its kiln_blob_check; err is set */
 };
 
 static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
@@ -208,9 +254,17 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
         return 0;
     if (b->fd >= 0) {
         ssize_t r = pread(b->fd, buf, want, (off_t)(b->offset + io->sent));
+        if (r == 0 && b->check) {
+            kiln_blob_check_end(b->check, io->err); /* the file shrank */
+            io->check_failed = true;
+        }
         if (r <= 0)
             return CURL_READFUNC_ABORT;
         want = (size_t)r;
+        if (b->check && kiln_blob_check_at(b->check, b->offset + io->sent, buf, want, io->err) < 0) {
+            io->check_failed = true;
+            return CURL_READFUNC_ABORT;
+        }
     } else {
         memcpy(buf, (const char *)b->data + b->offset + io->sent, want);
     }
@@ -277,13 +331,148 @@ static char *trim_dup(const char *v)
     return r;
 }
 
-/* Collects the headers kiln needs; resets at each new response (redirects,
- * 100 Continue). */
-static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
+/* ---- header values ---- */
+
+int kiln_header_uint(const char *v, uint64_t *out)
 {
-    struct io *io = ud;
-    size_t n = size * nmemb;
-    struct kiln_http_resp *r = io->resp;
+    if (!v)
+        return -1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v < '0' || *v > '9')
+        return -1;
+    uint64_t n = 0;
+    for (; *v >= '0' && *v <= '9'; v++) {
+        unsigned d = (unsigned)(*v - '0');
+        n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d;
+    }
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static bool link_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* RFC 9110 tchar */
+static bool link_tchar(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Feeds one character of a rel value to a matcher of the relation type
+ * "next" among whitespace-separated types (case-insensitive). state: index
+ * in "next" while matching, -1 after a mismatch in the current type. */
+static void rel_feed(int *state, bool *found, char c)
+{
+    if (c == ' ' || c == '\t' || c == '\0') {
+        if (*state == 4)
+            *found = true;
+        *state = 0;
+    } else if (*state >= 0 && *state < 4 && (c | 0x20) == "next"[*state]) {
+        (*state)++;
+    } else {
+        *state = -1;
+    }
+}
+
+int kiln_link_next(const char *link, char **next, struct kiln_error *err)
+{
+    *next = NULL;
+    if (!link)
+        return 0;
+    const char *p = link;
+    for (;;) {
+        while (link_ows(*p) || *p == ',')
+            p++;
+        if (!*p)
+            return 0;
+        if (*p != '<')
+            return kiln_fail(err, KILN_ERR_FORMAT, "malformed Link header: expected '<'");
+        const char *uri = ++p;
+        while (*p && *p != '>') {
+            if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '<')
+                return kiln_fail(err, KILN_ERR_FORMAT,
+                                 "malformed Link header: bad character in a target");
+            p++;
+        }
+        if (*p != '>')
+            return kiln_fail(err, KILN_ERR_FORMAT, "malformed Link header: unterminated target");
+        size_t uri_len = (size_t)(p - uri);
+        p++;
+        bool seen_rel = false, is_next = false;
+        for (;;) {
+            while (link_ows(*p))
+                p++;
+            if (!*p || *p == ',')
+                break;
+            if (*p != ';')
+                return kiln_fail(err, KILN_ERR_FORMAT, "malformed Link header: expected ';'");
+            p++;
+            while (link_ows(*p))
+                p++;
+            const char *name = p;
+            while (link_tchar(*p))
+                p++;
+            size_t name_len = (size_t)(p - name);
+            if (!name_len)
+                return kiln_fail(err, KILN_ERR_FORMAT,
+                                 "malformed Link header: empty parameter name");
+            /* only the first rel counts (RFC 8288, 3.3) */
+            bool rel = name_len == 3 && !strncasecmp(name, "rel", 3) && !seen_rel;
+            if (name_len == 3 && !strncasecmp(name, "rel", 3))
+                seen_rel = true;
+            while (link_ows(*p))
+                p++;
+            if (*p != '=')
+                continue; /* a parameter without a value */
+            p++;
+            while (link_ows(*p))
+                p++;
+            int state = 0;
+            bool found = false;
+            if (*p == '"') {
+                for (p++; *p != '"'; p++) {
+                    if (*p == '\\' && p[1])
+                        p++;
+                    if (!*p)
+                        return kiln_fail(err, KILN_ERR_FORMAT,
+                                         "malformed Link header: unterminated quoted string");
+                    if (rel)
+                        rel_feed(&state, &found, *p);
+                }
+                p++;
+            } else {
+                const char *val = p;
+                while (link_tchar(*p)) {
+                    if (rel)
+                        rel_feed(&state, &found, *p);
+                    p++;
+                }
+                if (p == val)
+                    return kiln_fail(err, KILN_ERR_FORMAT,
+                                     "malformed Link header: empty parameter value");
+            }
+            if (rel) {
+                rel_feed(&state, &found, '\0');
+                is_next = found;
+            }
+        }
+        if (is_next) {
+            *next = strndup(uri, uri_len);
+            return *next ? 0 : kiln_oom(err);
+        }
+    }
+}
+
+long kiln_http_parse_header(struct kiln_http_resp *r, const char *data, size_t n)
+{
     char line[8192];
     size_t l = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
     memcpy(line, data, l);
@@ -293,18 +482,19 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
         r->body = (struct kiln_buf){0};
         kiln_http_resp_free(r);
         r->body = keep;
-        int code = 0;
+        long code = 0;
         const char *sp = strchr(line, ' ');
-        if (sp)
-            code = atoi(sp + 1);
+        if (sp) {
+            code = strtol(sp + 1, NULL, 10);
+            if (code < 0 || code > 999)
+                code = 0;
+        }
         r->status = code;
-        /* Bodies of non-2xx answers go to the buffer, never to the sink. */
-        io->to_sink = io->req->sink && code >= 200 && code < 300;
-        return n;
+        return code;
     }
     char *colon = strchr(line, ':');
     if (!colon)
-        return n;
+        return -1;
     *colon = '\0';
     const char *v = colon + 1;
     char **slot = NULL;
@@ -322,14 +512,38 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
         slot = &r->range;
     else if (!strcasecmp(line, "OCI-Chunk-Min-Length"))
         slot = &r->chunk_min;
-    else if (!strcasecmp(line, "Content-Length"))
-        r->content_length = strtoull(v, NULL, 10);
-    else if (!strcasecmp(line, "WWW-Authenticate") && r->n_www_auth < ARRAY_SIZE(r->www_auth))
+    else if (!strcasecmp(line, "Content-Length")) {
+        uint64_t cl;
+        char *t = trim_dup(v);
+        r->content_length = t && kiln_header_uint(t, &cl) == 0 ? cl : 0;
+        free(t);
+    } else if (!strcasecmp(line, "WWW-Authenticate") && r->n_www_auth < ARRAY_SIZE(r->www_auth))
         slot = &r->www_auth[r->n_www_auth++];
-    if (slot) {
+    if (slot == &r->link && *slot) {
+        /* several Link headers are one list (RFC 9110, 5.3) */
+        char *more = trim_dup(v), *joined = NULL;
+        if (more && asprintf(&joined, "%s, %s", *slot, more) < 0)
+            joined = NULL;
+        free(more);
+        free(*slot);
+        *slot = joined;
+    } else if (slot) {
         free(*slot);
         *slot = trim_dup(v);
     }
+    return -1;
+}
+
+/* Collects the headers kiln needs; resets at each new response (redirects,
+ * 100 Continue). */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct io *io = ud;
+    size_t n = size * nmemb;
+    long code = kiln_http_parse_header(io->resp, data, n);
+    /* Bodies of non-2xx answers go to the buffer, never to the sink. */
+    if (code >= 0)
+        io->to_sink = io->req->sink && code >= 200 && code < 300;
     return n;
 }
 
@@ -369,18 +583,37 @@ static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const c
     struct ssl_ctx_arg sa = {.tls = h->tls, .host = host};
     struct curl_slist *hdrs = NULL;
     char authz[8192];
-    for (const char *const *p = req->headers; p && *p; p++)
-        hdrs = curl_slist_append(hdrs, *p);
-    if (send_auth && req->authorization) {
-        snprintf(authz, sizeof(authz), "Authorization: %s", req->authorization);
-        hdrs = curl_slist_append(hdrs, authz);
-    }
     char ct[256];
-    if (req->content_type) {
+    if (send_auth && req->authorization)
+        snprintf(authz, sizeof(authz), "Authorization: %s", req->authorization);
+    if (req->content_type)
         snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type);
-        hdrs = curl_slist_append(hdrs, ct);
+    /* a header that could not be added must fail the request, not be dropped
+     * (curl_slist_append returns NULL and keeps the list) */
+    bool hdr_oom = false;
+    for (size_t i = 0;; i++) {
+        const char *v = req->headers && req->headers[i] ? req->headers[i] : NULL;
+        if (!v)
+            break;
+        struct curl_slist *n = curl_slist_append(hdrs, v);
+        hdr_oom = hdr_oom || !n;
+        hdrs = n ? n : hdrs;
     }
-    hdrs = curl_slist_append(hdrs, "User-Agent: kiln/" KILN_VERSION_STRING);
+    const char *more[] = {send_auth && req->authorization ? authz : NULL,
+                          req->content_type ? ct : NULL, "User-Agent: kiln/" KILN_VERSION_STRING};
+    for (size_t i = 0; i < ARRAY_SIZE(more); i++) {
+        if (!more[i])
+            continue;
+        struct curl_slist *n = curl_slist_append(hdrs, more[i]);
+        hdr_oom = hdr_oom || !n;
+        hdrs = n ? n : hdrs;
+    }
+    if (hdr_oom) {
+        curl_slist_free_all(hdrs);
+        memset(authz, 0, sizeof(authz));
+        free(host);
+        return kiln_oom(err);
+    }
 
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -402,6 +635,10 @@ static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const c
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->tls->verify ? 2L : 0L);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &sa);
+    /* the default bundle comes from the cache (ssl_ctx_cb), not from libcurl */
+    pthread_once(&ca_bundle_once, ca_bundle_init);
+    if (ca_bundle)
+        curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &io);
@@ -432,8 +669,8 @@ static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const c
     if (kiln_is_interrupted()) {
         rc = kiln_check_interrupt(err);
         *transient = false;
-    } else if (io.sink_failed) {
-        rc = -1; /* err already set by the sink */
+    } else if (io.sink_failed || io.check_failed) {
+        rc = -1; /* err already set by the sink or the check */
         *transient = false;
     } else if (cc != CURLE_OK) {
         const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
@@ -505,5 +742,9 @@ int kiln_http_do(struct kiln_http *h, const struct kiln_http_req *req, struct ki
     }
     free(url);
     free(first_host);
+    /* a failed request leaves nothing in resp (headers read before the
+     * failure would otherwise leak: callers free resp only on success) */
+    if (rc < 0)
+        kiln_http_resp_free(resp);
     return rc;
 }

@@ -14,6 +14,9 @@ struct kiln_http_body {
     const void *data; /* in-memory body, or */
     int fd;           /* a file range (fd >= 0) */
     uint64_t offset, len;
+    /* file bodies: checked as they are read (offset is the blob's); a
+     * mismatch aborts the request before its last bytes are sent */
+    struct kiln_blob_check *check;
 };
 
 struct kiln_http_resp {
@@ -51,8 +54,8 @@ struct kiln_http_req {
     void *progress_ud;
 };
 
-/* Performs one request. A transport failure returns -1 with err set and
- * *transient telling whether a retry may help. */
+/* Performs one request. A transport failure returns -1 with err set, resp
+ * empty (nothing to free) and *transient telling whether a retry may help. */
 int kiln_http_do(struct kiln_http *h, const struct kiln_http_req *req, struct kiln_http_resp *resp,
                  bool *transient, struct kiln_error *err);
 void kiln_http_resp_free(struct kiln_http_resp *r);
@@ -63,6 +66,20 @@ char *kiln_url_resolve(const char *base, const char *ref, struct kiln_error *err
 char *kiln_url_host(const char *url, struct kiln_error *err);
 /* Percent-encodes a query value. */
 char *kiln_url_escape(const char *s, struct kiln_error *err);
+/* The target of the first link with relation type "next" in a Link header
+ * value (RFC 8288: `<url>; rel="next"`, rel lists, unquoted tokens, several
+ * links separated by commas), as written (unresolved) into *next, or NULL
+ * when there is none. A malformed value fails with KILN_ERR_FORMAT, so that
+ * a pagination the client cannot follow is not taken for the last page. */
+int kiln_link_next(const char *link, char **next, struct kiln_error *err);
+/* A header value that is a decimal integer (OWS allowed around it), saturated
+ * at UINT64_MAX; -1 for anything else. */
+int kiln_header_uint(const char *v, uint64_t *out);
+/* One header line of a response as libcurl hands it (CRLF included) into r:
+ * a status line ("HTTP/…") empties r (redirects, 100 Continue) and returns
+ * the status (0 if unreadable); a header kiln uses is stored (Link headers
+ * joined with ", "); anything else returns -1. */
+long kiln_http_parse_header(struct kiln_http_resp *r, const char *data, size_t n);
 /* Did the last failure look like plain HTTP answering a TLS hello? */
 bool kiln_http_last_was_tls_on_plain(const struct kiln_http *h);
 

@@ -53,6 +53,9 @@ struct kiln_push_blob {
     int (*fetch)(void *ud, const struct kiln_push_blob *b, char **path, struct kiln_error *err);
     void *fetch_ud;
     const char *mount_from; /* repository of the same registry known to have it */
+    /* the source of path's bytes when they must be checked as they are sent
+     * (kiln_blob_check); NULL when kiln made or already verified them */
+    const char *origin;
 };
 /* Uploads the blobs that the repository lacks, `jobs` at a time. */
 int kiln_registry_push_blobs(struct kiln_registry *r, const char *repo, struct kiln_push_blob *blobs,
