@@ -11,7 +11,8 @@ BUILD_PKGS="build-essential cmake pkg-config clang \
 TEST_PKGS="docker.io docker-registry skopeo umoci podman oci-image-tool \
   containerd pseudo fakeroot debootstrap attr libcap2-bin jq python3 \
   bzip2 xz-utils zstd pigz gzip apache2-utils openssl curl tar \
-  iproute2 buildah uidmap busybox-static time util-linux libdeflate-tools"
+  iproute2 buildah uidmap busybox-static time util-linux libdeflate-tools \
+  zsh python3-yaml"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (apt-get needs it)" >&2

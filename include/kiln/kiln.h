@@ -27,6 +27,14 @@
 extern "C" {
 #endif
 
+/* Marks the public API: libkiln is built with -fvisibility=hidden, so only
+ * what is declared here with KILN_API is exported from the shared library. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define KILN_API __attribute__((visibility("default")))
+#else
+#define KILN_API
+#endif
+
 #define KILN_VERSION_MAJOR 0
 #define KILN_VERSION_MINOR 1
 #define KILN_VERSION_PATCH 0
@@ -81,59 +89,117 @@ enum kiln_setting {
 
 typedef struct kiln_build kiln_build;
 
-kiln_build *kiln_build_new(void);
-void kiln_build_free(kiln_build *b);
+KILN_API kiln_build *kiln_build_new(void);
+KILN_API void kiln_build_free(kiln_build *b);
 
-void kiln_build_set_log(kiln_build *b, kiln_log_fn fn, void *userdata);
+KILN_API void kiln_build_set_log(kiln_build *b, kiln_log_fn fn, void *userdata);
 
 /* Inputs, one layer each, in the order added. */
-int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err);
-int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err);
+KILN_API int kiln_build_add_rootfs(kiln_build *b, const char *dir, struct kiln_error *err);
+KILN_API int kiln_build_add_tar(kiln_build *b, const char *file, struct kiln_error *err);
 /* A changeset layer: what turns the tree old_dir into new_dir, with
  * whiteouts for what new_dir lacks (see kiln-diff(1)). */
-int kiln_build_add_diff(kiln_build *b, const char *old_dir, const char *new_dir,
-                        struct kiln_error *err);
+KILN_API int kiln_build_add_diff(kiln_build *b, const char *old_dir, const char *new_dir,
+                                 struct kiln_error *err);
 
 /* Writes the changeset between two trees as a tar file (atomically), compressed
  * as asked; epoch < 0: mtimes kept. Writes the DiffID (sha256 of the
  * uncompressed tar) to diff_id_out. */
-int kiln_write_diff(const char *old_dir, const char *new_dir, const char *file, int64_t epoch,
-                    bool xattrs, enum kiln_compression c, char diff_id_out[KILN_DIGEST_MAX],
-                    struct kiln_error *err);
+KILN_API int kiln_write_diff(const char *old_dir, const char *new_dir, const char *file,
+                             int64_t epoch, bool xattrs, enum kiln_compression c,
+                             char diff_id_out[KILN_DIGEST_MAX], struct kiln_error *err);
 
 /* Adds a file, symlink or directory tree at a path: "SRC:DEST[:MODE[:UID:GID]]"
  * (MODE octal, for every entry but symlinks; UID:GID numeric, for every
  * entry). All of a build's --add items form one layer, where the first is. */
-int kiln_build_add(kiln_build *b, const char *spec, struct kiln_error *err);
+KILN_API int kiln_build_add(kiln_build *b, const char *spec, struct kiln_error *err);
 /* Splits the last --rootfs input into the layers a layer map names, plus one
  * for everything the map leaves out (see kiln-build(1), LAYER MAPS). */
-int kiln_build_set_layer_map(kiln_build *b, const char *file, struct kiln_error *err);
+KILN_API int kiln_build_set_layer_map(kiln_build *b, const char *file, struct kiln_error *err);
 
-int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *value,
-                   struct kiln_error *err);
+KILN_API int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *value,
+                            struct kiln_error *err);
+
+/* Explicit layers, entry by entry (what a Dockerfile COPY or ADD makes).
+ * kiln_build_begin_layer() appends a new, empty layer to the inputs;
+ * created_by is its history text (NULL: "kiln build"). Entries then go into
+ * the layer begun last. They are written sorted by path, parents first; at a
+ * path added twice the later entry wins; hardlinked sources stay hardlinked
+ * within the layer. Parent directories that are not added are not written:
+ * they must exist in the layers below. */
+struct kiln_entry_attrs {
+    bool set_mode;  /* these permission bits (07777) instead of the source's; */
+    uint32_t mode;  /* never applied to symlinks */
+    bool set_owner; /* this numeric owner instead of the source's */
+    uint64_t uid, gid;
+};
+KILN_API int kiln_build_begin_layer(kiln_build *b, const char *created_by, struct kiln_error *err);
+/* The file, symlink, device, FIFO or directory src (lstat: a symlink is not
+ * followed; a directory without its contents) at dest; a NULL a keeps the
+ * source's mode and owner. src is read by kiln_build_run(). */
+KILN_API int kiln_build_layer_add(kiln_build *b, const char *src, const char *dest,
+                                  const struct kiln_entry_attrs *a, struct kiln_error *err);
+/* A directory that exists on no disk, with the build's created time. */
+KILN_API int kiln_build_layer_add_dir(kiln_build *b, const char *dest, uint32_t mode, uint64_t uid,
+                                      uint64_t gid, struct kiln_error *err);
+/* The container configuration as a JSON object (the image config's "config":
+ * Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels,
+ * StopSignal, Healthcheck, Shell, OnBuild, ... as docker writes them). It
+ * replaces the base image's; kiln_build_set() settings still apply on top. A
+ * build with one may have no layer of its own. */
+KILN_API int kiln_build_set_config_json(kiln_build *b, const char *json, struct kiln_error *err);
+
+/* ---- Dockerfile front end (see docs/dockerfile.md) ----
+ * kiln_dockerfile_build() parses a Dockerfile and evaluates it into b: the
+ * base image of the target stage (KILN_SET_FROM), one explicit layer per
+ * COPY/ADD (and per WORKDIR that creates a directory), the container config
+ * (kiln_build_set_config_json) and the author (MAINTAINER). The caller then
+ * adds outputs and tags and calls kiln_build_run(). RUN, and any instruction
+ * that would need a running container, is refused with file:line.
+ * *state keeps the temporary trees the layers are read from: free it with
+ * kiln_dockerfile_free() after kiln_build_run(). Unused build args are
+ * reported through the log callback as warnings, as docker does. */
+struct kiln_dockerfile_opts {
+    const char *file;              /* the Dockerfile; NULL: CONTEXT/Dockerfile; "-": stdin */
+    const char *context;           /* the build context directory (.dockerignore applies) */
+    const char *const *build_args; /* "NAME=VALUE" or "NAME" (value from the environment) */
+    size_t nbuild_args;
+    const char *target;   /* the stage to build (FROM ... AS target); NULL: the last */
+    const char *platform; /* "os/arch[/variant]" of base images and of the TARGET*
+                             ARGs; NULL: the host's (also give it to KILN_SET_PLATFORM) */
+    const struct kiln_remote_opts *remote; /* for base images in registries; may be NULL */
+    const char *tmpdir;                    /* for the stages' trees; NULL: $TMPDIR or /tmp */
+    kiln_log_fn log;
+    void *log_userdata;
+};
+typedef struct kiln_dockerfile kiln_dockerfile;
+KILN_API int kiln_dockerfile_build(kiln_build *b, const struct kiln_dockerfile_opts *o,
+                                   kiln_dockerfile **state, struct kiln_error *err);
+KILN_API void kiln_dockerfile_free(kiln_dockerfile *state);
 
 /* Sets "created" and clamps every file mtime to it. Without it, "created" is
  * the time of the build and mtimes are kept. */
-void kiln_build_set_source_date_epoch(kiln_build *b, int64_t epoch);
+KILN_API void kiln_build_set_source_date_epoch(kiln_build *b, int64_t epoch);
 /* Parses SOURCE_DATE_EPOCH-style text (decimal seconds). */
-int kiln_parse_source_date_epoch(const char *text, int64_t *epoch, struct kiln_error *err);
+KILN_API int kiln_parse_source_date_epoch(const char *text, int64_t *epoch, struct kiln_error *err);
 
 /* level < 0 selects the default level of the compressor. */
-int kiln_build_set_compression(kiln_build *b, enum kiln_compression c, int level,
-                               struct kiln_error *err);
-int kiln_parse_compression(const char *name, enum kiln_compression *c, struct kiln_error *err);
+KILN_API int kiln_build_set_compression(kiln_build *b, enum kiln_compression c, int level,
+                                        struct kiln_error *err);
+KILN_API int kiln_parse_compression(const char *name, enum kiln_compression *c,
+                                    struct kiln_error *err);
 /* Worker threads for compression; 0 = the number of online CPUs. The output
  * bytes are the same for every value. */
-void kiln_build_set_jobs(kiln_build *b, unsigned jobs);
+KILN_API void kiln_build_set_jobs(kiln_build *b, unsigned jobs);
 /* Bounds for --tar inputs against tar bombs: the expanded data and the number
  * of members (0 = no bound; defaults 64 GiB and 10 million). */
-void kiln_build_set_tar_limits(kiln_build *b, uint64_t max_bytes, uint64_t max_entries);
+KILN_API void kiln_build_set_tar_limits(kiln_build *b, uint64_t max_bytes, uint64_t max_entries);
 /* Keep extended attributes (default true). */
-void kiln_build_set_xattrs(kiln_build *b, bool keep);
+KILN_API void kiln_build_set_xattrs(kiln_build *b, bool keep);
 
 /* "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE",
  * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote). */
-int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err);
+KILN_API int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err);
 
 /* Transfer progress of a push or pull, reported as it happens (from any
  * thread, serialised by kiln). `done` is true once, at the end. */
@@ -166,22 +232,22 @@ struct kiln_remote_opts {
     kiln_progress_fn progress; /* may be NULL */
     void *progress_userdata;
 };
-void kiln_remote_opts_init(struct kiln_remote_opts *o);
-void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o);
+KILN_API void kiln_remote_opts_init(struct kiln_remote_opts *o);
+KILN_API void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o);
 
 /* Copies an image (or a whole multi-platform index) between transports.
  * platform ("linux/arm64") picks one image of an index; NULL keeps all.
  * On success writes the digest of what was written to digest_out. */
-int kiln_copy(const char *src, const char *dest, const char *platform,
-              const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
-              struct kiln_error *err);
+KILN_API int kiln_copy(const char *src, const char *dest, const char *platform,
+                       const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
+                       struct kiln_error *err);
 
 /* Assembles the images named by srcs (each for a different platform; from
  * any transport) into one multi-platform index written to dest: an OCI index,
  * or a Docker manifest list when the manifests are Docker-typed. */
-int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
-               const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
-               struct kiln_error *err);
+KILN_API int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
+                        const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
+                        struct kiln_error *err);
 
 enum kiln_inspect_what {
     KILN_INSPECT_SUMMARY, /* human-readable summary */
@@ -191,39 +257,60 @@ enum kiln_inspect_what {
     KILN_INSPECT_DIGEST,  /* the manifest digest and a newline */
 };
 /* Describes an image; *out is malloc'ed (free() it), *len its length. */
-int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platform,
-                 const struct kiln_remote_opts *o, char **out, size_t *len,
-                 struct kiln_error *err);
+KILN_API int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platform,
+                          const struct kiln_remote_opts *o, char **out, size_t *len,
+                          struct kiln_error *err);
 
 /* Applies the layers of an image (the host's platform from an index, or
  * `platform`) to a new directory `dir`, whiteouts included. Entries that
  * would land outside it (".." components, absolute names, through symlinks)
  * are refused with their names. Owners are kept when running as root. */
-int kiln_unpack(const char *ref, const char *dir, const char *platform,
-                const struct kiln_remote_opts *o, struct kiln_error *err);
+KILN_API int kiln_unpack(const char *ref, const char *dir, const char *platform,
+                         const struct kiln_remote_opts *o, struct kiln_error *err);
 
 /* Lists all tags of a repository ("docker://HOST/REPO" or "HOST/REPO"),
  * newline-separated in *out (malloc'ed). */
-int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,
-                   struct kiln_error *err);
+KILN_API int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,
+                            struct kiln_error *err);
+
+/* One image, or multi-platform index, of a local layout or archive. */
+struct kiln_image_entry {
+    char *name; /* org.opencontainers.image.ref.name, or a docker-archive RepoTag; NULL: none */
+    char digest[KILN_DIGEST_MAX];        /* of the manifest or index; "" in a docker-archive */
+    char config_digest[KILN_DIGEST_MAX]; /* the image ID; "" for an index */
+    char *media_type;                    /* of the manifest or index; NULL in a docker-archive */
+    char *platforms; /* "linux/amd64"; of an index, its images' ("linux/amd64,linux/arm64") */
+    uint64_t size;   /* config and compressed layers (of every image of an index), in bytes */
+    char *created;   /* the config's "created" (RFC 3339); of an index the latest; NULL: none */
+};
+/* Lists the images that "oci:DIR", "oci-archive:FILE" or "docker-archive:FILE"
+ * holds, in their order: one entry per manifest of index.json, or per RepoTag
+ * (one if none) of manifest.json. With oci:DIR:TAG, only the entries named
+ * TAG. Reads only the JSON documents, each checked against its digest. Free
+ * *entries with kiln_image_list_free(). */
+KILN_API int kiln_list_images(const char *ref, struct kiln_image_entry **entries, size_t *n,
+                              struct kiln_error *err);
+KILN_API void kiln_image_list_free(struct kiln_image_entry *entries, size_t n);
 
 /* Verifies credentials against a registry, then stores them in the auth
  * file (o->authfile, $REGISTRY_AUTH_FILE, or the docker config) as `docker
  * login` does. kiln_logout removes them; returns 1 if there were any. */
-int kiln_login(const char *registry, const char *user, const char *password,
-               const struct kiln_remote_opts *o, struct kiln_error *err);
-int kiln_logout(const char *registry, const struct kiln_remote_opts *o, struct kiln_error *err);
+KILN_API int kiln_login(const char *registry, const char *user, const char *password,
+                        const struct kiln_remote_opts *o, struct kiln_error *err);
+KILN_API int kiln_logout(const char *registry, const struct kiln_remote_opts *o,
+                         struct kiln_error *err);
 
 /* Runs the build; on success writes the manifest digest to digest_out. */
-int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err);
+KILN_API int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX],
+                            struct kiln_error *err);
 
 /* Asks every running build, copy or push to stop: they fail with
  * KILN_ERR_INTERRUPTED after removing what they had started to write.
  * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
-void kiln_interrupt(void);
+KILN_API void kiln_interrupt(void);
 
 /* Versions of kiln and the libraries it was built with, one per line. */
-const char *kiln_version_string(void);
+KILN_API const char *kiln_version_string(void);
 
 #ifdef __cplusplus
 }

@@ -11,9 +11,17 @@
 
 static const char help[] =
     "Usage: kiln build [OPTIONS] -o DEST [-o DEST ...]\n"
+    "       kiln build [-f DOCKERFILE] [--build-arg K=V] [--target STAGE] [OPTIONS] -o DEST CONTEXT\n"
     "\n"
-    "Build an image: each --rootfs or --tar input becomes one layer, in the order given.\n"
+    "Build an image: each --rootfs or --tar input becomes one layer, in the order given;\n"
+    "or from a Dockerfile, without running anything (RUN is refused; see docs/dockerfile.md).\n"
     "Prints the manifest digest on stdout.\n"
+    "\n"
+    "Dockerfile:\n"
+    "  -f, --file FILE           the Dockerfile (default: CONTEXT/Dockerfile; - reads stdin)\n"
+    "  --build-arg NAME[=VALUE]  value of an ARG (repeatable; NAME alone: from the environment)\n"
+    "  --target STAGE            build this stage (FROM ... AS STAGE) instead of the last\n"
+    "  CONTEXT                   the build context directory (.dockerignore applies)\n"
     "\n"
     "Inputs:\n"
     "  --rootfs DIR              a directory tree (owners, modes, xattrs, hardlinks, devices)\n"
@@ -87,6 +95,8 @@ enum {
     OPT_DIFF,
     OPT_MAX_BYTES,
     OPT_MAX_ENTRIES,
+    OPT_BUILD_ARG,
+    OPT_TARGET,
 };
 
 static const struct option options[] = {
@@ -100,6 +110,9 @@ static const struct option options[] = {
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
     { "tar", required_argument, NULL, OPT_TAR },
+    { "file", required_argument, NULL, 'f' },
+    { "build-arg", required_argument, NULL, OPT_BUILD_ARG },
+    { "target", required_argument, NULL, OPT_TARGET },
     { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
     { "cmd", required_argument, NULL, OPT_CMD },
     { "env", required_argument, NULL, OPT_ENV },
@@ -192,10 +205,19 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     const char *compression = "gzip", *level = NULL, *sde = getenv("SOURCE_DATE_EPOCH");
     bool sde_from_env = sde && *sde;
     unsigned long long max_bytes = 64ULL << 30, max_entries = 10000000;
+    /* Dockerfile mode */
+    const char *dockerfile = NULL, *target = NULL, *platform = NULL, *input_opt = NULL;
+    const char **build_args = calloc((size_t)argc + 1, sizeof(*build_args));
+    size_t nbuild_args = 0;
+    if (!build_args) {
+        kiln_build_free(b);
+        fputs("kiln: out of memory\n", stderr);
+        return EXIT_FAILURE_;
+    }
     int rc = 0, opt;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, "+:t:o:j:qvh", options, NULL)) != -1) {
+    while (rc == 0 && (opt = getopt_long(argc, argv, "+:t:o:j:f:qvh", options, NULL)) != -1) {
         int s = setting_of(opt);
         long n;
         int r = cli_remote_option(opt, optarg, &ro, &err);
@@ -204,9 +226,15 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             continue;
         }
         if (s >= 0) {
+            if (opt == OPT_PLATFORM)
+                platform = optarg;
+            if (opt == OPT_FROM)
+                input_opt = "--from";
             rc = kiln_build_set(b, (enum kiln_setting)s, optarg, &err);
             continue;
         }
+        if (opt == OPT_ROOTFS || opt == OPT_TAR || opt == OPT_ADD || opt == OPT_DIFF)
+            input_opt = argv[optind - 1];
         switch (opt) {
         case OPT_ROOTFS:
             rc = kiln_build_add_rootfs(b, optarg, &err);
@@ -228,6 +256,15 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
                 rc = -1;
             } else
                 rc = kiln_build_add_diff(b, optarg, argv[optind++], &err);
+            break;
+        case 'f':
+            dockerfile = optarg;
+            break;
+        case OPT_BUILD_ARG:
+            build_args[nbuild_args++] = optarg;
+            break;
+        case OPT_TARGET:
+            target = optarg;
             break;
         case OPT_SDE:
             sde = optarg;
@@ -273,6 +310,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         case 'h':
             fputs(help, stdout);
             kiln_build_free(b);
+            free(build_args);
             return EXIT_OK;
         case ':':
             err.code = KILN_ERR_USAGE;
@@ -288,11 +326,27 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             break;
         }
     }
-    if (rc == 0 && optind < argc) {
+    const char *context = rc == 0 && optind < argc ? argv[optind] : NULL;
+    if (rc == 0 && optind + 1 < argc) {
         err.code = KILN_ERR_USAGE;
         snprintf(err.message, sizeof(err.message),
-                 "build: unexpected argument '%s' (inputs are --rootfs DIR or --tar FILE)",
-                 argv[optind]);
+                 "build: unexpected argument '%s' (one build CONTEXT directory at most; inputs "
+                 "are --rootfs DIR or --tar FILE)",
+                 argv[optind + 1]);
+        rc = -1;
+    }
+    if (rc == 0 && !context && (dockerfile || target || nbuild_args)) {
+        err.code = KILN_ERR_USAGE;
+        snprintf(err.message, sizeof(err.message),
+                 "build: %s needs the build CONTEXT directory as the last argument",
+                 dockerfile ? "-f" : target ? "--target" : "--build-arg");
+        rc = -1;
+    }
+    if (rc == 0 && context && input_opt) {
+        err.code = KILN_ERR_USAGE;
+        snprintf(err.message, sizeof(err.message),
+                 "build: %s cannot be combined with a Dockerfile build (use FROM, COPY or ADD)",
+                 input_opt);
         rc = -1;
     }
     enum kiln_compression comp = KILN_COMPRESSION_GZIP;
@@ -317,9 +371,24 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     char digest[KILN_DIGEST_MAX];
     kiln_build_set_remote(b, &ro);
     kiln_build_set_tar_limits(b, max_bytes, max_entries);
+    kiln_dockerfile *df = NULL;
+    if (rc == 0 && context) {
+        struct kiln_dockerfile_opts dopts = {.file = dockerfile,
+                                             .context = context,
+                                             .build_args = build_args,
+                                             .nbuild_args = nbuild_args,
+                                             .target = target,
+                                             .platform = platform,
+                                             .remote = &ro,
+                                             .log = cli_log,
+                                             .log_userdata = g};
+        rc = kiln_dockerfile_build(b, &dopts, &df, &err);
+    }
     if (rc == 0)
         rc = kiln_build_run(b, digest, &err);
     kiln_build_free(b);
+    kiln_dockerfile_free(df);
+    free(build_args);
     if (rc < 0)
         return cli_report(&err);
     printf("%s\n", digest);

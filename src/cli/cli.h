@@ -17,6 +17,7 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g);
 int cmd_inspect(int argc, char **argv, struct cli_globals *g);
 int cmd_digest(int argc, char **argv, struct cli_globals *g);
 int cmd_tags(int argc, char **argv, struct cli_globals *g);
+int cmd_list(int argc, char **argv, struct cli_globals *g);
 int cmd_login(int argc, char **argv, struct cli_globals *g);
 int cmd_logout(int argc, char **argv, struct cli_globals *g);
 int cmd_unpack(int argc, char **argv, struct cli_globals *g);

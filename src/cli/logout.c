@@ -5,7 +5,11 @@
 
 static const char help[] = "Usage: kiln logout [--authfile FILE] REGISTRY\n"
                            "\n"
-                           "Remove the credentials stored for REGISTRY from the auth file.\n";
+                           "Remove the credentials stored for REGISTRY from the auth file.\n"
+                           "\n"
+                           "Options:\n"
+                           "  --authfile FILE           the auth file (default: as kiln login)\n"
+                           "  -h, --help\n";
 
 int cmd_logout(int argc, char **argv, struct cli_globals *g)
 {

@@ -21,6 +21,7 @@ static const struct command commands[] = {
     { "diff", cmd_diff, "write the changeset between two trees as a layer" },
     { "digest", cmd_digest, "print an image's manifest digest" },
     { "tags", cmd_tags, "list the tags of a registry repository" },
+    { "list", cmd_list, "list the images of an OCI layout or archive (alias: ls)" },
     { "unpack", cmd_unpack, "apply an image's layers to a directory" },
     { "login", cmd_login, "store credentials for a registry" },
     { "logout", cmd_logout, "remove stored credentials" },
@@ -141,13 +142,16 @@ int main(int argc, char **argv)
     }
     if (!strcmp(name, "--version") || !strcmp(name, "-V"))
         name = "version";
+    if (!strcmp(name, "ls"))
+        name = "list";
     if (!strcmp(name, "help")) {
         if (argc < 3) {
             usage(stdout);
             return EXIT_OK;
         }
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-            if (!strcmp(argv[2], commands[i].name)) {
+            if (!strcmp(argv[2], commands[i].name) ||
+                (!strcmp(argv[2], "ls") && !strcmp(commands[i].name, "list"))) {
                 char help_opt[] = "--help";
                 char *args[] = { argv[2], help_opt, NULL };
                 return commands[i].run(2, args, &g);

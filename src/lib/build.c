@@ -26,14 +26,16 @@ struct add_item {
     bool has_mode, has_owner;
     uint32_t mode;
     uint64_t uid, gid;
+    size_t seq; /* INPUT_LAYER: order added (a later entry at one dest wins) */
 };
 
 struct input {
-    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS, INPUT_DIFF } kind;
+    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS, INPUT_DIFF, INPUT_LAYER } kind;
     char *path;
     char *path2; /* INPUT_DIFF: the new tree (path is the old one) */
-    struct add_item *adds; /* INPUT_ADDS: every --add, one layer */
+    struct add_item *adds; /* INPUT_ADDS: every --add, one layer; INPUT_LAYER: its entries */
     size_t nadds;
+    char *created_by;           /* INPUT_LAYER: history text */
     char *layer_map;            /* --layer-map FILE, trees only */
     struct kiln_layer_map *map; /* loaded and scanned by kiln_build_run */
 };
@@ -88,6 +90,7 @@ void kiln_build_free(kiln_build *b)
         free(b->inputs[i].adds);
         free(b->inputs[i].path);
         free(b->inputs[i].path2);
+        free(b->inputs[i].created_by);
         free(b->inputs[i].layer_map);
         kiln_layer_map_free(b->inputs[i].map);
     }
@@ -107,6 +110,7 @@ void kiln_build_free(kiln_build *b)
     free(c->user);
     free(c->workdir);
     free(c->stop_signal);
+    free(c->config_json);
     kiln_strlist_free(&c->env);
     kiln_strlist_free(&c->entrypoint);
     kiln_strlist_free(&c->cmd);
@@ -347,6 +351,141 @@ static int layer_from_adds(const struct input *in, const struct kiln_layer_opts 
             rc = kiln_layer_from_path(items[i].src, &o, w, err);
     }
     kiln_strlist_free(&done);
+    free(items);
+    return rc;
+}
+
+/* ---- explicit layers: one entry per call (Dockerfile COPY and ADD) ---- */
+
+static int replace_str(char **slot, const char *v, struct kiln_error *err);
+
+int kiln_build_begin_layer(kiln_build *b, const char *created_by, struct kiln_error *err)
+{
+    if (add_input(b, INPUT_LAYER, "layer", err) < 0)
+        return -1;
+    struct input *in = &b->inputs[b->ninputs - 1];
+    if (created_by && !(in->created_by = kiln_strdup(created_by, err)))
+        return -1;
+    return 0;
+}
+
+static int layer_push(kiln_build *b, const char *src, const char *dest, bool has_mode,
+                      uint32_t mode, bool has_owner, uint64_t uid, uint64_t gid,
+                      struct kiln_error *err)
+{
+    if (!b->ninputs || b->inputs[b->ninputs - 1].kind != INPUT_LAYER)
+        return kiln_fail(err, KILN_ERR_USAGE, "%s: no layer begun (kiln_build_begin_layer)", dest);
+    struct input *in = &b->inputs[b->ninputs - 1];
+    struct kiln_buf d = { 0 };
+    if (kiln_normalise_member_path(dest, &d, err) < 0)
+        return kiln_error_prefix(err, "%s", dest);
+    if (!d.len) {
+        kiln_buf_free(&d);
+        return kiln_fail(err, KILN_ERR_USAGE, "'%s': a layer entry must be below /", dest);
+    }
+    struct add_item it = { .dest = d.data,
+                           .has_mode = has_mode,
+                           .mode = mode & 07777,
+                           .has_owner = has_owner,
+                           .uid = uid,
+                           .gid = gid,
+                           .seq = in->nadds };
+    if (src && !(it.src = kiln_strdup(src, err))) {
+        free(it.dest);
+        return -1;
+    }
+    struct add_item *v = realloc(in->adds, (in->nadds + 1) * sizeof(*v));
+    if (!v) {
+        free(it.src);
+        free(it.dest);
+        return kiln_oom(err);
+    }
+    in->adds = v;
+    v[in->nadds++] = it;
+    return 0;
+}
+
+int kiln_build_layer_add(kiln_build *b, const char *src, const char *dest,
+                         const struct kiln_entry_attrs *a, struct kiln_error *err)
+{
+    if (!src || !*src)
+        return kiln_fail(err, KILN_ERR_USAGE, "%s: empty source path", dest);
+    struct kiln_entry_attrs none = { 0 };
+    if (!a)
+        a = &none;
+    return layer_push(b, src, dest, a->set_mode, a->mode, a->set_owner, a->uid, a->gid, err);
+}
+
+int kiln_build_layer_add_dir(kiln_build *b, const char *dest, uint32_t mode, uint64_t uid,
+                             uint64_t gid, struct kiln_error *err)
+{
+    return layer_push(b, NULL, dest, true, mode, true, uid, gid, err);
+}
+
+int kiln_build_set_config_json(kiln_build *b, const char *json, struct kiln_error *err)
+{
+    json_error_t je;
+    json_t *o = json_loads(json, 0, &je);
+    bool ok = json_is_object(o);
+    json_decref(o);
+    if (!ok)
+        return kiln_fail(err, KILN_ERR_USAGE, "container config: not a JSON object (%s)",
+                         o ? "another JSON value" : je.text);
+    return replace_str(&b->cfg.config_json, json, err);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct add_item *x = a, *y = b;
+    int c = kiln_tar_path_cmp(x->dest, y->dest);
+    return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* An explicit layer: entries sorted, the last one at each path kept; one walk
+ * so that hardlinked sources stay hardlinked. */
+static int layer_from_entries(const struct input *in, const struct kiln_layer_opts *base,
+                              int64_t dir_mtime, struct kiln_tar_writer *w, struct kiln_error *err)
+{
+    if (!in->nadds)
+        return 0;
+    struct add_item *items = calloc(in->nadds, sizeof(*items));
+    if (!items)
+        return kiln_oom(err);
+    memcpy(items, in->adds, in->nadds * sizeof(*items));
+    qsort(items, in->nadds, sizeof(*items), entry_cmp);
+    struct kiln_layer_opts o = *base;
+    o.prefix = NULL;
+    struct kiln_walk *k = kiln_walk_new(&o, w, err);
+    int rc = k ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < in->nadds; i++) {
+        const struct add_item *it = &items[i];
+        if (i + 1 < in->nadds && !strcmp(it->dest, items[i + 1].dest))
+            continue;
+        if (!it->src) {
+            int64_t mt =
+                base->clamp_mtime && dir_mtime > base->clamp_to ? base->clamp_to : dir_mtime;
+            struct kiln_tar_entry e = { .path = it->dest,
+                                        .type = KILN_TAR_DIR,
+                                        .mode = it->mode,
+                                        .uid = it->uid,
+                                        .gid = it->gid,
+                                        .mtime = mt };
+            rc = kiln_tar_write_header(w, &e, err);
+            continue;
+        }
+        struct stat st;
+        if (lstat(it->src, &st) < 0) {
+            rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", it->src);
+            break;
+        }
+        o.force_owner = it->has_owner;
+        o.uid = it->uid;
+        o.gid = it->gid;
+        o.force_mode = it->has_mode;
+        o.mode = it->mode;
+        rc = kiln_walk_emit(k, it->src, it->dest, &st, err);
+    }
+    kiln_walk_free(k);
     free(items);
     return rc;
 }
@@ -653,6 +792,8 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
         rc = kiln_layer_from_tarball(in->path, &lo, &w, err);
     else if (in->kind == INPUT_DIFF)
         rc = kiln_layer_from_diff(in->path, in->path2, &lo, &w, err);
+    else if (in->kind == INPUT_LAYER)
+        rc = layer_from_entries(in, &lo, b->cfg.created, &w, err);
     else
         rc = layer_from_adds(in, &lo, b->cfg.created, &w, err);
     if (rc == 0)
@@ -676,8 +817,9 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
     logf_(b, KILN_LOG_INFO, "layer %zu (%s %s): %llu bytes tar, %llu bytes %s, %s", idx + 1,
           in->kind == INPUT_TREE   ? "--rootfs"
           : in->kind == INPUT_TAR  ? "--tar"
-          : in->kind == INPUT_DIFF ? "--diff"
-                                   : "--add",
+          : in->kind == INPUT_DIFF  ? "--diff"
+          : in->kind == INPUT_LAYER ? "layer"
+                                    : "--add",
           in->path,
           (unsigned long long)raw.bytes, (unsigned long long)compressed.bytes,
           kiln_compression_name(b->comp), desc->digest);
@@ -784,7 +926,9 @@ static int open_base(kiln_build *b, struct kiln_src **out, struct kiln_error *er
 
 int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
 {
-    if (!b->ninputs)
+    /* An image of configuration only (a Dockerfile without COPY) has no
+     * layer of its own. */
+    if (!b->ninputs && !b->cfg.config_json)
         return kiln_fail(err, KILN_ERR_USAGE, "no input: give --rootfs DIR, --tar FILE or --add SRC:DEST");
     if (!b->noutputs && !b->nremotes)
         return kiln_fail(err, KILN_ERR_USAGE,
@@ -837,9 +981,9 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     }
 
     int rc = 0;
-    struct kiln_layer_desc *layers = calloc(nlayers, sizeof(*layers));
-    struct kiln_blob *blobs = calloc(nlayers, sizeof(*blobs));
-    const char **diff_ids = calloc(nlayers, sizeof(*diff_ids));
+    struct kiln_layer_desc *layers = calloc(nlayers + 1, sizeof(*layers));
+    struct kiln_blob *blobs = calloc(nlayers + 1, sizeof(*blobs));
+    const char **diff_ids = calloc(nlayers + 1, sizeof(*diff_ids));
     struct kiln_buf config = {0}, manifest = {0};
     if (!layers || !blobs || !diff_ids)
         rc = kiln_oom(err);
@@ -868,6 +1012,8 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
             if (in->map)
                 snprintf(what, sizeof(what), "kiln build --rootfs --layer-map [%s]",
                          kiln_layer_map_name(in->map, k));
+            else if (in->kind == INPUT_LAYER && in->created_by)
+                snprintf(what, sizeof(what), "%s", in->created_by);
             else
                 snprintf(what, sizeof(what), "%s",
                          in->kind == INPUT_TREE   ? "kiln build --rootfs"

@@ -344,6 +344,7 @@ struct kiln_image_config {
     bool has_entrypoint, has_cmd;
     struct kiln_strlist labels;      /* "K=V" */
     struct kiln_strlist annotations; /* "K=V" */
+    char *config_json; /* the whole "config" object (Dockerfile builds), replacing the base's */
 };
 enum kiln_manifest_kind { KILN_MANIFEST_OCI, KILN_MANIFEST_DOCKER };
 /* The config of an image with these layers. base_config (JSON text, or NULL)

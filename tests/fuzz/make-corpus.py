@@ -489,6 +489,24 @@ def docs_seeds(work, kiln):
     return layers
 
 
+def dockerfiles():
+    """fuzz_dockerfile: the Dockerfiles and .dockerignore of t-98-dockerfile.sh, and edge cases."""
+    import re
+    t = "fuzz_dockerfile"
+    src = open(os.path.join(HERE, "..", "integration", "t-98-dockerfile.sh")).read()
+    for m in re.finditer(r"cat >\"\$C/Dockerfile\.(\w+)\" <<'EOF'\n(.*?)\nEOF\n", src, re.S):
+        out(t, "dockerfile-" + m.group(1), m.group(2) + "\n")
+    ign = re.search(r"cat >\"\$C/\.dockerignore\" <<'EOF'\n(.*?)\nEOF\n", src, re.S).group(1)
+    paths = ["README.md", "docs/x.md", "docs/keep.md", "build/keep/k", "build/drop/d", "a.log",
+             "dir/sub/../f"]
+    out(t, "ignore-with-exceptions", "FROM scratch\nCOPY . /\n\0" + ign + "\n\0" + "\0".join(paths))
+    out(t, "directives-escape", b"\xef\xbb\xbf# syntax=docker/dockerfile:1\r\n# escape=`\r\n"
+        b"FROM scratch\r\nCOPY a `\r\n  # c\r\n  b /x/\r\n"
+        b"ENV X=${A:-`$B} Y=\"$EMPTY\" Z='${A}'\r\n")
+    out(t, "heredoc", "FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n")
+    out(t, "globs", "FROM x\n\0**/*.go\n!a/**/keep\n/abs/\n[a-c]?\\*\n\0a/b/keep\0src/x.go\0b1*\0abs/q")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make-corpus.py path/to/kiln")
@@ -502,6 +520,7 @@ def main():
         urls()
         links()
         auth_files()
+        dockerfiles()
         layers = docs_seeds(work, kiln)
         tar_seeds(work, layers)
     finally:

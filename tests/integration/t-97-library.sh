@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry/lib-registry.sh"
 need_root
-need cc pkg-config cmake
+need cc pkg-config cmake nm
 [ -x /bin/busybox ] || _missing busybox
 [ -n "${KILN_BUILD_DIR:-}" ] || fail "KILN_BUILD_DIR is not set"
 
@@ -19,6 +19,23 @@ export PKG_CONFIG_PATH=$(dirname "$PC")
 PCD=--define-variable=prefix=$T/prefix
 run pkg-config --modversion kiln
 assert_match '^[0-9]+\.[0-9]+\.[0-9]+$' "$OUT" "pkg-config knows kiln"
+
+say "symbol visibility: libkiln.so exports the API of kiln.h and nothing else"
+SO=$(find "$T/prefix" -name 'libkiln.so.*.*' | head -n 1)
+assert_file_exists "$SO" "libkiln.so is installed"
+nm -D --defined-only "$SO" | awk '{ print $NF }' | sort -u >"$T/exported"
+# the linker's own markers, if this binutils still defines them
+grep -Ev '^(_init|_fini|_edata|_end|__bss_start)$' "$T/exported" >"$T/exported.api" || true
+assert_eq "" "$(grep -v '^kiln_' "$T/exported.api" | tr '\n' ' ')" "every exported symbol starts with kiln_"
+H=$T/prefix/include/kiln/kiln.h
+# every prototype at file scope is marked KILN_API (a forgotten mark would hide it)
+assert_eq "" "$(grep -E '^[a-z].*[ *]kiln_[a-z0-9_]+\(' "$H" | grep -Ev '^(KILN_API|typedef) ')" \
+  "every function declared in kiln.h is marked KILN_API"
+sed -nE 's/^KILN_API .*[ *](kiln_[a-z0-9_]+)\(.*/\1/p' "$H" | sort -u >"$T/declared"
+[ "$(wc -l <"$T/declared")" -ge 25 ] && ok "kiln.h declares $(wc -l <"$T/declared") functions" ||
+  not_ok "kiln.h declares the API" "$(cat "$T/declared")"
+assert_eq "" "$(comm -23 "$T/declared" "$T/exported.api" | tr '\n' ' ')" "every function of kiln.h is exported"
+assert_eq "" "$(comm -13 "$T/declared" "$T/exported.api" | tr '\n' ' ')" "nothing but the functions of kiln.h is exported"
 run sh -c "cc -Wall -Wextra -Werror '$KILN_SOURCE_DIR/examples/libkiln/build-and-push.c' \$(pkg-config $PCD --cflags --libs kiln) -Wl,-rpath,$(pkg-config $PCD --variable=libdir kiln) -o '$T/example'"
 assert_eq 0 "$RC" "the example compiles against the installed library"; [ "$RC" -eq 0 ] || say "$ERR"
 assert_match 'libkiln\.so' "$(ldd "$T/example" 2>/dev/null)" "it links libkiln dynamically"

@@ -231,6 +231,17 @@ int kiln_config_json(const struct kiln_image_config *c, const char *base_config,
         json_object_del(doc, "variant");
     json_object_set_new(doc, "os", json_string(c->platform.os));
 
+    if (c->config_json) {
+        json_error_t je;
+        json_t *o = json_loads(c->config_json, 0, &je);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            json_decref(doc);
+            return kiln_fail(err, KILN_ERR_USAGE, "container config: not a JSON object");
+        }
+        json_object_set_new(doc, "config", o);
+        json_object_del(doc, "container_config"); /* the base's, stale now */
+    }
     json_t *cfg = object_member(doc, "config");
     if (c->user)
         json_object_set_new(cfg, "User", json_string(c->user));

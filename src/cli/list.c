@@ -1,0 +1,159 @@
+/* kiln list (ls): the images of a local OCI layout or archive. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "Usage: kiln list [OPTIONS] REF\n"
+    "       kiln ls [OPTIONS] REF\n"
+    "\n"
+    "List the images that a local layout or archive holds, one line each: name, digest,\n"
+    "platform(s), size (config and compressed layers) and creation time.\n"
+    "REF: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE\n"
+    "An oci: entry is a manifest of index.json, named by its org.opencontainers.image.ref.name;\n"
+    "a docker-archive: entry is a RepoTag, and shows the image ID (there is no manifest).\n"
+    "\n"
+    "Options:\n"
+    "  --format json             the list as a JSON array\n"
+    "  -h, --help\n";
+
+static void human(uint64_t n, char *out, size_t len)
+{
+    const char *u[] = { "B", "kB", "MB", "GB", "TB" };
+    double v = (double)n;
+    int i = 0;
+    while (v >= 1000 && i < 4) {
+        v /= 1000;
+        i++;
+    }
+    snprintf(out, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+/* JSON string or null. Names come from JSON documents, so they are UTF-8. */
+static void json_str(FILE *f, const char *s)
+{
+    if (!s || !*s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void print_json(const struct kiln_image_entry *e, size_t n)
+{
+    fputs("[", stdout);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ",\n  {" : "\n  {", stdout);
+        fputs("\"name\": ", stdout);
+        json_str(stdout, e[i].name);
+        fputs(", \"digest\": ", stdout);
+        json_str(stdout, e[i].digest);
+        fputs(", \"config\": ", stdout);
+        json_str(stdout, e[i].config_digest);
+        fputs(", \"mediaType\": ", stdout);
+        json_str(stdout, e[i].media_type);
+        fputs(", \"platforms\": [", stdout);
+        const char *p = e[i].platforms ? e[i].platforms : "";
+        while (*p) {
+            char one[128];
+            size_t l = strcspn(p, ",");
+            snprintf(one, sizeof(one), "%.*s", (int)l, p);
+            fputs(p == e[i].platforms ? "" : ", ", stdout);
+            json_str(stdout, one);
+            p += l + (p[l] == ',');
+        }
+        printf("], \"size\": %llu, \"created\": ", (unsigned long long)e[i].size);
+        json_str(stdout, e[i].created);
+        fputs("}", stdout);
+    }
+    fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+/* "2023-11-14T22:13:20.123456Z" -> "2023-11-14T22:13:20Z" */
+static void short_time(const char *in, char *out, size_t len)
+{
+    snprintf(out, len, "%s", in ? in : "-");
+    char *dot = strchr(out, '.');
+    size_t l = strlen(out);
+    if (dot && l && out[l - 1] == 'Z')
+        memmove(dot, "Z", 2);
+}
+
+static void print_table(const struct kiln_image_entry *e, size_t n, bool docker)
+{
+    const char *idh = docker ? "IMAGE ID" : "DIGEST";
+    int wn = 4, wd = (int)strlen(idh), wp = 8, ws = 4;
+    char size[32], when[64];
+    for (size_t i = 0; i < n; i++) {
+        int l = (int)strlen(e[i].name ? e[i].name : "<none>");
+        wn = l > wn ? l : wn;
+        l = (int)strlen(docker ? e[i].config_digest : e[i].digest);
+        wd = l > wd ? l : wd;
+        l = (int)strlen(e[i].platforms ? e[i].platforms : "-");
+        wp = l > wp ? l : wp;
+        human(e[i].size, size, sizeof(size));
+        l = (int)strlen(size);
+        ws = l > ws ? l : ws;
+    }
+    printf("%-*s  %-*s  %-*s  %*s  %s\n", wn, "NAME", wd, idh, wp, "PLATFORM", ws, "SIZE",
+           "CREATED");
+    for (size_t i = 0; i < n; i++) {
+        human(e[i].size, size, sizeof(size));
+        short_time(e[i].created, when, sizeof(when));
+        printf("%-*s  %-*s  %-*s  %*s  %s\n", wn, e[i].name ? e[i].name : "<none>", wd,
+               docker ? e[i].config_digest : e[i].digest, wp,
+               e[i].platforms && *e[i].platforms ? e[i].platforms : "-", ws, size, when);
+    }
+}
+
+int cmd_list(int argc, char **argv, struct cli_globals *g)
+{
+    (void)g;
+    enum { OPT_FORMAT = 1 };
+    static const struct option options[] = {
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct kiln_error err = { 0 };
+    bool json = false;
+    int opt, rc = 0;
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (opt == OPT_FORMAT) {
+            if (strcmp(optarg, "json"))
+                rc = cli_usage(&err, "list", "--format: only json is supported");
+            json = true;
+        } else if (opt == 'h') {
+            fputs(help, stdout);
+            return EXIT_OK;
+        } else
+            rc = cli_bad_option("list", opt, argv, &err);
+    }
+    if (rc == 0 && argc - optind != 1)
+        rc = cli_usage(&err, "list", "expected one REF; run 'kiln list --help'");
+    struct kiln_image_entry *e = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = kiln_list_images(argv[optind], &e, &n, &err);
+    if (rc < 0)
+        return cli_report(&err);
+    if (json)
+        print_json(e, n);
+    else
+        print_table(e, n, !strncmp(argv[optind], "docker-archive:", 15));
+    kiln_image_list_free(e, n);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILURE_;
+}

@@ -1,0 +1,530 @@
+/*
+ * kiln_list_images: what a local layout or archive holds, without unpacking
+ * it. Only the small JSON documents are read (index.json, manifests, configs,
+ * manifest.json); layer blobs are never opened, their sizes come from the
+ * manifests (or, in a docker-archive, from the tar headers). Every document
+ * read by digest is checked against it.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "../internal.h"
+
+#define DOC_MAX    (4 * 1024 * 1024)
+#define CONFIG_MAX (16 * 1024 * 1024)
+/* An archive's JSON documents are held in memory: bounded against hostile input. */
+#define ARCHIVE_DOCS_MAX    (256 * 1024 * 1024)
+#define ARCHIVE_MEMBERS_MAX 1000000
+#define INDEX_DEPTH_MAX     4
+
+/* A regular file of an archive: its size, and its bytes when it may be JSON. */
+struct member {
+    char *name;
+    uint64_t size;
+    struct kiln_buf data; /* empty unless the file starts with '{' or '[' */
+};
+
+struct lister {
+    const char *spec;
+    enum { LIST_OCI, LIST_OCI_ARCHIVE, LIST_DOCKER_ARCHIVE } kind;
+    char *path;
+    char *tag; /* only entries with this name */
+    struct member *members;
+    size_t nmembers;
+};
+
+static void lister_free(struct lister *L)
+{
+    for (size_t i = 0; i < L->nmembers; i++) {
+        free(L->members[i].name);
+        kiln_buf_free(&L->members[i].data);
+    }
+    free(L->members);
+    free(L->path);
+    free(L->tag);
+}
+
+static int parse_spec(struct lister *L, const char *spec, struct kiln_error *err)
+{
+    static const struct {
+        const char *prefix;
+        int kind;
+    } kinds[] = {
+        { "oci:", LIST_OCI },
+        { "oci-archive:", LIST_OCI_ARCHIVE },
+        { "docker-archive:", LIST_DOCKER_ARCHIVE },
+    };
+    L->spec = spec;
+    const char *rest = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+        size_t n = strlen(kinds[i].prefix);
+        if (!strncmp(spec, kinds[i].prefix, n)) {
+            L->kind = kinds[i].kind;
+            rest = spec + n;
+        }
+    }
+    if (!rest)
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "%s: unknown transport; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or "
+                         "docker-archive:FILE",
+                         spec);
+    if (!(L->path = kiln_strdup(rest, err)))
+        return -1;
+    char *colon = L->kind != LIST_DOCKER_ARCHIVE ? strrchr(L->path, ':') : NULL;
+    if (colon && !strchr(colon, '/')) {
+        *colon = '\0';
+        if (!kiln_tag_valid(colon + 1))
+            return kiln_fail(err, KILN_ERR_USAGE, "%s: '%s' is not a valid tag", spec, colon + 1);
+        if (!(L->tag = kiln_strdup(colon + 1, err)))
+            return -1;
+    }
+    if (!*L->path)
+        return kiln_fail(err, KILN_ERR_USAGE, "%s: no path given", spec);
+    return 0;
+}
+
+/* One pass over an archive: every regular file's size, and the bytes of the
+ * small ones that look like JSON. */
+static int read_archive(struct lister *L, struct kiln_error *err)
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        return kiln_oom(err);
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    int rc = 0;
+    uint64_t held = 0;
+    struct kiln_buf norm = { 0 };
+    if (archive_read_open_filename(a, L->path, 1 << 20) != ARCHIVE_OK) {
+        rc = kiln_fail(err, KILN_ERR_INPUT, "%s: %s", L->spec, archive_error_string(a));
+        goto out;
+    }
+    for (;;) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY) {
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s: corrupt or truncated archive: %s", L->spec,
+                           archive_error_string(a));
+            break;
+        }
+        if ((rc = kiln_check_interrupt(err)) < 0)
+            break;
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+            continue;
+        if ((rc = kiln_normalise_member_path(archive_entry_pathname(e), &norm, err)) < 0) {
+            kiln_error_prefix(err, "%s", L->spec);
+            break;
+        }
+        if (!norm.len)
+            continue;
+        if (L->nmembers >= ARCHIVE_MEMBERS_MAX) {
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: more than %d files: not an image archive",
+                           L->spec, ARCHIVE_MEMBERS_MAX);
+            break;
+        }
+        struct member *v = realloc(L->members, (L->nmembers + 1) * sizeof(*v));
+        if (!v) {
+            rc = kiln_oom(err);
+            break;
+        }
+        L->members = v;
+        struct member *m = &v[L->nmembers];
+        memset(m, 0, sizeof(*m));
+        if (!(m->name = kiln_strdup(norm.data, err))) {
+            rc = -1;
+            break;
+        }
+        L->nmembers++;
+        la_int64_t sz = archive_entry_size(e);
+        m->size = sz > 0 ? (uint64_t)sz : 0;
+        if (m->size == 0 || m->size > CONFIG_MAX || held + m->size > ARCHIVE_DOCS_MAX)
+            continue;
+        /* the first block tells a JSON document from a layer */
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        bool json = false, first = true;
+        while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+            if (first && len) {
+                json = ((const char *)buf)[0] == '{' || ((const char *)buf)[0] == '[';
+                first = false;
+            }
+            if (!json)
+                break;
+            if (off != (la_int64_t)m->data.len) {
+                rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: %s is a sparse file", L->spec, m->name);
+                break;
+            }
+            if ((rc = kiln_buf_append(&m->data, buf, len, err)) < 0)
+                break;
+        }
+        if (rc < 0)
+            break;
+        if (r != ARCHIVE_OK && r != ARCHIVE_EOF) {
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s: corrupt or truncated archive: %s", L->spec,
+                           archive_error_string(a));
+            break;
+        }
+        held += m->data.len;
+    }
+out:
+    kiln_buf_free(&norm);
+    archive_read_free(a);
+    return rc;
+}
+
+static const struct member *find_member(const struct lister *L, const char *name)
+{
+    for (size_t i = 0; i < L->nmembers; i++)
+        if (!strcmp(L->members[i].name, name))
+            return &L->members[i];
+    return NULL;
+}
+
+/* A file of the layout or archive, by its path inside it. */
+static int get_file(const struct lister *L, const char *name, size_t max, struct kiln_buf *out,
+                    struct kiln_error *err)
+{
+    if (L->kind == LIST_OCI) {
+        _cleanup_free_ char *p = kiln_path_join(L->path, name, err);
+        if (!p)
+            return -1;
+        if (kiln_read_file(p, max, out, err) < 0)
+            return kiln_error_prefix(err, "%s", L->spec);
+        return 0;
+    }
+    const struct member *m = find_member(L, name);
+    if (!m)
+        return kiln_fail(err, KILN_ERR_INPUT, "%s: no %s in the archive", L->spec, name);
+    if (!m->data.data || m->data.len != m->size)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: %s is not a JSON document", L->spec, name);
+    return kiln_buf_append(out, m->data.data, m->data.len, err);
+}
+
+static json_t *load_json(const struct lister *L, const char *name, const char *what,
+                         const char *digest, size_t max, struct kiln_error *err)
+{
+    struct kiln_buf b = { 0 };
+    if (get_file(L, name, max, &b, err) < 0)
+        return NULL;
+    if (digest) {
+        char got[KILN_DIGEST_MAX];
+        if (kiln_sha256_buf(b.data, b.len, got, err) < 0) {
+            kiln_buf_free(&b);
+            return NULL;
+        }
+        if (strcmp(got, digest)) {
+            kiln_buf_free(&b);
+            kiln_fail(err, KILN_ERR_FORMAT, "%s: %s %s: the bytes hash to %s", L->spec, what,
+                      digest, got);
+            return NULL;
+        }
+    }
+    json_error_t je;
+    json_t *j = json_loadb(b.data, b.len, 0, &je);
+    kiln_buf_free(&b);
+    if (!j)
+        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s %s is not JSON: %s", L->spec, what,
+                  digest ? digest : name, je.text);
+    return j;
+}
+
+/* The document a descriptor names, read from blobs/ALG/HEX. */
+static json_t *load_blob(const struct lister *L, const char *digest, const char *what, size_t max,
+                         struct kiln_error *err)
+{
+    if (!digest || !kiln_digest_valid(digest)) {
+        kiln_fail(err, KILN_ERR_FORMAT, "%s: a %s descriptor has no valid digest", L->spec, what);
+        return NULL;
+    }
+    char name[128];
+    snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
+    return load_json(L, name, what, digest, max, err);
+}
+
+static bool is_index_type(const char *mt)
+{
+    return mt && (!strcmp(mt, KILN_MT_OCI_INDEX) ||
+                  !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json"));
+}
+
+/* What one entry gathers while its manifests are walked. */
+struct acc {
+    struct kiln_strlist platforms;
+    uint64_t size;
+    char created[64];
+};
+
+static int add_platform(struct acc *a, json_t *obj, struct kiln_error *err)
+{
+    const char *os = json_string_value(json_object_get(obj, "os"));
+    const char *arch = json_string_value(json_object_get(obj, "architecture"));
+    const char *var = json_string_value(json_object_get(obj, "variant"));
+    char p[128];
+    snprintf(p, sizeof(p), "%s/%s%s%s", os && *os ? os : "unknown",
+             arch && *arch ? arch : "unknown", var && *var ? "/" : "", var && *var ? var : "");
+    for (size_t i = 0; i < a->platforms.n; i++)
+        if (!strcmp(a->platforms.v[i], p))
+            return 0;
+    return kiln_strlist_push(&a->platforms, p, err);
+}
+
+static void add_created(struct acc *a, json_t *config)
+{
+    const char *c = json_string_value(json_object_get(config, "created"));
+    /* RFC 3339 in UTC sorts as text */
+    if (c && strlen(c) < sizeof(a->created) && strcmp(c, a->created) > 0)
+        snprintf(a->created, sizeof(a->created), "%s", c);
+}
+
+static uint64_t desc_size(json_t *d)
+{
+    json_int_t s = json_integer_value(json_object_get(d, "size"));
+    return s > 0 ? (uint64_t)s : 0;
+}
+
+/* Walks a manifest or index (descriptor d) into a; the config digest of a
+ * single image goes to config_out. */
+static int walk(const struct lister *L, json_t *d, int depth, struct acc *a,
+                char config_out[KILN_DIGEST_MAX], struct kiln_error *err)
+{
+    const char *digest = json_string_value(json_object_get(d, "digest"));
+    if (depth > INDEX_DEPTH_MAX)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: indexes nested more than %d deep", L->spec,
+                         INDEX_DEPTH_MAX);
+    json_t *m = load_blob(L, digest, "manifest", DOC_MAX, err);
+    if (!m)
+        return -1;
+    const char *mt = json_string_value(json_object_get(d, "mediaType"));
+    if (!mt)
+        mt = json_string_value(json_object_get(m, "mediaType"));
+    int rc = 0;
+    json_t *children = json_object_get(m, "manifests");
+    if (is_index_type(mt) || (!mt && json_is_array(children))) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(children, i, c)
+        {
+            if ((rc = walk(L, c, depth + 1, a, NULL, err)) < 0)
+                break;
+        }
+        json_decref(m);
+        return rc;
+    }
+    json_t *cd = json_object_get(m, "config");
+    const char *cdigest = json_string_value(json_object_get(cd, "digest"));
+    a->size += desc_size(cd);
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(m, "layers"), i, l) a->size += desc_size(l);
+    json_t *config = load_blob(L, cdigest, "config", CONFIG_MAX, err);
+    if (!config)
+        rc = -1;
+    if (rc == 0) {
+        /* the config says what the image is; the index's descriptor may not */
+        json_t *dp = json_object_get(d, "platform");
+        rc = add_platform(a, json_object_get(config, "architecture") || !dp ? config : dp, err);
+        add_created(a, config);
+        if (config_out)
+            snprintf(config_out, KILN_DIGEST_MAX, "%s", cdigest);
+    }
+    json_decref(config);
+    json_decref(m);
+    return rc;
+}
+
+static int push_entry(struct kiln_image_entry **v, size_t *n, struct kiln_image_entry **out,
+                      struct kiln_error *err)
+{
+    struct kiln_image_entry *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (!nv)
+        return kiln_oom(err);
+    *v = nv;
+    *out = &nv[(*n)++];
+    memset(*out, 0, sizeof(**out));
+    return 0;
+}
+
+/* Fills e's strings from what a gathered. */
+static int finish_entry(struct kiln_image_entry *e, const char *name, const char *media_type,
+                        const struct acc *a, struct kiln_error *err)
+{
+    e->size = a->size;
+    if (name && !(e->name = kiln_strdup(name, err)))
+        return -1;
+    if (media_type && !(e->media_type = kiln_strdup(media_type, err)))
+        return -1;
+    if (a->created[0] && !(e->created = kiln_strdup(a->created, err)))
+        return -1;
+    struct kiln_buf p = { 0 };
+    if (kiln_buf_append(&p, "", 0, err) < 0)
+        return -1;
+    for (size_t i = 0; i < a->platforms.n; i++)
+        if (kiln_buf_printf(&p, err, "%s%s", i ? "," : "", a->platforms.v[i]) < 0) {
+            kiln_buf_free(&p);
+            return -1;
+        }
+    e->platforms = p.data;
+    return 0;
+}
+
+static int list_layout(const struct lister *L, struct kiln_image_entry **v, size_t *n,
+                       struct kiln_error *err)
+{
+    json_t *idx = load_json(L, "index.json", "index.json", NULL, DOC_MAX, err);
+    if (!idx)
+        return -1;
+    json_t *ms = json_object_get(idx, "manifests");
+    if (!json_is_array(ms)) {
+        json_decref(idx);
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: index.json has no manifests array", L->spec);
+    }
+    int rc = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(ms, i, d)
+    {
+        const char *name = json_string_value(
+            json_object_get(json_object_get(d, "annotations"), KILN_ANNOT_REF_NAME));
+        if (L->tag && (!name || strcmp(name, L->tag)))
+            continue;
+        if ((rc = kiln_check_interrupt(err)) < 0)
+            break;
+        struct acc a = { 0 };
+        struct kiln_image_entry *e;
+        char config[KILN_DIGEST_MAX] = "";
+        rc = walk(L, d, 0, &a, config, err);
+        if (rc == 0)
+            rc = push_entry(v, n, &e, err);
+        if (rc == 0) {
+            const char *mt = json_string_value(json_object_get(d, "mediaType"));
+            snprintf(e->digest, sizeof(e->digest), "%s",
+                     json_string_value(json_object_get(d, "digest")));
+            snprintf(e->config_digest, sizeof(e->config_digest), "%s", config);
+            rc = finish_entry(e, name, mt, &a, err);
+        }
+        kiln_strlist_free(&a.platforms);
+        if (rc < 0)
+            break;
+    }
+    json_decref(idx);
+    if (rc == 0 && L->tag && *n == 0)
+        rc = kiln_fail(err, KILN_ERR_INPUT, "%s: no image with that tag", L->spec);
+    return rc;
+}
+
+static int list_docker_archive(const struct lister *L, struct kiln_image_entry **v, size_t *n,
+                               struct kiln_error *err)
+{
+    if (!find_member(L, "manifest.json"))
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "%s: no manifest.json: not a docker archive (or one from Docker < 1.10)",
+                         L->spec);
+    json_t *m = load_json(L, "manifest.json", "manifest.json", NULL, DOC_MAX, err);
+    if (!m)
+        return -1;
+    int rc = 0;
+    struct kiln_buf norm = { 0 };
+    size_t i;
+    json_t *im;
+    json_array_foreach(m, i, im)
+    {
+        const char *cfg = json_string_value(json_object_get(im, "Config"));
+        if (!cfg) {
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: manifest.json: image %zu has no Config",
+                           L->spec, i);
+            break;
+        }
+        if ((rc = kiln_normalise_member_path(cfg, &norm, err)) < 0)
+            break;
+        struct kiln_buf cb = { 0 };
+        if ((rc = get_file(L, norm.data, CONFIG_MAX, &cb, err)) < 0)
+            break;
+        char id[KILN_DIGEST_MAX];
+        rc = kiln_sha256_buf(cb.data, cb.len, id, err);
+        json_t *config = rc == 0 ? json_loadb(cb.data, cb.len, 0, NULL) : NULL;
+        struct acc a = { 0 };
+        a.size = cb.len;
+        kiln_buf_free(&cb);
+        if (rc == 0 && !config)
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: config %s is not JSON", L->spec, cfg);
+        if (rc == 0)
+            rc = add_platform(&a, config, err);
+        if (config)
+            add_created(&a, config);
+        json_decref(config);
+        size_t j;
+        json_t *l;
+        json_array_foreach(json_object_get(im, "Layers"), j, l)
+        {
+            if (rc < 0)
+                break;
+            const char *lp = json_string_value(l);
+            if ((rc = kiln_normalise_member_path(lp ? lp : "", &norm, err)) < 0)
+                break;
+            const struct member *lm = find_member(L, norm.data);
+            if (!lm)
+                rc = kiln_fail(err, KILN_ERR_INPUT, "%s: layer %s is missing", L->spec, norm.data);
+            else
+                a.size += lm->size;
+        }
+        /* one entry per name, as docker images shows them; one unnamed if none */
+        json_t *tags = json_object_get(im, "RepoTags");
+        size_t nt = json_array_size(tags);
+        for (size_t t = 0; rc == 0 && t < (nt ? nt : 1); t++) {
+            struct kiln_image_entry *e;
+            if ((rc = push_entry(v, n, &e, err)) < 0)
+                break;
+            snprintf(e->config_digest, sizeof(e->config_digest), "%s", id);
+            rc = finish_entry(e, nt ? json_string_value(json_array_get(tags, t)) : NULL, NULL, &a,
+                              err);
+        }
+        kiln_strlist_free(&a.platforms);
+        if (rc < 0)
+            break;
+    }
+    kiln_buf_free(&norm);
+    json_decref(m);
+    return rc;
+}
+
+void kiln_image_list_free(struct kiln_image_entry *entries, size_t n)
+{
+    if (!entries)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(entries[i].name);
+        free(entries[i].media_type);
+        free(entries[i].platforms);
+        free(entries[i].created);
+    }
+    free(entries);
+}
+
+int kiln_list_images(const char *ref, struct kiln_image_entry **entries, size_t *n,
+                     struct kiln_error *err)
+{
+    *entries = NULL;
+    *n = 0;
+    struct lister L = { 0 };
+    struct kiln_image_entry *v = NULL;
+    size_t nv = 0;
+    int rc = parse_spec(&L, ref, err);
+    if (rc == 0 && L.kind != LIST_OCI)
+        rc = read_archive(&L, err);
+    if (rc == 0)
+        rc = L.kind == LIST_DOCKER_ARCHIVE ? list_docker_archive(&L, &v, &nv, err)
+                                           : list_layout(&L, &v, &nv, err);
+    lister_free(&L);
+    if (rc < 0) {
+        kiln_image_list_free(v, nv);
+        return -1;
+    }
+    *entries = v;
+    *n = nv;
+    return 0;
+}
