@@ -760,14 +760,25 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
     _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", path);
+    struct kiln_layer_opts lo = {.map = in->map,
+                                 .map_layer = map_layer,
+                                 .max_bytes = b->tar_max_bytes,
+                                 .max_entries = b->tar_max_entries,
+                                 .clamp_mtime = b->have_sde,
+                                 .clamp_to = b->sde,
+                                 .xattrs = b->xattrs,
+                                 .tar_stream = true,
+                                 .log = b->log,
+                                 .log_userdata = b->log_userdata};
     struct kiln_fd_sink file;
-    kiln_fd_sink_init(&file, fd, path);
     struct kiln_hash_sink compressed, raw;
+    int rc;
+again:
+    kiln_fd_sink_init(&file, fd, path);
     struct kiln_compressor *comp = NULL;
     if (kiln_hash_sink_init(&compressed, &file.sink, err) < 0)
         return -1;
-    int rc = kiln_compressor_new(b->comp, b->level, effective_jobs(b), &compressed.sink, &comp,
-                                 err);
+    rc = kiln_compressor_new(b->comp, b->level, effective_jobs(b), &compressed.sink, &comp, err);
     if (rc == 0)
         rc = kiln_hash_sink_init(&raw, kiln_compressor_sink(comp), err);
     if (rc < 0) {
@@ -777,15 +788,6 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
     }
     struct kiln_tar_writer w;
     kiln_tar_writer_init(&w, &raw.sink);
-    struct kiln_layer_opts lo = {.map = in->map,
-                                 .map_layer = map_layer,
-                                 .max_bytes = b->tar_max_bytes,
-                                 .max_entries = b->tar_max_entries,
-                                 .clamp_mtime = b->have_sde,
-                                 .clamp_to = b->sde,
-                                 .xattrs = b->xattrs,
-                                 .log = b->log,
-                                 .log_userdata = b->log_userdata};
     if (in->kind == INPUT_TREE)
         rc = kiln_layer_from_tree(in->path, &lo, &w, err);
     else if (in->kind == INPUT_TAR)
@@ -796,6 +798,17 @@ static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer
         rc = layer_from_entries(in, &lo, b->cfg.created, &w, err);
     else
         rc = layer_from_adds(in, &lo, b->cfg.created, &w, err);
+    if (rc == KILN_TAR_UNSORTED) {
+        /* Not in canonical order: start the layer again, spooled and sorted. */
+        kiln_compressor_free(comp);
+        kiln_sha256_free(&raw.sha);
+        kiln_sha256_free(&compressed.sha);
+        if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot truncate", path);
+        logf_(b, KILN_LOG_INFO, "--tar %s: members not in canonical order: sorting them", in->path);
+        lo.tar_stream = false;
+        goto again;
+    }
     if (rc == 0)
         rc = kiln_tar_finish(&w, err);
     if (rc == 0)

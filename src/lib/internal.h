@@ -251,6 +251,7 @@ struct kiln_layer_opts {
     uint32_t mode;
     uint64_t max_bytes;   /* --tar: bound on the expanded data (tar bombs); 0 = none */
     uint64_t max_entries; /* --tar: bound on the number of members; 0 = none */
+    bool tar_stream;      /* --tar: stream members already in canonical order (see below) */
     kiln_log_fn log;
     void *log_userdata;
 };
@@ -286,6 +287,13 @@ int kiln_layer_from_path(const char *src, const struct kiln_layer_opts *o,
                          struct kiln_tar_writer *w, struct kiln_error *err);
 /* Walks the tree once to learn which layer of the map each entry goes to. */
 int kiln_layer_map_scan(const char *dir, struct kiln_layer_map *map, struct kiln_error *err);
+/* A tarball as one layer. With o->tar_stream, members are written as they
+ * are read, with no spool, as long as the archive is already in canonical
+ * order (sorted like a tree walk, no duplicates, hardlinks after their
+ * targets): at the first member that is not, it stops and returns
+ * KILN_TAR_UNSORTED, and the caller starts the layer again without
+ * tar_stream (spooled and sorted). Both ways give the same bytes. */
+#define KILN_TAR_UNSORTED 1
 int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
                             struct kiln_tar_writer *w, struct kiln_error *err);
 /* Strips "./" and "/" prefixes and "." components; rejects ".." components.

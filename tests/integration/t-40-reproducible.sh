@@ -138,3 +138,63 @@ layer_manifest "$L2" --mtime >"$T/c2.layer"
 assert_eq "mtime=981173106" "$(grep '^old ' "$T/c2.layer" | awk -F' [|] ' '{print $8}')" "no epoch: old mtime kept"
 assert_eq "mtime=$NEWM" "$(grep '^new ' "$T/c2.layer" | awk -F' [|] ' '{print $8}')" "no epoch: recent mtime kept"
 assert_eq "mtime=2051222400" "$(grep '^future ' "$T/c2.layer" | awk -F' [|] ' '{print $8}')" "no epoch: future mtime kept"
+
+say "tarball input: streamed when already sorted, spooled and sorted otherwise; same image either way"
+# GNU tar --sort=name writes members in kiln's canonical order: kiln streams
+# them (no spool file). B's tar is in tmpfs order (reverse creation order):
+# kiln notices the first member out of order and starts the layer again,
+# spooled and sorted. A duplicate appended at the end (tar -r) is noticed
+# only on the last member.
+tar_of() { tar --numeric-owner --format=posix --xattrs --xattrs-include='*' -C "$1" -cf "$2" "${@:3}" .; }
+tar_of "$A" "$T/sorted.tar" --sort=name
+tar_of "$B" "$T/unsorted.tar"
+check_not "setup: the two tarballs list their members in different orders" \
+  cmp -s <(tar -tf "$T/sorted.tar") <(tar -tf "$T/unsorted.tar")
+cp "$T/sorted.tar" "$T/dup.tar"
+tar --numeric-owner --format=posix --xattrs --xattrs-include='*' -C "$A" -rf "$T/dup.tar" ./data
+tartest() { # NAME TAR [kiln args]
+  local name=$1 tarball=$2; shift 2
+  mkdir -p "$T/$name"
+  # shellcheck disable=SC2046
+  kiln_build -v --tar "$tarball" --tag rep:1 --source-date-epoch "$N" "$@" $(outs "$T/$name")
+  eval "D_$name=\$DIGEST"
+  eval "E_$name=\$ERR"
+}
+tartest ts "$T/sorted.tar"
+tartest tu "$T/unsorted.tar"
+tartest td "$T/dup.tar"
+assert_eq "$D_ts" "$D_tu" "sorted (streamed) and unsorted (spooled) tarballs give the same digest"
+same_outputs ts tu "streamed vs spooled --tar"
+assert_eq "$D_ts" "$D_td" "a duplicate member at the very end: same image (the last copy wins, it is identical)"
+check_not "sorted tarball: streamed (no 'sorting them' notice)" grep -q "sorting them" <<<"$E_ts"
+check "unsorted tarball: kiln says it sorts the members" grep -q "not in canonical order: sorting them" <<<"$E_tu"
+check "duplicate at the end: noticed, sorted" grep -q "sorting them" <<<"$E_td"
+# Streaming needs no temporary space at all: with TMPDIR unusable, the sorted
+# tarball still builds, the unsorted one fails naming TMPDIR.
+mkdir -p "$T/tsn"
+TMPDIR=/nonexistent/kiln-tmp run "$KILN" build --tar "$T/sorted.tar" --tag rep:1 --source-date-epoch "$N" -o "oci:$T/tsn/layout:r"
+assert_eq 0 "$RC" "sorted tarball with TMPDIR unusable: built (nothing spooled)"
+assert_eq "$D_ts" "$OUT" "… and the same digest"
+mkdir -p "$T/tun"
+TMPDIR=/nonexistent/kiln-tmp run "$KILN" build --tar "$T/unsorted.tar" --tag rep:1 --source-date-epoch "$N" -o "oci:$T/tun/layout:r"
+assert_ne 0 "$RC" "unsorted tarball with TMPDIR unusable: refused"
+assert_contains "/nonexistent/kiln-tmp" "$ERR" "… naming the temporary directory"
+assert_not_exists "$T/tun/layout" "… and writing nothing"
+# A tarball of a tree is the tree: --tar of GNU tar's archive = --rootfs.
+assert_eq "$(layout_config "$T/g1/layout" r | jq -r ".rootfs.diff_ids[0]")" "$(layout_config "$T/ts/layout" r | jq -r ".rootfs.diff_ids[0]")" "--tar of a GNU tar archive of A = --rootfs A (same diff_id)"
+
+say "sparse members (GNU tar -S): holes, a trailing hole included, streamed as zeros like the spool path"
+S=$T/sparse
+mkdir -p "$S"
+truncate -s 20M "$S/sparse"
+printf x | dd of="$S/sparse" bs=1 seek=100 conv=notrunc 2>/dev/null
+printf middle | dd of="$S/sparse" bs=1 seek=5000000 conv=notrunc 2>/dev/null
+echo hi >"$S/small"
+tar -S --numeric-owner --format=posix -C "$S" -cf "$T/sp-sorted.tar" ./small ./sparse
+tar -S --numeric-owner --format=posix -C "$S" -cf "$T/sp-unsorted.tar" ./sparse ./small
+tartest sps "$T/sp-sorted.tar"
+tartest spu "$T/sp-unsorted.tar"
+check_not "sparse, sorted: streamed" grep -q "sorting them" <<<"$E_sps"
+assert_eq "$D_sps" "$D_spu" "sparse: streamed and spooled give the same image"
+L=$(blob "$T/sps/layout" "$(layout_manifest "$T/sps/layout" r | jq -r '.layers[0].digest')")
+assert_same_file "$S/sparse" <(decompress "$L" | tar -xOf - sparse) "sparse: the layer holds the file's exact bytes (20 MiB, holes as zeros)"

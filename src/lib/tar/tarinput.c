@@ -3,9 +3,13 @@
  * compression it knows. The members are re-normalised: paths lose "./" and
  * "/" prefixes, a ".." component is refused (it would land outside the
  * layer), duplicates keep the last member (tar semantics), and the result is
- * sorted like a tree walk. Member data is spooled to an unlinked temporary
- * file while the archive is read, then copied out in sorted order, so memory
- * holds metadata only.
+ * sorted like a tree walk.
+ *
+ * Two ways, same bytes: an archive already in that order (GNU tar
+ * --sort=name, kiln's own layers, most build systems' rootfs tarballs) is
+ * streamed member by member; any other is read once into an unlinked
+ * temporary spool file, then copied out in sorted order. Memory holds
+ * metadata only either way.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -103,188 +107,211 @@ static int find_member(struct member *m, size_t n, const char *path)
     return -1;
 }
 
-static int read_members(const char *file, const struct kiln_layer_opts *o, int spool,
-                        struct member **out, size_t *nout, struct kiln_error *err)
+static struct archive *open_archive(const char *file, struct kiln_error *err)
 {
     struct archive *a = archive_read_new();
-    if (!a)
-        return kiln_oom(err);
+    if (!a) {
+        kiln_oom(err);
+        return NULL;
+    }
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
+    if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
+        kiln_fail(err, KILN_ERR_INPUT, "--tar %s: %s", file, archive_error_string(a));
+        archive_read_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+enum { MEMBER_OK, MEMBER_END, MEMBER_SKIP };
+
+/* Reads the next header into *e (metadata only; e->size is the size the
+ * header declares). kept = members kept so far, for --max-entries. */
+static int next_member(struct archive *a, const char *file, const struct kiln_layer_opts *o,
+                       size_t kept, struct kiln_buf *norm, struct member *e,
+                       struct kiln_error *err)
+{
+    struct archive_entry *ae;
+    memset(e, 0, sizeof(*e));
+    if (kiln_check_interrupt(err) < 0)
+        return -1;
+    int r = archive_read_next_header(a, &ae);
+    if (r == ARCHIVE_EOF)
+        return MEMBER_END;
+    if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY)
+        return kiln_fail(err, KILN_ERR_INPUT, "--tar %s: corrupt or truncated archive: %s", file,
+                         archive_error_string(a));
+    const char *path = archive_entry_pathname(ae);
+    if (!path)
+        return kiln_fail(err, KILN_ERR_INPUT, "--tar %s: member %zu has no name", file, kept + 1);
+    if (kiln_normalise_member_path(path, norm, err) < 0)
+        return kiln_error_prefix(err, "--tar %s", file);
+    const char *hl = archive_entry_hardlink(ae);
+    mode_t ft = archive_entry_filetype(ae);
+    if (!hl && ft == AE_IFSOCK) {
+        if (o->log) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "--tar %s: skipping socket '%s'", file, path);
+            o->log(o->log_userdata, KILN_LOG_WARNING, msg);
+        }
+        return MEMBER_SKIP;
+    }
+    if (norm->len == 0) /* the root directory itself carries nothing */
+        return MEMBER_SKIP;
+    if (o->max_entries && kept >= o->max_entries)
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "--tar %s: more than %llu members (--max-entries): refusing a "
+                         "possible tar bomb",
+                         file, (unsigned long long)o->max_entries);
+    if (!(e->path = kiln_strdup(norm->data, err)))
+        return -1;
+    e->seq = kept;
+    e->mode = archive_entry_perm(ae) & 07777;
+    e->uid = (uint64_t)archive_entry_uid(ae);
+    e->gid = (uint64_t)archive_entry_gid(ae);
+    e->mtime = archive_entry_mtime(ae);
+    if (o->clamp_mtime && e->mtime > o->clamp_to)
+        e->mtime = o->clamp_to;
+    if (hl) {
+        e->type = KILN_TAR_HARDLINK;
+        if (kiln_normalise_member_path(hl, norm, err) < 0)
+            return kiln_error_prefix(err, "--tar %s: hardlink '%s'", file, path);
+        if (!(e->link = kiln_strdup(norm->data, err)))
+            return -1;
+    } else {
+        switch (ft) {
+        case AE_IFREG: e->type = KILN_TAR_REG; break;
+        case AE_IFDIR: e->type = KILN_TAR_DIR; break;
+        case AE_IFLNK: e->type = KILN_TAR_SYMLINK; break;
+        case AE_IFCHR: e->type = KILN_TAR_CHR; break;
+        case AE_IFBLK: e->type = KILN_TAR_BLK; break;
+        case AE_IFIFO: e->type = KILN_TAR_FIFO; break;
+        default:
+            return kiln_fail(err, KILN_ERR_INPUT, "--tar %s: member '%s' has unknown type 0%o",
+                             file, path, (unsigned)ft);
+        }
+        if (e->type == KILN_TAR_SYMLINK) {
+            const char *t = archive_entry_symlink(ae);
+            if (!(e->link = kiln_strdup(t ? t : "", err)))
+                return -1;
+        }
+        e->devmajor = (uint32_t)archive_entry_rdevmajor(ae);
+        e->devminor = (uint32_t)archive_entry_rdevminor(ae);
+        if (e->type == KILN_TAR_REG)
+            e->size = archive_entry_size(ae) > 0 ? (uint64_t)archive_entry_size(ae) : 0;
+    }
+    if (o->xattrs && archive_entry_xattr_reset(ae) > 0) {
+        size_t cnt = (size_t)archive_entry_xattr_count(ae);
+        if (!(e->xattrs = calloc(cnt, sizeof(*e->xattrs))))
+            return kiln_oom(err);
+        const char *xn;
+        const void *xv;
+        size_t xl;
+        while (e->nxattrs < cnt && archive_entry_xattr_next(ae, &xn, &xv, &xl) == ARCHIVE_OK) {
+            if (!strcmp(xn, "security.selinux"))
+                continue;
+            struct kiln_xattr *x = &e->xattrs[e->nxattrs];
+            x->name = kiln_strdup(xn, err);
+            x->value = kiln_xmalloc(xl, err);
+            e->nxattrs++;
+            if (!x->name || !x->value)
+                return -1;
+            memcpy(x->value, xv, xl);
+            x->len = xl;
+        }
+        for (size_t i = 1; i < e->nxattrs; i++) /* insertion sort: few xattrs */
+            for (size_t j = i; j > 0 && strcmp(e->xattrs[j - 1].name, e->xattrs[j].name) > 0; j--) {
+                struct kiln_xattr t = e->xattrs[j];
+                e->xattrs[j] = e->xattrs[j - 1];
+                e->xattrs[j - 1] = t;
+            }
+    }
+    return MEMBER_OK;
+}
+
+static int grow_members(struct member **m, size_t n, size_t *cap, struct kiln_error *err)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 1024;
+    struct member *nm = realloc(*m, nc * sizeof(*nm));
+    if (!nm)
+        return kiln_oom(err);
+    *m = nm;
+    *cap = nc;
+    return 0;
+}
+
+static int data_error(struct archive *a, const char *file, const char *path,
+                      struct kiln_error *err)
+{
+    return kiln_fail(err, KILN_ERR_INPUT, "--tar %s: member '%s': corrupt or truncated data: %s",
+                     file, path, archive_error_string(a));
+}
+
+static int too_big(const char *file, const struct kiln_layer_opts *o, struct kiln_error *err)
+{
+    return kiln_fail(err, KILN_ERR_INPUT,
+                     "--tar %s: expands beyond %llu bytes (--max-bytes): refusing a possible "
+                     "tar bomb",
+                     file, (unsigned long long)o->max_bytes);
+}
+
+static int read_members(const char *file, const struct kiln_layer_opts *o, int spool,
+                        struct member **out, size_t *nout, struct kiln_error *err)
+{
     struct member *m = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
     struct kiln_buf norm = {0};
     unsigned char *buf = NULL;
     uint64_t spool_off = 0;
-
-    if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
-        rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: %s", file, archive_error_string(a));
-        goto out;
-    }
+    struct archive *a = open_archive(file, err);
+    if (!a)
+        return -1;
     if (!(buf = kiln_xmalloc(COPY_CHUNK, err))) {
         rc = -1;
         goto out;
     }
     for (;;) {
-        struct archive_entry *ae;
-        if (kiln_check_interrupt(err) < 0) {
-            rc = -1;
+        if ((rc = grow_members(&m, n, &cap, err)) < 0)
             goto out;
-        }
-        int r = archive_read_next_header(a, &ae);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY) {
-            rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: corrupt or truncated archive: %s",
-                           file, archive_error_string(a));
-            goto out;
-        }
-        const char *path = archive_entry_pathname(ae);
-        if (!path) {
-            rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: member %zu has no name", file, n + 1);
-            goto out;
-        }
-        if (kiln_normalise_member_path(path, &norm, err) < 0) {
-            rc = kiln_error_prefix(err, "--tar %s", file);
-            goto out;
-        }
-        const char *hl = archive_entry_hardlink(ae);
-        mode_t ft = archive_entry_filetype(ae);
-        if (!hl && ft == AE_IFSOCK) {
-            if (o->log) {
-                char msg[512];
-                snprintf(msg, sizeof(msg), "--tar %s: skipping socket '%s'", file, path);
-                o->log(o->log_userdata, KILN_LOG_WARNING, msg);
-            }
-            continue;
-        }
-        if (norm.len == 0) /* the root directory itself carries nothing */
-            continue;
-        if (o->max_entries && n >= o->max_entries) {
-            rc = kiln_fail(err, KILN_ERR_INPUT,
-                           "--tar %s: more than %llu members (--max-entries): refusing a "
-                           "possible tar bomb",
-                           file, (unsigned long long)o->max_entries);
-            goto out;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            struct member *nm = realloc(m, cap * sizeof(*nm));
-            if (!nm) {
-                rc = kiln_oom(err);
-                goto out;
-            }
-            m = nm;
-        }
         struct member *e = &m[n];
-        memset(e, 0, sizeof(*e));
-        e->seq = n;
-        n++;
-        if (!(e->path = kiln_strdup(norm.data, err))) {
+        int r = next_member(a, file, o, n, &norm, e, err);
+        if (r != MEMBER_SKIP)
+            n++; /* owns what it holds, even on failure */
+        if (r == MEMBER_END) {
+            n--;
+            break;
+        }
+        if (r < 0) {
             rc = -1;
             goto out;
         }
-        e->mode = archive_entry_perm(ae) & 07777;
-        e->uid = (uint64_t)archive_entry_uid(ae);
-        e->gid = (uint64_t)archive_entry_gid(ae);
-        e->mtime = archive_entry_mtime(ae);
-        if (o->clamp_mtime && e->mtime > o->clamp_to)
-            e->mtime = o->clamp_to;
-        if (hl) {
-            e->type = KILN_TAR_HARDLINK;
-            if (kiln_normalise_member_path(hl, &norm, err) < 0) {
-                rc = kiln_error_prefix(err, "--tar %s: hardlink '%s'", file, path);
+        if (r == MEMBER_SKIP || e->type != KILN_TAR_REG)
+            continue;
+        e->offset = spool_off;
+        for (;;) {
+            la_ssize_t got = archive_read_data(a, buf, COPY_CHUNK);
+            if (got < 0) {
+                rc = data_error(a, file, e->path, err);
                 goto out;
             }
-            if (!(e->link = kiln_strdup(norm.data, err))) {
+            if (got == 0)
+                break;
+            if (kiln_write_all(spool, buf, (size_t)got, "temporary spool file", err) < 0) {
                 rc = -1;
                 goto out;
             }
-        } else {
-            switch (ft) {
-            case AE_IFREG: e->type = KILN_TAR_REG; break;
-            case AE_IFDIR: e->type = KILN_TAR_DIR; break;
-            case AE_IFLNK: e->type = KILN_TAR_SYMLINK; break;
-            case AE_IFCHR: e->type = KILN_TAR_CHR; break;
-            case AE_IFBLK: e->type = KILN_TAR_BLK; break;
-            case AE_IFIFO: e->type = KILN_TAR_FIFO; break;
-            default:
-                rc = kiln_fail(err, KILN_ERR_INPUT, "--tar %s: member '%s' has unknown type 0%o",
-                               file, path, (unsigned)ft);
+            spool_off += (uint64_t)got;
+            if (o->max_bytes && spool_off > o->max_bytes) {
+                rc = too_big(file, o, err);
                 goto out;
             }
-            if (e->type == KILN_TAR_SYMLINK) {
-                const char *t = archive_entry_symlink(ae);
-                if (!(e->link = kiln_strdup(t ? t : "", err))) {
-                    rc = -1;
-                    goto out;
-                }
-            }
-            e->devmajor = (uint32_t)archive_entry_rdevmajor(ae);
-            e->devminor = (uint32_t)archive_entry_rdevminor(ae);
         }
-        if (o->xattrs && archive_entry_xattr_reset(ae) > 0) {
-            size_t cnt = (size_t)archive_entry_xattr_count(ae);
-            e->xattrs = calloc(cnt, sizeof(*e->xattrs));
-            if (!e->xattrs) {
-                rc = kiln_oom(err);
-                goto out;
-            }
-            const char *xn;
-            const void *xv;
-            size_t xl;
-            while (archive_entry_xattr_next(ae, &xn, &xv, &xl) == ARCHIVE_OK) {
-                if (!strcmp(xn, "security.selinux"))
-                    continue;
-                struct kiln_xattr *x = &e->xattrs[e->nxattrs];
-                x->name = kiln_strdup(xn, err);
-                x->value = kiln_xmalloc(xl, err);
-                if (!x->name || !x->value) {
-                    e->nxattrs++;
-                    rc = -1;
-                    goto out;
-                }
-                memcpy(x->value, xv, xl);
-                x->len = xl;
-                e->nxattrs++;
-            }
-            for (size_t i = 1; i < e->nxattrs; i++) /* insertion sort: few xattrs */
-                for (size_t j = i; j > 0 && strcmp(e->xattrs[j - 1].name, e->xattrs[j].name) > 0;
-                     j--) {
-                    struct kiln_xattr t = e->xattrs[j];
-                    e->xattrs[j] = e->xattrs[j - 1];
-                    e->xattrs[j - 1] = t;
-                }
-        }
-        if (e->type == KILN_TAR_REG) {
-            e->offset = spool_off;
-            for (;;) {
-                la_ssize_t got = archive_read_data(a, buf, COPY_CHUNK);
-                if (got < 0) {
-                    rc = kiln_fail(err, KILN_ERR_INPUT,
-                                   "--tar %s: member '%s': corrupt or truncated data: %s", file,
-                                   path, archive_error_string(a));
-                    goto out;
-                }
-                if (got == 0)
-                    break;
-                if (kiln_write_all(spool, buf, (size_t)got, "temporary spool file", err) < 0) {
-                    rc = -1;
-                    goto out;
-                }
-                spool_off += (uint64_t)got;
-                if (o->max_bytes && spool_off > o->max_bytes) {
-                    rc = kiln_fail(err, KILN_ERR_INPUT,
-                                   "--tar %s: expands beyond %llu bytes (--max-bytes): refusing "
-                                   "a possible tar bomb",
-                                   file, (unsigned long long)o->max_bytes);
-                    goto out;
-                }
-            }
-            e->size = spool_off - e->offset;
-        }
+        e->size = spool_off - e->offset;
     }
 out:
     free(buf);
@@ -297,6 +324,136 @@ out:
     *out = m;
     *nout = n;
     return 0;
+}
+
+/* The fast path: members written as they are read, while the archive is in
+ * canonical order. Memory holds the names written so far (to resolve
+ * hardlinks and check the order); no member data is kept. */
+static int stream_members(const char *file, const struct kiln_layer_opts *o,
+                          struct kiln_tar_writer *w, struct kiln_error *err)
+{
+    struct member *m = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct kiln_buf norm = {0};
+    unsigned char *buf = NULL;
+    uint64_t total = 0;
+    struct archive *a = open_archive(file, err);
+    if (!a)
+        return -1;
+    if (!(buf = calloc(1, COPY_CHUNK))) { /* zeros, for the holes of sparse members */
+        rc = kiln_oom(err);
+        goto out;
+    }
+    for (;;) {
+        if ((rc = grow_members(&m, n, &cap, err)) < 0)
+            goto out;
+        struct member *e = &m[n];
+        int r = next_member(a, file, o, n, &norm, e, err);
+        if (r != MEMBER_SKIP)
+            n++;
+        if (r == MEMBER_END) {
+            n--;
+            break;
+        }
+        if (r < 0) {
+            rc = -1;
+            goto out;
+        }
+        if (r == MEMBER_SKIP)
+            continue;
+        if (n > 1 && kiln_tar_path_cmp(m[n - 2].path, e->path) >= 0) {
+            rc = KILN_TAR_UNSORTED; /* out of order, or a duplicate */
+            goto out;
+        }
+        e->root = n - 1;
+        struct kiln_tar_entry te = {.path = e->path, .mode = e->mode, .uid = e->uid,
+                                    .gid = e->gid, .mtime = e->mtime};
+        if (e->type == KILN_TAR_HARDLINK) {
+            int t = find_member(m, n - 1, e->link);
+            if (t < 0) {
+                rc = KILN_TAR_UNSORTED; /* its target comes later, or nowhere */
+                goto out;
+            }
+            e->root = m[t].root;
+            const struct member *root = &m[e->root];
+            te.type = KILN_TAR_HARDLINK;
+            te.linkname = root->path;
+            te.mode = root->mode;
+            te.uid = root->uid;
+            te.gid = root->gid;
+            te.mtime = root->mtime;
+            if ((rc = kiln_tar_write_header(w, &te, err)) < 0)
+                goto out;
+            continue;
+        }
+        te.type = e->type;
+        te.linkname = e->type == KILN_TAR_SYMLINK ? e->link : NULL;
+        te.size = e->size;
+        te.devmajor = e->devmajor;
+        te.devminor = e->devminor;
+        te.xattrs = e->xattrs;
+        te.nxattrs = e->nxattrs;
+        if ((rc = kiln_tar_write_header(w, &te, err)) < 0)
+            goto out;
+        kiln_xattrs_free(e->xattrs, e->nxattrs); /* written: only the name is needed now */
+        e->xattrs = NULL;
+        e->nxattrs = 0;
+        if (e->type != KILN_TAR_REG)
+            continue;
+        /* libarchive's own buffers, no copy; holes of sparse members are
+         * written as zeros, as archive_read_data() does on the spool path */
+        uint64_t got_total = 0;
+        for (;;) {
+            const void *blk;
+            size_t len;
+            la_int64_t off;
+            int dr = archive_read_data_block(a, &blk, &len, &off);
+            if (dr == ARCHIVE_EOF) { /* a trailing hole */
+                blk = NULL;
+                len = 0;
+                off = (la_int64_t)e->size;
+            }
+            if (dr < ARCHIVE_WARN) {
+                rc = data_error(a, file, e->path, err);
+                goto out;
+            }
+            if (off < 0 || (uint64_t)off < got_total || (uint64_t)off > e->size ||
+                len > e->size - (uint64_t)off) {
+                rc = KILN_TAR_UNSORTED; /* not what the header declares: let the spool decide */
+                goto out;
+            }
+            while (got_total < (uint64_t)off) {
+                size_t z = (uint64_t)off - got_total < COPY_CHUNK ? (size_t)((uint64_t)off - got_total)
+                                                                 : COPY_CHUNK;
+                if ((rc = kiln_tar_write_data(w, buf, z, err)) < 0)
+                    goto out;
+                got_total += z;
+            }
+            if (dr == ARCHIVE_EOF)
+                break;
+            if (len && (rc = kiln_tar_write_data(w, blk, len, err)) < 0)
+                goto out;
+            got_total += len;
+            total += (uint64_t)len;
+            if (o->max_bytes && total > o->max_bytes) {
+                rc = too_big(file, o, err);
+                goto out;
+            }
+        }
+        if (got_total != e->size) {
+            rc = KILN_TAR_UNSORTED;
+            goto out;
+        }
+        if ((rc = kiln_tar_end_entry(w, err)) < 0)
+            goto out;
+    }
+out:
+    free(buf);
+    kiln_buf_free(&norm);
+    archive_read_free(a);
+    members_free(m, n);
+    return rc;
 }
 
 static int copy_spool(int spool, uint64_t off, uint64_t size, struct kiln_tar_writer *w,
@@ -344,6 +501,8 @@ int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
         return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "--tar %s", file);
     if (S_ISDIR(st.st_mode))
         return kiln_fail(err, KILN_ERR_INPUT, "--tar %s: is a directory (use --rootfs)", file);
+    if (o->tar_stream)
+        return stream_members(file, o, w, err);
     _cleanup_close_ int spool = open_spool(err);
     if (spool < 0)
         return -1;
