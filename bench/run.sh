@@ -23,6 +23,7 @@ RUNS=
 QUICK=
 CORPORA=
 ONLY=
+ROWS=
 OUT=
 KEEP=
 PREPARE=
@@ -35,6 +36,8 @@ Options:
   --quick         1 run, corpora tiny and minbase (explicit --runs/--corpus still win)
   --corpus C      tiny, minbase, big, all (default), or a comma-separated list
   --only W        build or push (default: both)
+  --rows LIST     build rows to run, by id, comma-separated (e.g. kiln,kiln-tar,umoci,umoci-raw;
+                  default: all; the ids are listed in bench_build_corpus)
   --out FILE      also write the Markdown report to FILE
   --kiln PATH     the kiln binary (default: build/src/cli/kiln, built if missing)
   --keep          keep the work directory
@@ -57,6 +60,8 @@ while [ $# -gt 0 ]; do
     --corpus=*) CORPORA=${1#*=}; shift ;;
     --only) ONLY=${2:?--only needs build or push}; shift 2 ;;
     --only=*) ONLY=${1#*=}; shift ;;
+    --rows) ROWS=${2:?--rows needs a list}; shift 2 ;;
+    --rows=*) ROWS=${1#*=}; shift ;;
     --out) OUT=${2:?--out needs a file}; shift 2 ;;
     --out=*) OUT=${1#*=}; shift ;;
     --kiln) KILN=${2:?--kiln needs a path}; shift 2 ;;
@@ -195,9 +200,9 @@ if LD_LIBRARY_PATH=$W/kiln-bin "$W/kiln-bin/kiln" version >/dev/null 2>&1; then
   KILN=$W/kiln-bin/kiln
   export LD_LIBRARY_PATH=$W/kiln-bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
-# kiln's default compression levels, from its --help ("gzip 1-12 (default 3), zstd 1-22 (default 3)")
+# kiln's default compression levels, from its --help ("gzip 1-12 (default 4), zstd 1-22 (default 3)")
 KHELP=$("$KILN" build --help 2>&1)
-GZ_LEVEL=$(printf '%s\n' "$KHELP" | sed -n 's/.*gzip [0-9]*-[0-9]* (default \([0-9]*\)).*/\1/p' | head -n 1)
+GZ_LEVEL=$(printf '%s\n' "$KHELP" | sed -n 's/.*gzip [0-9]*-[0-9]* (default \([0-9]*\)[;)].*/\1/p' | head -n 1)
 ZS_LEVEL=$(printf '%s\n' "$KHELP" | sed -n 's/.*zstd [0-9]*-[0-9]* (default \([0-9]*\)).*/\1/p' | head -n 1)
 GZ_LEVEL=${GZ_LEVEL:-6} ZS_LEVEL=${ZS_LEVEL:-3}
 for t in python3 tar gzip; do
@@ -633,7 +638,7 @@ bench_build_corpus() {
   # id;label;base;section;needs (labels are Markdown: \| is a pipe in a table)
   rows=(
     "kiln;\`kiln build --rootfs\` (default: gzip -$GZ_LEVEL);kiln;dir;"
-    "kiln-6;\`kiln … --compression-level 6\`;kiln;dir;gz6"
+    "kiln-6;\`kiln … --compression-level 6\` (small output);kiln;dir;gz6"
     "kiln-9;\`kiln … --compression-level 9\`;kiln;dir;"
     "kiln-zstd;\`kiln … --compression zstd\` (-$ZS_LEVEL);kiln;dir;"
     "kiln-none;\`kiln … --compression none\`;kiln;dir;"
@@ -657,6 +662,7 @@ bench_build_corpus() {
   for r in $(seq "$RUNS"); do
     for row in "${rows[@]}"; do
       IFS=';' read -r id label base section needs <<<"$row"
+      case ",${ROWS:-$id}," in *",$id,"*) ;; *) continue ;; esac
       if [ -n "$needs" ] && [ -z "${HAVE[$needs]:-}" ]; then
         [ "$r" = 1 ] && skipped+=("$label (${WHY[$needs]})")
         continue

@@ -190,7 +190,7 @@ void kiln_compressor_free(struct kiln_compressor *c);
 int kiln_compression_default_level(enum kiln_compression c);
 int kiln_compression_check_level(enum kiln_compression c, int level, struct kiln_error *err);
 const char *kiln_compression_name(enum kiln_compression c);
-#define KILN_GZIP_BLOCK_SIZE (1024 * 1024)
+#define KILN_GZIP_BLOCK_SIZE (4 * 1024 * 1024) /* docs/layer-format.md, "Blocks" */
 
 /* ---- tar/tarwriter.c -------------------------------------------------- */
 enum kiln_tar_type {

@@ -188,7 +188,8 @@ static void zstd_decode(const struct kiln_buf *z, struct kiln_buf *out)
 
 /* ---- gzip ------------------------------------------------------------- */
 
-static const size_t gzip_sizes[] = { 0, 1, MIB, MIB + 1, 5 * MIB + MIB / 2 + 12345 };
+#define BLK KILN_GZIP_BLOCK_SIZE
+static const size_t gzip_sizes[] = { 0, 1, BLK - 1, BLK, BLK + 1, 2 * BLK + BLK / 2 + 12345 };
 
 static void test_gzip_roundtrip_and_determinism(void **state)
 {
@@ -200,7 +201,7 @@ static void test_gzip_roundtrip_and_determinism(void **state)
         struct kiln_buf ref = { 0 };
         for (size_t j = 0; j < ARRAY_SIZE(jobs); j++) {
             /* whole writes and odd-sized ones that straddle block boundaries */
-            static const size_t chunks[] = { SIZE_MAX, 7919, 3 * MIB + 1 };
+            static const size_t chunks[] = { SIZE_MAX, 7919, 3 * MIB + 1, BLK + 7 };
             for (size_t k = 0; k < ARRAY_SIZE(chunks); k++) {
                 struct kiln_buf gz;
                 compress_to(KILN_COMPRESSION_GZIP, -1, jobs[j], data, n, chunks[k], &gz);
@@ -228,14 +229,14 @@ static void test_gzip_levels(void **state)
     unsigned char *data = make_data(n, 99);
     struct kiln_buf l1, l6, ldef, l12, l12j;
     compress_to(KILN_COMPRESSION_GZIP, 1, 1, data, n, SIZE_MAX, &l1);
-    compress_to(KILN_COMPRESSION_GZIP, 3, 1, data, n, SIZE_MAX, &l6);
+    compress_to(KILN_COMPRESSION_GZIP, 4, 1, data, n, SIZE_MAX, &l6);
     compress_to(KILN_COMPRESSION_GZIP, -1, 1, data, n, SIZE_MAX, &ldef);
     compress_to(KILN_COMPRESSION_GZIP, 12, 1, data, n, SIZE_MAX, &l12);
     compress_to(KILN_COMPRESSION_GZIP, 12, 4, data, n, 65536, &l12j);
     check_gzip(&l1, data, n);
     check_gzip(&l12, data, n);
-    /* the default is level 3 (docs/layer-format.md, "Compression levels") */
-    assert_int_equal(kiln_compression_default_level(KILN_COMPRESSION_GZIP), 3);
+    /* the default is level 4 (docs/layer-format.md, "Compression levels") */
+    assert_int_equal(kiln_compression_default_level(KILN_COMPRESSION_GZIP), 4);
     assert_int_equal(l6.len, ldef.len);
     assert_memory_equal(l6.data, ldef.data, l6.len);
     /* the level is actually applied */

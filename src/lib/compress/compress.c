@@ -1,7 +1,7 @@
 /*
  * Layer compressors, as sinks.
  *
- * gzip: the stream is cut into fixed 1 MiB blocks; each block becomes one
+ * gzip: the stream is cut into fixed 4 MiB blocks; each block becomes one
  * complete gzip member (libdeflate; header with mtime 0, no name, OS 255) and
  * the members are concatenated, which RFC 1952 readers (Go, zlib's gunzip,
  * pigz, Python) read as one stream. Blocks are compressed on `jobs` threads
@@ -20,7 +20,7 @@
 
 #include "../internal.h"
 
-#define GZIP_DEFAULT_LEVEL 3 /* measured: docs/layer-format.md, "Compression levels" */
+#define GZIP_DEFAULT_LEVEL 4 /* measured: docs/layer-format.md, "Compression levels" */
 #define ZSTD_DEFAULT_LEVEL 3
 
 enum slot_state { SLOT_EMPTY, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
@@ -241,7 +241,9 @@ static int gzip_init(struct kiln_compressor *c, unsigned jobs, struct kiln_error
         c->inline_c = probe;
     else
         libdeflate_free_compressor(probe);
-    c->nslots = jobs <= 1 ? 1 : 2 * (size_t)jobs;
+    /* one block being filled, one per thread, one finished waiting its turn:
+     * about 9 MiB per thread at most (4 MiB in, the compress bound out) */
+    c->nslots = jobs <= 1 ? 1 : (size_t)jobs + 2;
     c->slots = calloc(c->nslots, sizeof(*c->slots));
     if (!c->slots)
         return kiln_oom(err);
