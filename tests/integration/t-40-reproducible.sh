@@ -198,3 +198,23 @@ check_not "sparse, sorted: streamed" grep -q "sorting them" <<<"$E_sps"
 assert_eq "$D_sps" "$D_spu" "sparse: streamed and spooled give the same image"
 L=$(blob "$T/sps/layout" "$(layout_manifest "$T/sps/layout" r | jq -r '.layers[0].digest')")
 assert_same_file "$S/sparse" <(decompress "$L" | tar -xOf - sparse) "sparse: the layer holds the file's exact bytes (20 MiB, holes as zeros)"
+
+say "a layer of several gzip members (4 MiB of tar each) reads back with zlib and with GNU gzip"
+DIFF=$(layout_config "$T/sps/layout" r | jq -r '.rootfs.diff_ids[0]')
+read -r members zsum < <(python3 - "$L" <<'PY'
+import hashlib, sys, zlib
+data = open(sys.argv[1], "rb").read()
+h, n = hashlib.sha256(), 0
+while data:
+    d = zlib.decompressobj(wbits=31)  # zlib's gzip reader, one member at a time
+    h.update(d.decompress(data))
+    if not d.eof:
+        sys.exit("truncated member")
+    data, n = d.unused_data, n + 1
+print(n, "sha256:" + h.hexdigest())
+PY
+)
+TARBYTES=$(gzip -dc <"$L" | wc -c)
+assert_eq $(( (TARBYTES + 4194303) / 4194304 )) "$members" "one gzip member per 4 MiB of tar ($TARBYTES bytes)"
+assert_eq "$DIFF" "$zsum" "zlib (Python's zlib, member by member): uncompressed sha256 = diff_id"
+assert_eq "$DIFF" "sha256:$(gzip -dc <"$L" | sha256sum | cut -c1-64)" "GNU gzip -dc: uncompressed sha256 = diff_id"
