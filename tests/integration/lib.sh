@@ -416,6 +416,25 @@ h|data/deep-hardlink|-|-|-|$DEEPDIR/deep-file
 l|data/deep-symlink|-|0|0|/$DEEPDIR/deep-file
 EOF
 }
+# STAT_SCRIPT: a busybox sh script, run on the host and inside containers, that
+# prints "path|owner mode type [links size]|sha256, link target or device" for
+# each path below $1: the paths come as the other arguments, or one per line
+# on stdin when there are none. Usage: sh -c "$STAT_SCRIPT" sh ROOT [PATH...]
+STAT_SCRIPT='cd "$1" || exit 1
+shift
+stat_one() {
+  t=$(busybox stat -c %F "$1")
+  case $t in
+    directory) s=$(busybox stat -c "%u:%g %a %F" "$1"); x=- ;;
+    "regular file"|"regular empty file") s=$(busybox stat -c "%u:%g %a %F %h %s" "$1"); x=$(busybox sha256sum <"$1" | busybox cut -c1-64) ;;
+    "symbolic link") s=$(busybox stat -c "%u:%g %F" "$1"); x=$(busybox readlink "$1") ;;
+    *special*) s=$(busybox stat -c "%u:%g %a %F %h" "$1"); x=$(busybox stat -c "%t,%T" "$1") ;;
+    *) s=$(busybox stat -c "%u:%g %a %F %h" "$1"); x=- ;;
+  esac
+  printf "%s|%s|%s\n" "$1" "$s" "$x"
+}
+if [ $# -gt 0 ]; then for p in "$@"; do stat_one "$p"; done
+else while IFS= read -r p; do stat_one "$p"; done; fi'
 # make_rich_rootfs DIR [reverse]: creates the rich test tree (as root).
 # "reverse" creates every entry in the opposite order (same final tree).
 make_rich_rootfs() {

@@ -104,22 +104,10 @@ assert_eq "kiln-ok bar 1000:1000 /data" "$OUT" "entrypoint+cmd ran with Env, Use
 
 say "docker run: stat inside the container equals stat on the host"
 # Every path of the source tree, compared with the same busybox on both sides.
-STATSCRIPT='cd "$1" || exit 1
-while IFS= read -r p; do
-  t=$(busybox stat -c %F "$p")
-  case $t in
-    directory) s=$(busybox stat -c "%u:%g %a %F" "$p"); x=- ;;
-    "regular file"|"regular empty file") s=$(busybox stat -c "%u:%g %a %F %h %s" "$p"); x=$(busybox sha256sum <"$p" | busybox cut -c1-64) ;;
-    "symbolic link") s=$(busybox stat -c "%u:%g %F" "$p"); x=$(busybox readlink "$p") ;;
-    *special*) s=$(busybox stat -c "%u:%g %a %F %h" "$p"); x=$(busybox stat -c "%t,%T" "$p") ;;
-    *) s=$(busybox stat -c "%u:%g %a %F %h" "$p"); x=- ;;
-  esac
-  printf "%s|%s|%s\n" "$p" "$s" "$x"
-done'
 (cd "$R" && find . -mindepth 1 | sort) >"$T/paths"
-PATH=/bin /bin/busybox sh -c "$STATSCRIPT" sh "$R" <"$T/paths" >"$T/host.stat"
+PATH=/bin /bin/busybox sh -c "$STAT_SCRIPT" sh "$R" <"$T/paths" >"$T/host.stat"
 docker_ run --rm -i --network none --user 0:0 --entrypoint /bin/busybox kiln-test:1 \
-  sh -c "$STATSCRIPT" sh / <"$T/paths" >"$T/container.stat" 2>"$T/container.err" || true
+  sh -c "$STAT_SCRIPT" sh / <"$T/paths" >"$T/container.stat" 2>"$T/container.err" || true
 assert_eq "$(wc -l <"$T/paths")" "$(wc -l <"$T/host.stat")" "host stat covered every path"
 assert_same_text "$T/host.stat" "$T/container.stat" "owners/modes/types/sizes/contents/targets/devices in the container"
 grep -q '^./data/bigid|3000000:3000001 644 ' "$T/container.stat" && ok "uid 3000000 inside the container" || not_ok "uid 3000000 inside the container" "$(grep bigid "$T/container.stat")"

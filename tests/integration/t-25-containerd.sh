@@ -42,26 +42,12 @@ COMMON=(--rootfs "$R" --entrypoint '/bin/busybox sh -c'
   --cmd '["echo kiln-ok $FOO $(id -u):$(id -g) $PWD"]'
   --env PATH=/bin --env FOO=bar --workdir /data --source-date-epoch 1700000000)
 
-# The stat script of t-10, on the host and in the container; the paths come
-# as arguments (ctr run does not pass stdin through).
-STATSCRIPT='cd "$1" || exit 1
-shift
-for p in "$@"; do
-  t=$(busybox stat -c %F "$p")
-  case $t in
-    directory) s=$(busybox stat -c "%u:%g %a %F" "$p"); x=- ;;
-    "regular file"|"regular empty file") s=$(busybox stat -c "%u:%g %a %F %h %s" "$p"); x=$(busybox sha256sum <"$p" | busybox cut -c1-64) ;;
-    "symbolic link") s=$(busybox stat -c "%u:%g %F" "$p"); x=$(busybox readlink "$p") ;;
-    *special*) s=$(busybox stat -c "%u:%g %a %F %h" "$p"); x=$(busybox stat -c "%t,%T" "$p") ;;
-    *) s=$(busybox stat -c "%u:%g %a %F %h" "$p"); x=- ;;
-  esac
-  printf "%s|%s|%s\n" "$p" "$s" "$x"
-done'
-# Arguments travel through the runtime spec's JSON, which cannot carry the
+# lib.sh's STAT_SCRIPT on the host and in the container, the paths as
+# arguments (ctr run does not pass stdin through). Arguments travel through the runtime spec's JSON, which cannot carry the
 # non-UTF-8 name of the rich tree: it is checked apart, through ls's output.
 mapfile -t PATHS < <(cd "$R" && find . -mindepth 1 | sort | LC_ALL=C.UTF-8 grep -ax '.*')
 assert_eq "$(($(cd "$R" && find . -mindepth 1 | wc -l) - 1))" "${#PATHS[@]}" "setup: one non-UTF-8 name set apart"
-PATH=/bin /bin/busybox sh -c "$STATSCRIPT" sh "$R" "${PATHS[@]}" >"$T/host.stat"
+PATH=/bin /bin/busybox sh -c "$STAT_SCRIPT" sh "$R" "${PATHS[@]}" >"$T/host.stat"
 
 n=0
 # try_import WHAT ARCHIVE IMAGE-NAME UID:GID [ctr import args]
@@ -81,7 +67,7 @@ try_import() {
   assert_eq "kiln-ok bar $ids /data" "$OUT" "$what: entrypoint+cmd ran with Env, User, WorkingDir"
   [ "$ids" = 0:0 ] || return 0
   timeout 120 ctr --address "$CD/sock" --namespace kiln run --rm --snapshotter native "$name" "kiln-$n-stat" \
-    /bin/busybox sh -c "$STATSCRIPT" sh / "${PATHS[@]}" >"$T/c$n.stat" 2>"$T/c$n.err" </dev/null || true
+    /bin/busybox sh -c "$STAT_SCRIPT" sh / "${PATHS[@]}" >"$T/c$n.stat" 2>"$T/c$n.err" </dev/null || true
   assert_same_text "$T/host.stat" "$T/c$n.stat" "$what: owners/modes/types/sizes/contents/targets/devices in the container"
   timeout 120 ctr --address "$CD/sock" --namespace kiln run --rm --snapshotter native "$name" "kiln-$n-ls" \
     /bin/busybox sh -c 'cd /data && for f in caf*; do printf "%s" "$f" | od -An -tx1 | tr -d " \n"; printf " "; sha256sum <"$f" | cut -c1-64; done' \
