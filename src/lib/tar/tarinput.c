@@ -231,17 +231,25 @@ static int next_member(struct archive *a, const char *file, const struct kiln_la
     return MEMBER_OK;
 }
 
-static int grow_members(struct member **m, size_t n, size_t *cap, struct kiln_error *err)
+/* Reads the next header into a new last member of *m (growing it). Returns
+ * next_member()'s answer; on MEMBER_OK and on failure the member counts in
+ * *n (it owns what it holds), on MEMBER_END and MEMBER_SKIP it does not. */
+static int append_member(struct archive *a, const char *file, const struct kiln_layer_opts *o,
+                         struct member **m, size_t *n, size_t *cap, struct kiln_buf *norm,
+                         struct kiln_error *err)
 {
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 1024;
-    struct member *nm = realloc(*m, nc * sizeof(*nm));
-    if (!nm)
-        return kiln_oom(err);
-    *m = nm;
-    *cap = nc;
-    return 0;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        struct member *nm = realloc(*m, nc * sizeof(*nm));
+        if (!nm)
+            return kiln_oom(err);
+        *m = nm;
+        *cap = nc;
+    }
+    int r = next_member(a, file, o, *n, norm, &(*m)[*n], err);
+    if (r == MEMBER_OK || r < 0)
+        (*n)++;
+    return r;
 }
 
 static int data_error(struct archive *a, const char *file, const char *path,
@@ -276,22 +284,16 @@ static int read_members(const char *file, const struct kiln_layer_opts *o, int s
         goto out;
     }
     for (;;) {
-        if ((rc = grow_members(&m, n, &cap, err)) < 0)
-            goto out;
-        struct member *e = &m[n];
-        int r = next_member(a, file, o, n, &norm, e, err);
-        if (r != MEMBER_SKIP)
-            n++; /* owns what it holds, even on failure */
-        if (r == MEMBER_END) {
-            n--;
+        int r = append_member(a, file, o, &m, &n, &cap, &norm, err);
+        if (r == MEMBER_END)
             break;
-        }
         if (r < 0) {
             rc = -1;
             goto out;
         }
-        if (r == MEMBER_SKIP || e->type != KILN_TAR_REG)
+        if (r == MEMBER_SKIP || m[n - 1].type != KILN_TAR_REG)
             continue;
+        struct member *e = &m[n - 1];
         e->offset = spool_off;
         for (;;) {
             la_ssize_t got = archive_read_data(a, buf, COPY_CHUNK);
@@ -346,22 +348,16 @@ static int stream_members(const char *file, const struct kiln_layer_opts *o,
         goto out;
     }
     for (;;) {
-        if ((rc = grow_members(&m, n, &cap, err)) < 0)
-            goto out;
-        struct member *e = &m[n];
-        int r = next_member(a, file, o, n, &norm, e, err);
-        if (r != MEMBER_SKIP)
-            n++;
-        if (r == MEMBER_END) {
-            n--;
+        int r = append_member(a, file, o, &m, &n, &cap, &norm, err);
+        if (r == MEMBER_END)
             break;
-        }
         if (r < 0) {
             rc = -1;
             goto out;
         }
         if (r == MEMBER_SKIP)
             continue;
+        struct member *e = &m[n - 1];
         if (n > 1 && kiln_tar_path_cmp(m[n - 2].path, e->path) >= 0) {
             rc = KILN_TAR_UNSORTED; /* out of order, or a duplicate */
             goto out;
