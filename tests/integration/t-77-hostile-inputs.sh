@@ -71,6 +71,17 @@ run "$KILN" build --tar "$T/bomb.tgz" --max-bytes 10000000 -o "oci:$T/b1"
 assert_eq 1 "$RC" "a tarball expanding beyond --max-bytes is refused"
 assert_contains "--max-bytes" "$ERR" "the error names the bound"
 assert_not_exists "$T/b1" "nothing written"
+# a sparse member: 1 GiB of holes in a few hundred bytes; streamed (sorted)
+# and spooled (the same members out of order) alike, holes count
+mkdir -p "$T/sparse"; truncate -s 1G "$T/sparse/holes"; echo a >"$T/sparse/a"
+tar -S -C "$T/sparse" -czf "$T/sparse-sorted.tgz" a holes
+tar -S -C "$T/sparse" -czf "$T/sparse-unsorted.tgz" holes a
+for v in sorted unsorted; do
+  run "$KILN" build --tar "$T/sparse-$v.tgz" --max-bytes 10000000 -o "oci:$T/b-$v"
+  assert_eq 1 "$RC" "a sparse member expanding beyond --max-bytes is refused ($v members)"
+  assert_contains "--max-bytes" "$ERR" "… naming the bound ($v)"
+  assert_not_exists "$T/b-$v" "… writing nothing ($v)"
+done
 run "$KILN" build --tar "$T/many.tar" --max-entries 1000 -o "oci:$T/b2"
 assert_eq 1 "$RC" "a tarball of more than --max-entries members is refused"
 assert_contains "--max-entries" "$ERR" "the error names the bound"

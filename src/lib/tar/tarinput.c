@@ -328,14 +328,49 @@ out:
     return 0;
 }
 
+/* What the fast path keeps of each member written: its name (to check the
+ * order and find hardlink targets) and what a hardlink to it repeats. */
+struct written {
+    char *path;
+    size_t root; /* the member holding the data of its hardlink group */
+    uint32_t mode;
+    uint64_t uid, gid;
+    int64_t mtime;
+};
+
+static int find_written(const struct written *v, size_t n, const char *path)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = kiln_tar_path_cmp(v[mid].path, path);
+        if (c == 0)
+            return (int)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static void member_clear(struct member *e)
+{
+    free(e->path);
+    free(e->link);
+    kiln_xattrs_free(e->xattrs, e->nxattrs);
+    memset(e, 0, sizeof(*e));
+}
+
 /* The fast path: members written as they are read, while the archive is in
- * canonical order. Memory holds the names written so far (to resolve
- * hardlinks and check the order); no member data is kept. */
+ * canonical order. Memory holds a compact record per member written (about
+ * 50 bytes plus the name); no member data is kept. */
 static int stream_members(const char *file, const struct kiln_layer_opts *o,
                           struct kiln_tar_writer *w, struct kiln_error *err)
 {
-    struct member *m = NULL;
+    struct written *v = NULL;
     size_t n = 0, cap = 0;
+    struct member cur = {0};
     int rc = 0;
     struct kiln_buf norm = {0};
     unsigned char *buf = NULL;
@@ -348,7 +383,8 @@ static int stream_members(const char *file, const struct kiln_layer_opts *o,
         goto out;
     }
     for (;;) {
-        int r = append_member(a, file, o, &m, &n, &cap, &norm, err);
+        member_clear(&cur);
+        int r = next_member(a, file, o, n, &norm, &cur, err);
         if (r == MEMBER_END)
             break;
         if (r < 0) {
@@ -357,22 +393,36 @@ static int stream_members(const char *file, const struct kiln_layer_opts *o,
         }
         if (r == MEMBER_SKIP)
             continue;
-        struct member *e = &m[n - 1];
-        if (n > 1 && kiln_tar_path_cmp(m[n - 2].path, e->path) >= 0) {
+        struct member *e = &cur;
+        if (n && kiln_tar_path_cmp(v[n - 1].path, e->path) >= 0) {
             rc = KILN_TAR_UNSORTED; /* out of order, or a duplicate */
             goto out;
         }
-        e->root = n - 1;
-        struct kiln_tar_entry te = {.path = e->path, .mode = e->mode, .uid = e->uid,
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            struct written *nv = realloc(v, nc * sizeof(*nv));
+            if (!nv) {
+                rc = kiln_oom(err);
+                goto out;
+            }
+            v = nv;
+            cap = nc;
+        }
+        struct written *rec = &v[n];
+        *rec = (struct written){.path = e->path, .root = n, .mode = e->mode, .uid = e->uid,
+                                .gid = e->gid, .mtime = e->mtime};
+        e->path = NULL; /* the record owns the name now */
+        n++;
+        struct kiln_tar_entry te = {.path = rec->path, .mode = e->mode, .uid = e->uid,
                                     .gid = e->gid, .mtime = e->mtime};
         if (e->type == KILN_TAR_HARDLINK) {
-            int t = find_member(m, n - 1, e->link);
+            int t = find_written(v, n - 1, e->link);
             if (t < 0) {
                 rc = KILN_TAR_UNSORTED; /* its target comes later, or nowhere */
                 goto out;
             }
-            e->root = m[t].root;
-            const struct member *root = &m[e->root];
+            rec->root = v[t].root;
+            const struct written *root = &v[rec->root];
             te.type = KILN_TAR_HARDLINK;
             te.linkname = root->path;
             te.mode = root->mode;
@@ -392,9 +442,6 @@ static int stream_members(const char *file, const struct kiln_layer_opts *o,
         te.nxattrs = e->nxattrs;
         if ((rc = kiln_tar_write_header(w, &te, err)) < 0)
             goto out;
-        kiln_xattrs_free(e->xattrs, e->nxattrs); /* written: only the name is needed now */
-        e->xattrs = NULL;
-        e->nxattrs = 0;
         if (e->type != KILN_TAR_REG)
             continue;
         /* libarchive's own buffers, no copy; holes of sparse members are
@@ -411,7 +458,7 @@ static int stream_members(const char *file, const struct kiln_layer_opts *o,
                 off = (la_int64_t)e->size;
             }
             if (dr < ARCHIVE_WARN) {
-                rc = data_error(a, file, e->path, err);
+                rc = data_error(a, file, rec->path, err);
                 goto out;
             }
             if (off < 0 || (uint64_t)off < got_total || (uint64_t)off > e->size ||
@@ -419,12 +466,18 @@ static int stream_members(const char *file, const struct kiln_layer_opts *o,
                 rc = KILN_TAR_UNSORTED; /* not what the header declares: let the spool decide */
                 goto out;
             }
+            /* holes count against --max-bytes as on the spool path */
             while (got_total < (uint64_t)off) {
-                size_t z = (uint64_t)off - got_total < COPY_CHUNK ? (size_t)((uint64_t)off - got_total)
-                                                                 : COPY_CHUNK;
+                uint64_t hole = (uint64_t)off - got_total;
+                size_t z = hole < COPY_CHUNK ? (size_t)hole : COPY_CHUNK;
                 if ((rc = kiln_tar_write_data(w, buf, z, err)) < 0)
                     goto out;
                 got_total += z;
+                total += z;
+                if (o->max_bytes && total > o->max_bytes) {
+                    rc = too_big(file, o, err);
+                    goto out;
+                }
             }
             if (dr == ARCHIVE_EOF)
                 break;
@@ -448,7 +501,10 @@ out:
     free(buf);
     kiln_buf_free(&norm);
     archive_read_free(a);
-    members_free(m, n);
+    member_clear(&cur);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].path);
+    free(v);
     return rc;
 }
 
