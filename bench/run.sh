@@ -238,7 +238,7 @@ GIT_REV=$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 MEM_GIB=$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 md "# kiln benchmark" ""
-md "$(date -u '+%Y-%m-%d %H:%M UTC') · $KILN_VER (\`$GIT_REV\`, $KILN_ORIG) · $(nproc) CPUs ($CPU_MODEL) · ${MEM_GIB} GiB RAM · $(uname -sr) · runs: $RUNS · corpora: ${CORPUS_LIST[*]}${ONLY:+ · only: $ONLY} · load average at start: $(cut -d' ' -f1-3 /proc/loadavg)${NICE_CMD:+ · measured at nice $NICE}" ""
+md "$(date -u '+%Y-%m-%d %H:%M UTC') · $KILN_VER (\`$GIT_REV\`, $KILN_ORIG) · $(nproc) CPUs ($CPU_MODEL) · ${MEM_GIB} GiB RAM · $(uname -sr) · runs: $RUNS · corpora: ${CORPUS_LIST[*]}${ONLY:+ · only: $ONLY}${ROWS:+ · rows: $ROWS} · load average at start: $(cut -d' ' -f1-3 /proc/loadavg)${NICE_CMD:+ · measured at nice $NICE}" ""
 
 md "## Prerequisites" ""
 md "| tool | version | status |" "|---|---|---|"
