@@ -20,7 +20,7 @@ KILN_GIT_URI ?= "git://kiln.invalid/kiln.git;protocol=https;branch=main"
 SRC_URI = "${KILN_GIT_URI};destsuffix=kiln \
            file://kiln-oe \
            "
-KILN_SRCREV ?= "cc8b9152ea51acaba4bd375a0f50a139dec6d6e0"
+KILN_SRCREV ?= "9ad1aca60d80c9fd41be31b4b808eb0ddbf55fc1"
 SRCREV = "${KILN_SRCREV}"
 PV = "0.1.0+git"
 
