@@ -67,6 +67,8 @@ int kiln_write_file_atomic(const char *path, const void *p, size_t n, struct kil
 int kiln_read_file(const char *path, size_t max, struct kiln_buf *out, struct kiln_error *err);
 /* Copies file src to dst (new file): hardlink, else copy_file_range, else read/write. */
 int kiln_copy_or_link(const char *src, const char *dst, struct kiln_error *err);
+/* pseudo (OpenEmbedded's fakeroot) is preloaded and active. */
+bool kiln_under_pseudo(void);
 struct kiln_blob_check;
 /* The same, checking the bytes against c (one read of src, linked or copied);
  * dst is removed on any failure. */

@@ -126,21 +126,36 @@ int kiln_read_file(const char *path, size_t max, struct kiln_buf *out, struct ki
     return 0;
 }
 
+bool kiln_under_pseudo(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    const char *off = getenv("PSEUDO_DISABLED");
+    return p && strstr(p, "libpseudo") && !(off && !strcmp(off, "1"));
+}
+
 int kiln_copy_or_link_checked(const char *src, const char *dst, struct kiln_blob_check *c,
                               struct kiln_error *err)
 {
-    _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", src);
     struct stat st;
-    if (fstat(in, &st) < 0)
+    if (stat(src, &st) < 0)
         return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", src);
     if (kiln_blob_check_size(c, (uint64_t)st.st_size, err) < 0)
         return -1;
-    /* linked: the one read only checks; else it also copies */
-    bool linked = link(src, dst) == 0;
-    if (!linked && errno == EEXIST)
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", dst);
+    /* linked: the one read only checks; else it also copies. Not under
+     * pseudo: a hardlink to a file from outside its database (a base image
+     * another recipe deployed) makes pseudo abort the build with a "path
+     * mismatch" the next time either name is used. */
+    int lerr = kiln_under_pseudo() ? EXDEV : link(src, dst) == 0 ? 0 : errno;
+    bool linked = lerr == 0;
+    if (lerr == EEXIST)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, lerr, "%s", dst);
+    _cleanup_close_ int in = open(linked ? dst : src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        int e = errno;
+        if (linked)
+            unlink(dst);
+        return kiln_fail_errno(err, KILN_ERR_INPUT, e, "%s", src);
+    }
     int out = linked ? -1 : open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (!linked && out < 0)
         return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", dst);
