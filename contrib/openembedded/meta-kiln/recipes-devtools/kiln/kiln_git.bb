@@ -20,7 +20,7 @@ KILN_GIT_URI ?= "git://kiln.invalid/kiln.git;protocol=https;branch=main"
 SRC_URI = "${KILN_GIT_URI};destsuffix=kiln \
            file://kiln-oe \
            "
-KILN_SRCREV ?= "9ad1aca60d80c9fd41be31b4b808eb0ddbf55fc1"
+KILN_SRCREV ?= "1685e6a1778c3a83cac4386841991c04b1ec4be4"
 SRCREV = "${KILN_SRCREV}"
 PV = "0.1.0+git"
 
