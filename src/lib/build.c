@@ -130,14 +130,10 @@ void kiln_build_set_log(kiln_build *b, kiln_log_fn fn, void *userdata)
 static void logf_(kiln_build *b, enum kiln_log_level lvl, const char *fmt, ...) KILN_PRINTF(3, 4);
 static void logf_(kiln_build *b, enum kiln_log_level lvl, const char *fmt, ...)
 {
-    if (!b->log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    kiln_logv(b->log, b->log_userdata, lvl, fmt, ap);
     va_end(ap);
-    b->log(b->log_userdata, lvl, msg);
 }
 
 static int add_input(kiln_build *b, int kind, const char *path, struct kiln_error *err)

@@ -37,6 +37,9 @@ void closep_(int *fd);
 /* ---- base/error.c ---------------------------------------------------- */
 /* Sets err (if not NULL) and returns -1, so callers can `return kiln_fail(...)`. */
 int kiln_fail(struct kiln_error *err, int code, const char *fmt, ...) KILN_PRINTF(3, 4);
+/* One formatted message to a log callback (nothing when fn is NULL). */
+void kiln_logv(kiln_log_fn fn, void *userdata, enum kiln_log_level level, const char *fmt,
+               va_list ap) KILN_PRINTF(4, 0);
 /* Same, appending ": strerror(errnum)". */
 int kiln_fail_errno(struct kiln_error *err, int code, int errnum, const char *fmt, ...)
     KILN_PRINTF(4, 5);

@@ -6,6 +6,7 @@
 
 #include "../internal.h"
 
+static void vset(struct kiln_error *err, int code, const char *fmt, va_list ap) KILN_PRINTF(3, 0);
 static void vset(struct kiln_error *err, int code, const char *fmt, va_list ap)
 {
     if (!err)
@@ -92,4 +93,14 @@ void closep_(int *fd)
         close(*fd);
         errno = saved;
     }
+}
+
+void kiln_logv(kiln_log_fn fn, void *userdata, enum kiln_log_level level, const char *fmt,
+               va_list ap)
+{
+    if (!fn)
+        return;
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    fn(userdata, level, msg);
 }

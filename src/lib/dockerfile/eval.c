@@ -91,14 +91,10 @@ static int at(struct kiln_dockerfile *d, struct kiln_error *err)
 static void warn(struct kiln_dockerfile *d, const char *fmt, ...) KILN_PRINTF(2, 3);
 static void warn(struct kiln_dockerfile *d, const char *fmt, ...)
 {
-    if (!d->o->log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    kiln_logv(d->o->log, d->o->log_userdata, KILN_LOG_WARNING, fmt, ap);
     va_end(ap);
-    d->o->log(d->o->log_userdata, KILN_LOG_WARNING, msg);
 }
 
 /* ---- small helpers ------------------------------------------------------- */

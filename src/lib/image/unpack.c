@@ -44,14 +44,10 @@ struct unpack {
 static void uwarn(struct unpack *u, const char *fmt, ...) KILN_PRINTF(2, 3);
 static void uwarn(struct unpack *u, const char *fmt, ...)
 {
-    if (!u->log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    kiln_logv(u->log, u->log_ud, KILN_LOG_WARNING, fmt, ap);
     va_end(ap);
-    u->log(u->log_ud, KILN_LOG_WARNING, msg);
 }
 
 /* Splits "a/b/c" into components, pushing them onto a stack (reversed). */

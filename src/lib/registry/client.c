@@ -74,14 +74,10 @@ static void rlog(struct kiln_registry *r, enum kiln_log_level l, const char *fmt
     KILN_PRINTF(3, 4);
 static void rlog(struct kiln_registry *r, enum kiln_log_level l, const char *fmt, ...)
 {
-    if (!r->o.log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    kiln_logv(r->o.log, r->o.log_ud, l, fmt, ap);
     va_end(ap);
-    r->o.log(r->o.log_ud, l, msg);
 }
 
 static bool is_loopback(const char *host)

@@ -77,6 +77,23 @@ static int member_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* The header of a member that carries its own data (not a hardlink). */
+static struct kiln_tar_entry entry_of(const char *path, const struct member *r)
+{
+    return (struct kiln_tar_entry){.path = path,
+                                   .type = r->type,
+                                   .linkname = r->type == KILN_TAR_SYMLINK ? r->link : NULL,
+                                   .mode = r->mode,
+                                   .uid = r->uid,
+                                   .gid = r->gid,
+                                   .mtime = r->mtime,
+                                   .size = r->size,
+                                   .devmajor = r->devmajor,
+                                   .devminor = r->devminor,
+                                   .xattrs = r->xattrs,
+                                   .nxattrs = r->nxattrs};
+}
+
 static void members_free(struct member *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -413,8 +430,6 @@ static int stream_members(const char *file, const struct kiln_layer_opts *o,
                                 .gid = e->gid, .mtime = e->mtime};
         e->path = NULL; /* the record owns the name now */
         n++;
-        struct kiln_tar_entry te = {.path = rec->path, .mode = e->mode, .uid = e->uid,
-                                    .gid = e->gid, .mtime = e->mtime};
         if (e->type == KILN_TAR_HARDLINK) {
             int t = find_written(v, n - 1, e->link);
             if (t < 0) {
@@ -423,23 +438,18 @@ static int stream_members(const char *file, const struct kiln_layer_opts *o,
             }
             rec->root = v[t].root;
             const struct written *root = &v[rec->root];
-            te.type = KILN_TAR_HARDLINK;
-            te.linkname = root->path;
-            te.mode = root->mode;
-            te.uid = root->uid;
-            te.gid = root->gid;
-            te.mtime = root->mtime;
+            struct kiln_tar_entry te = {.path = rec->path,
+                                        .type = KILN_TAR_HARDLINK,
+                                        .linkname = root->path,
+                                        .mode = root->mode,
+                                        .uid = root->uid,
+                                        .gid = root->gid,
+                                        .mtime = root->mtime};
             if ((rc = kiln_tar_write_header(w, &te, err)) < 0)
                 goto out;
             continue;
         }
-        te.type = e->type;
-        te.linkname = e->type == KILN_TAR_SYMLINK ? e->link : NULL;
-        te.size = e->size;
-        te.devmajor = e->devmajor;
-        te.devminor = e->devminor;
-        te.xattrs = e->xattrs;
-        te.nxattrs = e->nxattrs;
+        struct kiln_tar_entry te = entry_of(rec->path, e);
         if ((rc = kiln_tar_write_header(w, &te, err)) < 0)
             goto out;
         if (e->type != KILN_TAR_REG)
@@ -606,21 +616,18 @@ int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
             break;
         const struct member *r = &m[m[i].root];
         size_t lead = r->leader;
-        struct kiln_tar_entry e = {.path = m[i].path, .mode = r->mode, .uid = r->uid,
-                                   .gid = r->gid, .mtime = r->mtime};
         if (lead != i) {
-            e.type = KILN_TAR_HARDLINK;
-            e.linkname = m[lead].path;
-            rc = kiln_tar_write_header(w, &e, err);
+            struct kiln_tar_entry h = {.path = m[i].path,
+                                       .type = KILN_TAR_HARDLINK,
+                                       .linkname = m[lead].path,
+                                       .mode = r->mode,
+                                       .uid = r->uid,
+                                       .gid = r->gid,
+                                       .mtime = r->mtime};
+            rc = kiln_tar_write_header(w, &h, err);
             continue;
         }
-        e.type = r->type;
-        e.linkname = r->type == KILN_TAR_SYMLINK ? r->link : NULL;
-        e.size = r->size;
-        e.devmajor = r->devmajor;
-        e.devminor = r->devminor;
-        e.xattrs = r->xattrs;
-        e.nxattrs = r->nxattrs;
+        struct kiln_tar_entry e = entry_of(m[i].path, r);
         rc = kiln_tar_write_header(w, &e, err);
         if (rc == 0 && e.type == KILN_TAR_REG) {
             rc = copy_spool(spool, r->offset, r->size, w, buf, err);

@@ -42,14 +42,10 @@ struct walk {
 static void warn(const struct kiln_layer_opts *o, const char *fmt, ...) KILN_PRINTF(2, 3);
 static void warn(const struct kiln_layer_opts *o, const char *fmt, ...)
 {
-    if (!o->log)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    kiln_logv(o->log, o->log_userdata, KILN_LOG_WARNING, fmt, ap);
     va_end(ap);
-    o->log(o->log_userdata, KILN_LOG_WARNING, msg);
 }
 
 static size_t inode_hash(dev_t d, ino_t i)
