@@ -681,6 +681,12 @@ void kiln_build_set_tar_limits(kiln_build *b, uint64_t max_bytes, uint64_t max_e
     b->tar_max_entries = max_entries;
 }
 
+void kiln_build_tar_limits(const kiln_build *b, uint64_t *max_bytes, uint64_t *max_entries)
+{
+    *max_bytes = b->tar_max_bytes;
+    *max_entries = b->tar_max_entries;
+}
+
 void kiln_build_set_jobs(kiln_build *b, unsigned jobs)
 {
     b->jobs = jobs;

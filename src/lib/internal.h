@@ -70,6 +70,9 @@ int kiln_write_file_atomic(const char *path, const void *p, size_t n, struct kil
 int kiln_read_file(const char *path, size_t max, struct kiln_buf *out, struct kiln_error *err);
 /* Copies file src to dst (new file): hardlink, else copy_file_range, else read/write. */
 int kiln_copy_or_link(const char *src, const char *dst, struct kiln_error *err);
+/* The --max-bytes / --max-entries bounds of a build (also for a Dockerfile's
+ * ADD of a tarball). */
+void kiln_build_tar_limits(const kiln_build *b, uint64_t *max_bytes, uint64_t *max_entries);
 /* pseudo (OpenEmbedded's fakeroot) is preloaded and active. */
 bool kiln_under_pseudo(void);
 struct kiln_blob_check;

@@ -335,6 +335,24 @@ bad "unknown user" 1 "Dockerfile.bad:3: COPY: can't find uid for user nosuch" \
 bad "ADD URL" 2 "Dockerfile.bad:2: ADD: https://example.com/f: kiln does not download" \
   $'FROM scratch\nADD https://example.com/f /f\n'
 bad "no FROM" 2 "Dockerfile.bad:1: COPY: no build stage yet" $'COPY a.txt /\n'
+# an ADDed tarball is bounded like a --tar input: a 1 GiB sparse member, 2,000 members
+mkdir -p "$T/bombsrc"; truncate -s 1G "$T/bombsrc/holes"
+tar -S -C "$T/bombsrc" -czf "$C/bomb.tgz" holes
+python3 -c 'import io,sys,tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for i in range(2000): t.addfile(tarfile.TarInfo("f%d" % i), io.BytesIO(b""))' "$C/many.tar"
+printf 'FROM scratch\nADD bomb.tgz /b/\n' >"$C/Dockerfile.bomb"
+printf 'FROM scratch\nADD many.tar /m/\n' >"$C/Dockerfile.many"
+run "$KILN" build -f "$C/Dockerfile.bomb" --max-bytes 10000000 -o oci:"$T/bomb-out" "$C"
+assert_eq 1 "$RC" "ADD of a tarball expanding beyond --max-bytes: refused"
+assert_contains "Dockerfile.bomb:2: ADD: " "$ERR" "… naming the line"
+assert_contains "(--max-bytes): refusing a possible tar bomb" "$ERR" "… and the bound"
+assert_not_exists "$T/bomb-out" "… writing nothing"
+run "$KILN" build -f "$C/Dockerfile.many" --max-entries 1000 -o oci:"$T/many-out" "$C"
+assert_eq 1 "$RC" "ADD of a tarball of more than --max-entries members: refused"
+assert_contains "(--max-entries): refusing a possible tar bomb" "$ERR" "… naming the bound"
+assert_not_exists "$T/many-out" "… writing nothing"
+rm -f "$C/bomb.tgz" "$C/many.tar"
 printf 'FROM scratch\nLABEL from=stdin\n' >"$T/stdin.df"
 set +e
 "$KILN" build -f - -o oci:"$T/stdin-oci" "$C" <"$T/stdin.df" >/dev/null 2>"$T/stdin.err"

@@ -66,6 +66,7 @@ struct kiln_dockerfile {
     struct kiln_strlist consumed;   /* build-arg names declared by an ARG */
     struct kiln_strlist images;     /* COPY --from=image: "ref", then its tree */
     const struct df_instr *cur;     /* for messages */
+    uint64_t max_bytes, max_entries; /* the build's bounds on tarballs, for ADD */
 };
 
 /* ---- messages ---------------------------------------------------------- */
@@ -980,9 +981,26 @@ static int add_tarball(struct copy_ctx *c, const char *path, const char *dest,
         rc = kiln_fail(err, KILN_ERR_INPUT, "%s: %s", path, archive_error_string(a));
     struct archive_entry *e;
     int r;
+    uint64_t entries = 0, bytes = 0;
     while (rc == 0 && (r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
         if (r < ARCHIVE_WARN) {
             rc = kiln_fail(err, KILN_ERR_INPUT, "%s: %s", path, archive_error_string(a));
+            break;
+        }
+        /* the bounds of --tar inputs apply: an ADDed tarball is as untrusted */
+        bytes += archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0;
+        if (c->d->max_entries && ++entries > c->d->max_entries) {
+            rc = kiln_fail(err, KILN_ERR_INPUT,
+                           "%s: more than %llu members (--max-entries): refusing a possible "
+                           "tar bomb",
+                           path, (unsigned long long)c->d->max_entries);
+            break;
+        }
+        if (c->d->max_bytes && bytes > c->d->max_bytes) {
+            rc = kiln_fail(err, KILN_ERR_INPUT,
+                           "%s: expands beyond %llu bytes (--max-bytes): refusing a possible "
+                           "tar bomb",
+                           path, (unsigned long long)c->d->max_bytes);
             break;
         }
         struct kiln_buf norm = { 0 };
@@ -2053,6 +2071,7 @@ int kiln_dockerfile_build(kiln_build *b, const struct kiln_dockerfile_opts *o,
     if (!d)
         return kiln_oom(err);
     d->o = o;
+    kiln_build_tar_limits(b, &d->max_bytes, &d->max_entries);
     int rc = load(d, err);
     /* ARGs before the first FROM, then the stages up to the target */
     size_t i = 0;
