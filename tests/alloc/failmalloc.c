@@ -126,7 +126,17 @@ static bool should_fail_at(void *ret)
 {
     if (atomic_load(&countdown) <= 0 || from_libarchive(ret))
         return false;
-    return should_fail();
+    bool f = should_fail();
+    if (f && getenv("KILN_ALLOC_WHO")) { /* which call site the failure hits */
+        Dl_info info;
+        if (dladdr(ret, &info)) {
+            const char *base = info.dli_saddr ? info.dli_saddr : info.dli_fbase;
+            fprintf(stderr, "failing the allocation from %s+%#lx (%s)\n",
+                    info.dli_sname ? info.dli_sname : "?",
+                    (unsigned long)((const char *)ret - base), info.dli_fname);
+        }
+    }
+    return f;
 }
 
 

@@ -327,6 +327,7 @@ bad "RUN" 2 "Dockerfile.bad:3: RUN: kiln runs no commands: build the artifact fi
   $'ARG BASE=x\nFROM $BASE\nRUN make install\nCOPY a.txt /\n'
 bad "unknown instruction" 2 "Dockerfile.bad:2: FROB: unknown instruction" $'FROM scratch\nFROB x\n'
 bad "bad substitution" 2 "Dockerfile.bad:2: ENV: syntax error: missing '}'" $'FROM scratch\nENV A=${B\n'
+bad "bad substitution in --chown" 2 "Dockerfile.bad:2: COPY: syntax error: missing '}'" $'FROM scratch\nCOPY --chown=${X a.txt /\n'
 bad "heredoc" 2 "Dockerfile.bad:2: COPY: heredocs" $'FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n'
 bad "missing source" 1 "Dockerfile.bad:2: COPY: file not found in build context or excluded by .dockerignore: debug.log" \
   $'FROM scratch\nCOPY debug.log /\n'

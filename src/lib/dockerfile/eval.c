@@ -50,6 +50,7 @@ struct stage {
     struct kiln_strlist args; /* ARGs of the stage with a value: "K=V" */
     struct kiln_strlist env;  /* config Env, for substitution */
     bool cmd_set;
+    bool oom; /* a JSON insertion failed: the instruction fails (exec_instr) */
 };
 
 struct kiln_dockerfile {
@@ -157,8 +158,12 @@ static int subst(struct kiln_dockerfile *d, const struct stage *s, const char *w
                  struct kiln_error *err)
 {
     struct df_vars v = { .lists = { s ? &s->env : &d->meta, s ? &s->args : NULL } };
-    if (df_subst(w, d->f.escape, &v, out, err) < 0)
+    *out = NULL; /* callers free it on failure too */
+    if (df_subst(w, d->f.escape, &v, out, err) < 0) {
+        free(*out);
+        *out = NULL;
         return at(d, err);
+    }
     return 0;
 }
 
@@ -514,11 +519,41 @@ static int find_stage(struct kiln_dockerfile *d, const char *name, size_t before
     return -1;
 }
 
+/* The object (or array) at key in a stage's config, created if missing;
+ * NULL when out of memory (json_object_set_new frees what it could not add,
+ * so the new value is looked up again rather than kept). */
+static json_t *config_member(struct stage *s, const char *key, bool array)
+{
+    json_t *o = json_object_get(s->config, key);
+    if (array ? json_is_array(o) : json_is_object(o))
+        return o;
+    if (json_object_set_new(s->config, key, array ? json_array() : json_object()) < 0)
+        return NULL;
+    return json_object_get(s->config, key);
+}
+
+/* Config insertions whose failure (out of memory) is noted on the stage and
+ * turned into an error when the instruction ends. */
+static void jset(struct stage *s, json_t *o, const char *key, json_t *v)
+{
+    if (json_object_set_new(o, key, v) < 0)
+        s->oom = true;
+}
+
+static void jpush(struct stage *s, json_t *a, json_t *v)
+{
+    if (json_array_append_new(a, v) < 0)
+        s->oom = true;
+}
+
 static int update_env_json(struct stage *s)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < s->env.n; i++)
-        json_array_append_new(a, json_string(s->env.v[i]));
+        if (json_array_append_new(a, json_string(s->env.v[i])) < 0) {
+            json_decref(a);
+            return -1;
+        }
     return a ? json_object_set_new(s->config, "Env", a) : -1;
 }
 
@@ -693,7 +728,7 @@ static int do_from(struct kiln_dockerfile *d, const struct df_instr *in, struct 
     json_t *ob = json_object_get(s->config, "OnBuild");
     if (json_is_array(ob) && json_array_size(ob)) {
         json_incref(ob);
-        json_object_set_new(s->config, "OnBuild", json_null());
+        jset(s, s->config, "OnBuild", json_null());
         for (i = 0; i < json_array_size(ob); i++) {
             const char *t = json_string_value(json_array_get(ob, i));
             struct df_file tf;
@@ -709,6 +744,8 @@ static int do_from(struct kiln_dockerfile *d, const struct df_instr *in, struct 
                 tf.v[k].line = in->line;
                 d->cur = &tf.v[k];
                 rc = exec_instr(d, s, &tf.v[k], true, err);
+                if (rc == 0 && s->oom)
+                    rc = kiln_oom(err);
                 if (rc < 0)
                     kiln_error_prefix(err,
                                       "ONBUILD trigger of the base image, run by FROM at %s:%u",
@@ -721,9 +758,9 @@ static int do_from(struct kiln_dockerfile *d, const struct df_instr *in, struct 
         }
         json_decref(ob);
     } else if (ob) {
-        json_object_set_new(s->config, "OnBuild", json_null());
+        jset(s, s->config, "OnBuild", json_null());
     }
-    return rc;
+    return rc == 0 && s->oom ? kiln_oom(err) : rc;
 }
 
 /* ---- --chown --------------------------------------------------------------- */
@@ -1420,7 +1457,10 @@ static json_t *strlist_json(const struct kiln_strlist *l, size_t from)
 {
     json_t *a = json_array();
     for (size_t i = from; a && i < l->n; i++)
-        json_array_append_new(a, json_string(l->v[i]));
+        if (json_array_append_new(a, json_string(l->v[i])) < 0) {
+            json_decref(a);
+            return NULL;
+        }
     return a;
 }
 
@@ -1433,12 +1473,16 @@ static json_t *command(const struct stage *s, bool is_json, const struct kiln_st
         return strlist_json(jargs, 0);
     json_t *sh = json_object_get(s->config, "Shell");
     json_t *a = json_is_array(sh) && json_array_size(sh) ? json_deep_copy(sh) : NULL;
-    if (!a) {
-        a = json_array();
-        json_array_append_new(a, json_string("/bin/sh"));
-        json_array_append_new(a, json_string("-c"));
+    if (!a && (a = json_array()) &&
+        (json_array_append_new(a, json_string("/bin/sh")) < 0 ||
+         json_array_append_new(a, json_string("-c")) < 0)) {
+        json_decref(a);
+        return NULL;
     }
-    json_array_append_new(a, json_string(text));
+    if (a && json_array_append_new(a, json_string(text)) < 0) {
+        json_decref(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -1508,8 +1552,8 @@ static int do_healthcheck(struct kiln_dockerfile *d, struct stage *s, const stru
             rc = kiln_fail(err, KILN_ERR_USAGE, "HEALTHCHECK NONE takes no arguments");
         else {
             json_t *t = json_array();
-            json_array_append_new(t, json_string("NONE"));
-            json_object_set_new(hc, "Test", t);
+            jpush(s, t, json_string("NONE"));
+            jset(s, hc, "Test", t);
         }
     } else if (wl == 3 && !strncasecmp(p, "CMD", 3)) {
         struct kiln_strlist j = { 0 };
@@ -1539,13 +1583,13 @@ static int do_healthcheck(struct kiln_dockerfile *d, struct stage *s, const stru
             rc = kiln_fail(err, KILN_ERR_USAGE, "HEALTHCHECK CMD needs a command");
         if (rc == 0) {
             json_t *t = json_array();
-            json_array_append_new(t, json_string(is_json ? "CMD" : "CMD-SHELL"));
+            jpush(s, t, json_string(is_json ? "CMD" : "CMD-SHELL"));
             if (is_json)
                 for (size_t i = 0; i < j.n; i++)
-                    json_array_append_new(t, json_string(j.v[i]));
+                    jpush(s, t, json_string(j.v[i]));
             else
-                json_array_append_new(t, json_string(rest));
-            json_object_set_new(hc, "Test", t);
+                jpush(s, t, json_string(rest));
+            jset(s, hc, "Test", t);
         }
         kiln_strlist_free(&j);
         static const char *const keys[] = { "Interval", "Timeout", "StartPeriod" };
@@ -1560,7 +1604,7 @@ static int do_healthcheck(struct kiln_dockerfile *d, struct stage *s, const stru
                 rc = kiln_fail(err, KILN_ERR_USAGE, "%s \"%s\" cannot be less than 1ms", keys[i],
                                vals[i]);
             else if (ns)
-                json_object_set_new(hc, keys[i], json_integer(ns));
+                jset(s, hc, keys[i], json_integer(ns));
         }
         if (rc == 0 && vals[3]) {
             char *end;
@@ -1569,7 +1613,7 @@ static int do_healthcheck(struct kiln_dockerfile *d, struct stage *s, const stru
                 rc =
                     kiln_fail(err, KILN_ERR_USAGE, "--retries=%s: expected a number >= 0", vals[3]);
             else if (n)
-                json_object_set_new(hc, "Retries", json_integer(n));
+                jset(s, hc, "Retries", json_integer(n));
         }
     } else {
         rc = kiln_fail(err, KILN_ERR_USAGE, "Unknown type \"%.*s\" in HEALTHCHECK (try CMD)",
@@ -1586,8 +1630,9 @@ static int do_healthcheck(struct kiln_dockerfile *d, struct stage *s, const stru
     for (size_t i = 0; json_is_object(old) && i < ARRAY_SIZE(keep); i++)
         if (!json_object_get(hc, keep[i]) && json_is_integer(json_object_get(old, keep[i])) &&
             json_integer_value(json_object_get(old, keep[i])))
-            json_object_set(hc, keep[i], json_object_get(old, keep[i]));
-    json_object_set_new(s->config, "Healthcheck", hc);
+            if (json_object_set(hc, keep[i], json_object_get(old, keep[i])) < 0)
+                s->oom = true;
+    jset(s, s->config, "Healthcheck", hc);
     return 0;
 }
 
@@ -1616,7 +1661,8 @@ static int parse_port(const char *w, json_t *ports, struct kiln_error *err)
     for (long p = lo; p <= hi; p++) {
         char k[32];
         snprintf(k, sizeof(k), "%ld/%s", p, lp);
-        json_object_set_new(ports, k, json_object());
+        if (json_object_set_new(ports, k, json_object()) < 0)
+            return kiln_oom(err);
     }
     return 0;
 }
@@ -1664,7 +1710,7 @@ static int do_workdir(struct kiln_dockerfile *d, struct stage *s, const struct d
     free(full);
     if (!clean)
         return -1;
-    json_object_set_new(s->config, "WorkingDir", json_string(clean));
+    jset(s, s->config, "WorkingDir", json_string(clean));
     _cleanup_free_ char *real = scoped(s->rootfs, clean, true, err);
     free(clean);
     if (!real)
@@ -1754,17 +1800,13 @@ static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct d
         struct kiln_strlist kv = { 0 };
         rc = name_values(d, s, in, &kv, err);
         json_t *labels = NULL;
-        if (rc == 0 && c[0] == 'l') {
-            labels = json_object_get(s->config, "Labels");
-            if (!json_is_object(labels)) {
-                labels = json_object();
-                json_object_set_new(s->config, "Labels", labels);
-            }
-        }
+        if (rc == 0 && c[0] == 'l' && !(labels = config_member(s, "Labels", false)))
+            rc = kiln_oom(err);
         for (size_t i = 0; rc == 0 && i + 1 < kv.n; i += 2) {
-            if (labels)
-                json_object_set_new(labels, kv.v[i], json_string(kv.v[i + 1]));
-            else
+            if (labels) {
+                if (json_object_set_new(labels, kv.v[i], json_string(kv.v[i + 1])) < 0)
+                    rc = kiln_oom(err);
+            } else
                 rc = set_kv(&s->env, kv.v[i], kv.v[i + 1], err);
         }
         if (rc == 0 && !labels && update_env_json(s) < 0)
@@ -1782,13 +1824,13 @@ static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct d
         if (!a)
             return kiln_oom(err);
         if (c[0] == 'c') {
-            json_object_set_new(s->config, "Cmd", a);
+            jset(s, s->config, "Cmd", a);
             s->cmd_set = true;
         } else {
-            json_object_set_new(s->config, "Entrypoint", a);
+            jset(s, s->config, "Entrypoint", a);
             /* as docker: ENTRYPOINT drops a CMD not set in this stage */
             if (!s->cmd_set)
-                json_object_set_new(s->config, "Cmd", json_null());
+                jset(s, s->config, "Cmd", json_null());
         }
         return 0;
     }
@@ -1799,7 +1841,7 @@ static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct d
                       "(SHELL [\"executable\", \"parameters\"])");
             return at(d, err);
         }
-        json_object_set_new(s->config, "Shell", strlist_json(&in->jargs, 0));
+        jset(s, s->config, "Shell", strlist_json(&in->jargs, 0));
         return 0;
     }
     if (!strcmp(c, "user") || !strcmp(c, "stopsignal")) {
@@ -1813,7 +1855,7 @@ static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct d
             free(v);
             return at(d, err);
         }
-        json_object_set_new(s->config, c[0] == 'u' ? "User" : "StopSignal", json_string(v));
+        jset(s, s->config, c[0] == 'u' ? "User" : "StopSignal", json_string(v));
         free(v);
         return 0;
     }
@@ -1825,11 +1867,9 @@ static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct d
         else
             rc = split_ws(in->args, &w, err);
         const char *key = c[0] == 'e' ? "ExposedPorts" : "Volumes";
-        json_t *o = json_object_get(s->config, key);
-        if (!json_is_object(o)) {
-            o = json_object();
-            json_object_set_new(s->config, key, o);
-        }
+        json_t *o = rc == 0 ? config_member(s, key, false) : NULL;
+        if (rc == 0 && !o)
+            rc = kiln_oom(err);
         if (rc == 0 && !w.n)
             rc = kiln_fail(err, KILN_ERR_USAGE, "%s requires at least one argument",
                            c[0] == 'e' ? "EXPOSE" : "VOLUME");
@@ -1846,8 +1886,8 @@ static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct d
                 if (!vl)
                     rc = kiln_fail(err, KILN_ERR_USAGE,
                                    "VOLUME specified can not be an empty string");
-                else
-                    json_object_set_new(o, v, json_object());
+                else if (json_object_set_new(o, v, json_object()) < 0)
+                    rc = kiln_oom(err);
             }
             free(v);
         }
@@ -1872,12 +1912,9 @@ static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct d
             wl = 0;
         if (wl)
             return at(d, err);
-        json_t *ob = json_object_get(s->config, "OnBuild");
-        if (!json_is_array(ob)) {
-            ob = json_array();
-            json_object_set_new(s->config, "OnBuild", ob);
-        }
-        json_array_append_new(ob, json_string(t));
+        json_t *ob = config_member(s, "OnBuild", true);
+        if (!ob || json_array_append_new(ob, json_string(t)) < 0)
+            return kiln_oom(err);
         return 0;
     }
     if (!strcmp(c, "maintainer")) {
@@ -2101,6 +2138,8 @@ int kiln_dockerfile_build(kiln_build *b, const struct kiln_dockerfile_opts *o,
             continue;
         }
         rc = exec_instr(d, &d->st[d->nst - 1], in, false, err);
+        if (rc == 0 && d->st[d->nst - 1].oom)
+            rc = kiln_oom(err);
     }
     d->cur = NULL;
     if (rc == 0 && !found)
