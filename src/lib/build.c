@@ -19,6 +19,7 @@
 
 #include "copy.h"
 #include "tar/layermap.h"
+#include "image/layout.h"
 #include "internal.h"
 
 struct add_item {
@@ -978,22 +979,24 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
                   "for older engines",
                   b->outputs[i].spec);
 
-    /* Layers are staged next to the first output so that they can be
-     * hard-linked into a layout on the same file system. */
+    /* Layers are staged on the first output's file system so that they can
+     * be hard-linked into a layout: inside it when it exists (which needs no
+     * write permission on its parent), else beside it. The staging
+     * directory is held, so that a later writer can tell it from one that a
+     * killed build left, and reclaim that. */
     const char *tmp = getenv("TMPDIR");
-    _cleanup_free_ char *parent = b->noutputs ? kiln_dirname(b->outputs[0].path, err)
-                                              : kiln_strdup(tmp && *tmp ? tmp : "/tmp", err);
-    _cleanup_free_ char *stage = parent ? kiln_path_join(parent, ".kiln-stage-XXXXXX", err) : NULL;
-    if (!stage) {
+    const struct kiln_output *first = b->noutputs ? &b->outputs[0] : NULL;
+    _cleanup_free_ char *parent =
+        !first ? kiln_strdup(tmp && *tmp ? tmp : "/tmp", err)
+        : first->kind == KILN_OUT_OCI && first->existed ? kiln_strdup(first->path, err)
+                                                        : kiln_dirname(first->path, err);
+    _cleanup_free_ char *stage_name = parent ? kiln_path_join(parent, ".kiln-stage-", err) : NULL;
+    struct kiln_held held_stage = KILN_HELD_INIT;
+    if (!stage_name || kiln_held_create(stage_name, true, &held_stage, err) < 0) {
         kiln_src_free(base);
-        return -1;
+        return kiln_error_prefix(err, "staging the layers");
     }
-    if (!mkdtemp(stage)) {
-        int e = errno;
-        kiln_src_free(base);
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "%s: cannot create a staging directory",
-                               parent);
-    }
+    const char *stage = held_stage.path;
 
     int rc = 0;
     struct kiln_layer_desc *layers = calloc(nlayers + 1, sizeof(*layers));
@@ -1082,7 +1085,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     if (rc == 0)
         memcpy(digest_out, img.manifest_digest, KILN_DIGEST_MAX);
 
-    kiln_rm_rf(stage);
+    kiln_held_release(&held_stage, true);
     for (size_t i = 0; blobs && i < nlayers; i++)
         free(blobs[i].path);
     free(blobs);

@@ -417,18 +417,33 @@ struct kiln_image_out {
     int64_t file_mtime; /* mtime of the files in archives */
 };
 
-/* An output prepared in a temporary place and then committed by rename. */
+/* A temporary file or directory at a destination, held open and flocked by
+ * this process for as long as it exists (image/layout.h). fd < 0: none. */
+struct kiln_held {
+    char *path;
+    int fd;
+};
+#define KILN_HELD_INIT {NULL, -1}
+
+/* An output prepared in a temporary place and then committed by rename
+ * (archives), or merged under the layout's lock (oci:, image/layout.c). */
 struct kiln_output {
     enum { KILN_OUT_OCI, KILN_OUT_OCI_ARCHIVE, KILN_OUT_DOCKER_ARCHIVE } kind;
     char *spec;   /* as the user wrote it */
     char *path;   /* DIR or FILE */
     char *tag;    /* oci tag, NULL = default */
-    char *tmp;    /* prepared temp file/dir, or NULL */
+    struct kiln_held tmp;   /* the new file or layout beside path */
+    struct kiln_held stage; /* oci, existing layout: its blobs staged inside it */
     bool existed; /* oci: adding to an existing layout */
-    bool committed;         /* renamed into place (rollback must undo it) */
+    bool committed;         /* in place (rollback must undo it) */
     bool removed_empty_dir; /* an empty directory was replaced by the layout */
-    char *backup;           /* the file the commit replaced, kept until finish */
-    struct kiln_strlist added_blobs; /* oci into existing layout: rollback list */
+    bool fresh_commit;      /* oci: the commit renamed a new layout into place */
+    bool now_empty;         /* oci rollback: no entry is left in the index */
+    struct kiln_held backup; /* the file the commit replaced, kept until finish */
+    const struct kiln_image_out *img; /* from prepare to finish: the blobs' sources */
+    char *entry;            /* oci: our index.json entry (JSON) */
+    char *displaced;        /* oci: the entry of our tag that the commit replaced */
+    struct kiln_strlist added_blobs; /* oci: digests the commit added (rollback list) */
 };
 int kiln_output_parse(const char *spec, struct kiln_output *o, struct kiln_error *err);
 int kiln_output_check(struct kiln_output *o, struct kiln_error *err);
@@ -441,9 +456,6 @@ void kiln_output_rollback(struct kiln_output *o);
 void kiln_output_finish(struct kiln_output *o);
 void kiln_output_free(struct kiln_output *o);
 
-/* Writes an OCI layout's files into an (empty or existing) directory. */
-int kiln_layout_write_blob_file(const char *layout, const struct kiln_blob *b, bool *added,
-                                struct kiln_error *err);
 int kiln_tar_add_file_from_path(struct kiln_tar_writer *w, const char *name, const char *src,
                                 uint64_t size, int64_t mtime, struct kiln_blob_check *check,
                                 struct kiln_error *err);

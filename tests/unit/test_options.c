@@ -224,7 +224,7 @@ static void output_ok(const char *spec, int kind, const char *path, const char *
     } else {
         assert_null(o.tag);
     }
-    assert_null(o.tmp);
+    assert_null(o.tmp.path);
     kiln_output_free(&o);
 }
 

@@ -1,12 +1,11 @@
 /*
  * Outputs: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE.
  *
- * Each output is prepared in a temporary place next to its destination and
- * committed by one rename, after every output has been prepared; on failure
- * the temporaries are removed, so nothing partial appears and an existing
- * destination stays as it was. Adding to an existing layout writes the new
- * (content-addressed, unreferenced) blobs first and commits by replacing
- * index.json; a rollback removes the blobs it added.
+ * Each output is prepared in a held temporary next to its destination and
+ * committed after every output has been prepared: an archive by one rename,
+ * a layout by merging under its lock (image/layout.c). On failure the
+ * temporaries are removed, so nothing partial appears and an existing
+ * destination stays as it was.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "layout.h"
 
 #define INDEX_MAX (4 * 1024 * 1024)
 
@@ -27,15 +26,20 @@ void kiln_output_free(struct kiln_output *o)
     free(o->spec);
     free(o->path);
     free(o->tag);
-    free(o->tmp);
-    free(o->backup);
+    kiln_held_release(&o->tmp, false);
+    kiln_held_release(&o->stage, false);
+    kiln_held_release(&o->backup, false);
+    free(o->entry);
+    free(o->displaced);
     kiln_strlist_free(&o->added_blobs);
     memset(o, 0, sizeof(*o));
+    o->tmp.fd = o->stage.fd = o->backup.fd = -1;
 }
 
 int kiln_output_parse(const char *spec, struct kiln_output *o, struct kiln_error *err)
 {
     memset(o, 0, sizeof(*o));
+    o->tmp.fd = o->stage.fd = o->backup.fd = -1;
     const char *rest;
     bool taggable = true;
     if (!strncmp(spec, "oci:", 4)) {
@@ -91,10 +95,15 @@ int kiln_output_check(struct kiln_output *o, struct kiln_error *err)
                                parent);
     if (!S_ISDIR(st.st_mode))
         return kiln_fail(err, KILN_ERR_OUTPUT, "-o %s: %s is not a directory", o->spec, parent);
-    if (access(parent, W_OK | X_OK) < 0)
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot write in %s", o->spec,
-                               parent);
     bool exists = stat(o->path, &st) == 0;
+    /* Adding to a layout needs only the layout to be writable. */
+    const char *where = exists && o->kind == KILN_OUT_OCI && S_ISDIR(st.st_mode) ? o->path : parent;
+    if (access(where, W_OK | X_OK) < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot write in %s", o->spec,
+                               where);
+    /* What killed writers left beside the destination goes first. */
+    if (!access(parent, W_OK | X_OK))
+        kiln_reclaim_stale(parent);
     if (o->kind == KILN_OUT_OCI) {
         if (!exists)
             return 0;
@@ -142,13 +151,14 @@ int kiln_output_check(struct kiln_output *o, struct kiln_error *err)
     return 0;
 }
 
-static char *tmp_name(const char *path, struct kiln_error *err)
+static int held_beside(const char *path, bool dir, struct kiln_held *h, struct kiln_error *err)
 {
-    size_t n = strlen(path) + 24;
-    char *t = kiln_xmalloc(n, err);
-    if (t)
-        snprintf(t, n, "%s.kiln-tmp-XXXXXX", path);
-    return t;
+    size_t n = strlen(path) + sizeof(KILN_TMP_INFIX);
+    _cleanup_free_ char *name = kiln_xmalloc(n, err);
+    if (!name)
+        return -1;
+    snprintf(name, n, "%s%s", path, KILN_TMP_INFIX);
+    return kiln_held_create(name, dir, h, err);
 }
 
 static const char *hex_of(const char *digest)
@@ -156,267 +166,7 @@ static const char *hex_of(const char *digest)
     return digest + 7;
 }
 
-/* The tag written as org.opencontainers.image.ref.name. */
-static const char *layout_tag(const struct kiln_output *o, const struct kiln_image_out *img)
-{
-    if (o->tag)
-        return o->tag;
-    if (img->ntags && img->tags[0].tag)
-        return img->tags[0].tag;
-    return "latest";
-}
-
-static json_t *manifest_descriptor(const struct kiln_output *o, const struct kiln_image_out *img,
-                                   struct kiln_error *err)
-{
-    const char *tag = layout_tag(o, img);
-    json_t *d = json_object(), *ann = json_object(), *plat = json_object();
-    if (!d || !ann || !plat) {
-        json_decref(d);
-        json_decref(ann);
-        json_decref(plat);
-        kiln_oom(err);
-        return NULL;
-    }
-    json_object_set_new(d, "mediaType", json_string(img->manifest_media_type));
-    json_object_set_new(d, "digest", json_string(img->manifest_digest));
-    json_object_set_new(d, "size", json_integer((json_int_t)img->manifest->len));
-    json_object_set_new(ann, KILN_ANNOT_REF_NAME, json_string(tag));
-    for (size_t i = 0; i < img->ntags; i++) {
-        if (img->tags[i].tag && !strcmp(img->tags[i].tag, tag)) {
-            char *full = kiln_reference_full(&img->tags[i], err);
-            if (!full) {
-                json_decref(d);
-                json_decref(ann);
-                json_decref(plat);
-                return NULL;
-            }
-            json_object_set_new(ann, KILN_ANNOT_CONTAINERD_NAME, json_string(full));
-            free(full);
-            break;
-        }
-    }
-    json_object_set_new(d, "annotations", ann);
-    if (img->platform) {
-        json_object_set_new(plat, "architecture", json_string(img->platform->arch));
-        json_object_set_new(plat, "os", json_string(img->platform->os));
-        if (img->platform->variant[0])
-            json_object_set_new(plat, "variant", json_string(img->platform->variant));
-        json_object_set_new(d, "platform", plat);
-    } else
-        json_decref(plat);
-    return d;
-}
-
-/* index.json: the old one (if any) without entries of the same tag, plus ours. */
-static int index_json(const struct kiln_output *o, const struct kiln_image_out *img,
-                      const char *old_index, struct kiln_buf *out, struct kiln_error *err)
-{
-    json_t *idx = NULL;
-    if (old_index) {
-        struct kiln_buf b = {0};
-        if (kiln_read_file(old_index, INDEX_MAX, &b, err) < 0)
-            return kiln_error_prefix(err, "-o %s", o->spec);
-        json_error_t je;
-        idx = json_loads(b.data, 0, &je);
-        kiln_buf_free(&b);
-        if (!idx || !json_is_array(json_object_get(idx, "manifests"))) {
-            json_decref(idx);
-            return kiln_fail(err, KILN_ERR_OUTPUT,
-                             "-o %s: %s is not an OCI image index (%s); fix or remove the layout",
-                             o->spec, old_index, idx ? "no manifests array" : je.text);
-        }
-    } else {
-        idx = json_object();
-        if (!idx)
-            return kiln_oom(err);
-        json_object_set_new(idx, "schemaVersion", json_integer(2));
-        json_object_set_new(idx, "mediaType", json_string(KILN_MT_OCI_INDEX));
-        json_object_set_new(idx, "manifests", json_array());
-    }
-    json_t *ms = json_object_get(idx, "manifests");
-    const char *tag = layout_tag(o, img);
-    for (size_t i = json_array_size(ms); i-- > 0;) {
-        json_t *a = json_object_get(json_array_get(ms, i), "annotations");
-        const char *t = json_string_value(json_object_get(a, KILN_ANNOT_REF_NAME));
-        if (t && !strcmp(t, tag))
-            json_array_remove(ms, i);
-    }
-    json_t *d = manifest_descriptor(o, img, err);
-    if (!d) {
-        json_decref(idx);
-        return -1;
-    }
-    json_array_append_new(ms, d);
-    char *s = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    json_decref(idx);
-    if (!s)
-        return kiln_oom(err);
-    kiln_buf_free(out);
-    int rc = kiln_buf_append(out, s, strlen(s), err);
-    free(s);
-    return rc;
-}
-
 static const char oci_layout_bytes[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-
-/* Puts a blob into LAYOUT/blobs/sha256/ unless it is there; *added says if it was. */
-int kiln_layout_write_blob_file(const char *layout, const struct kiln_blob *b, bool *added,
-                                struct kiln_error *err)
-{
-    *added = false;
-    char rel[128];
-    snprintf(rel, sizeof(rel), "blobs/sha256/%s", hex_of(b->digest));
-    _cleanup_free_ char *dst = kiln_path_join(layout, rel, err);
-    if (!dst)
-        return -1;
-    struct stat st;
-    if (lstat(dst, &st) == 0)
-        return 0;
-    _cleanup_free_ char *tmp = tmp_name(dst, err);
-    if (!tmp)
-        return -1;
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", dst);
-    close(fd);
-    unlink(tmp);
-    if (b->origin) {
-        struct kiln_blob_check c;
-        if (kiln_blob_check_init(&c, b->digest, b->size, b->origin, err) < 0)
-            return -1;
-        int rc = kiln_copy_or_link_checked(b->path, tmp, &c, err);
-        kiln_blob_check_free(&c);
-        if (rc < 0)
-            return -1;
-    } else if (kiln_copy_or_link(b->path, tmp, err) < 0) {
-        return -1;
-    }
-    if (rename(tmp, dst) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "%s: cannot rename into place", dst);
-    }
-    *added = true;
-    return 0;
-}
-
-static int write_bytes_blob(const char *layout, const char *digest, const struct kiln_buf *b,
-                            bool *added, struct kiln_error *err)
-{
-    *added = false;
-    char rel[128];
-    snprintf(rel, sizeof(rel), "blobs/sha256/%s", hex_of(digest));
-    _cleanup_free_ char *dst = kiln_path_join(layout, rel, err);
-    if (!dst)
-        return -1;
-    struct stat st;
-    if (lstat(dst, &st) == 0)
-        return 0;
-    if (kiln_write_file_atomic(dst, b->data, b->len, err) < 0)
-        return -1;
-    *added = true;
-    return 0;
-}
-
-static int mkdir_p2(const char *layout, struct kiln_error *err)
-{
-    _cleanup_free_ char *blobs = kiln_path_join(layout, "blobs", err);
-    _cleanup_free_ char *sha = blobs ? kiln_path_join(blobs, "sha256", err) : NULL;
-    if (!sha)
-        return -1;
-    if ((mkdir(blobs, 0755) < 0 && errno != EEXIST) || (mkdir(sha, 0755) < 0 && errno != EEXIST))
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", sha);
-    return 0;
-}
-
-static int record_added(struct kiln_output *o, const char *layout, const char *digest,
-                        struct kiln_error *err)
-{
-    char rel[128];
-    snprintf(rel, sizeof(rel), "blobs/sha256/%s", hex_of(digest));
-    _cleanup_free_ char *p = kiln_path_join(layout, rel, err);
-    return p ? kiln_strlist_push(&o->added_blobs, p, err) : -1;
-}
-
-static int prepare_oci_dir(struct kiln_output *o, const struct kiln_image_out *img,
-                           struct kiln_error *err)
-{
-    const char *layout;
-    if (o->existed) {
-        layout = o->path;
-    } else {
-        if (!(o->tmp = tmp_name(o->path, err)))
-            return -1;
-        if (!mkdtemp(o->tmp)) {
-            int e = errno;
-            free(o->tmp);
-            o->tmp = NULL;
-            return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "-o %s: cannot create a directory",
-                                   o->spec);
-        }
-        chmod(o->tmp, 0755);
-        layout = o->tmp;
-        _cleanup_free_ char *lf = kiln_path_join(layout, "oci-layout", err);
-        if (!lf || kiln_write_file_atomic(lf, oci_layout_bytes, strlen(oci_layout_bytes), err) < 0)
-            return -1;
-    }
-    if (mkdir_p2(layout, err) < 0)
-        return -1;
-    bool added;
-    for (size_t i = 0; i < img->nlayers; i++) {
-        if (kiln_layout_write_blob_file(layout, &img->layer_blobs[i], &added, err) < 0)
-            return -1;
-        if (added && o->existed && record_added(o, layout, img->layer_blobs[i].digest, err) < 0)
-            return -1;
-    }
-    if (img->config_json) {
-        if (write_bytes_blob(layout, img->config_digest, img->config_json, &added, err) < 0)
-            return -1;
-        if (added && o->existed && record_added(o, layout, img->config_digest, err) < 0)
-            return -1;
-    }
-    for (size_t i = 0; i < img->nextra; i++) {
-        if (write_bytes_blob(layout, img->extra[i].digest, img->extra[i].data, &added, err) < 0)
-            return -1;
-        if (added && o->existed && record_added(o, layout, img->extra[i].digest, err) < 0)
-            return -1;
-    }
-    if (write_bytes_blob(layout, img->manifest_digest, img->manifest, &added, err) < 0)
-        return -1;
-    if (added && o->existed && record_added(o, layout, img->manifest_digest, err) < 0)
-        return -1;
-
-    _cleanup_free_ char *index = kiln_path_join(layout, "index.json", err);
-    if (!index)
-        return -1;
-    struct kiln_buf ij = {0};
-    if (index_json(o, img, o->existed ? index : NULL, &ij, err) < 0)
-        return -1;
-    int rc;
-    if (o->existed) {
-        /* Prepared beside index.json; the commit renames it over. */
-        if (!(o->tmp = tmp_name(index, err))) {
-            kiln_buf_free(&ij);
-            return -1;
-        }
-        int fd = mkstemp(o->tmp);
-        if (fd < 0) {
-            rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", o->tmp);
-            free(o->tmp);
-            o->tmp = NULL;
-        } else {
-            rc = kiln_write_all(fd, ij.data, ij.len, index, err);
-            if (rc == 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
-                rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot write", index);
-            close(fd);
-        }
-    } else {
-        rc = kiln_write_file_atomic(index, ij.data, ij.len, err);
-    }
-    kiln_buf_free(&ij);
-    return rc;
-}
 
 /* ---- archives ---- */
 
@@ -548,16 +298,10 @@ static int write_archive(struct kiln_output *o, struct items *it, int64_t mtime,
                          struct kiln_error *err)
 {
     qsort(it->v, it->n, sizeof(*it->v), item_cmp);
-    if (!(o->tmp = tmp_name(o->path, err)))
-        return -1;
-    int fd = mkstemp(o->tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(o->tmp);
-        o->tmp = NULL;
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "-o %s: cannot create a file", o->spec);
-    }
-    fchmod(fd, 0644);
+    /* held (and so not reclaimed) until the commit renames it */
+    if (held_beside(o->path, false, &o->tmp, err) < 0)
+        return kiln_error_prefix(err, "-o %s", o->spec);
+    int fd = o->tmp.fd;
     struct kiln_fd_sink fs;
     kiln_fd_sink_init(&fs, fd, o->path);
     struct kiln_tar_writer w;
@@ -585,8 +329,6 @@ static int write_archive(struct kiln_output *o, struct items *it, int64_t mtime,
         rc = kiln_tar_finish(&w, err);
     if (rc == 0 && fsync(fd) < 0)
         rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot write", o->path);
-    if (close(fd) < 0 && rc == 0)
-        rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot write", o->path);
     return rc;
 }
 
@@ -596,7 +338,7 @@ static int prepare_oci_archive(struct kiln_output *o, const struct kiln_image_ou
     struct items it = {0};
     struct kiln_buf ij = {0};
     char name[128];
-    int rc = index_json(o, img, NULL, &ij, err);
+    int rc = kiln_layout_index_bytes(o, img, &ij, err);
     if (rc == 0)
         rc = add_bytes(&it, "oci-layout", oci_layout_bytes, strlen(oci_layout_bytes), NULL, err);
     if (rc == 0)
@@ -785,8 +527,9 @@ int kiln_output_prepare(struct kiln_output *o, const struct kiln_image_out *img,
                         struct kiln_error *err)
 {
     int rc;
+    o->img = img;
     if (o->kind == KILN_OUT_OCI)
-        rc = prepare_oci_dir(o, img, err);
+        rc = kiln_layout_prepare(o, img, err);
     else if (o->kind == KILN_OUT_OCI_ARCHIVE)
         rc = prepare_oci_archive(o, img, err);
     else
@@ -796,99 +539,65 @@ int kiln_output_prepare(struct kiln_output *o, const struct kiln_image_out *img,
     return rc;
 }
 
-static char *commit_target(const struct kiln_output *o, struct kiln_error *err)
-{
-    if (o->kind == KILN_OUT_OCI && o->existed)
-        return kiln_path_join(o->path, "index.json", err);
-    return kiln_strdup(o->path, err);
-}
-
 int kiln_output_commit(struct kiln_output *o, struct kiln_error *err)
 {
-    if (!o->tmp)
+    if (o->kind == KILN_OUT_OCI)
+        return kiln_layout_commit(o, err);
+    if (!o->tmp.path)
         return 0;
-    _cleanup_free_ char *dst = commit_target(o, err);
-    if (!dst)
-        return -1;
     struct stat st;
-    if (o->kind == KILN_OUT_OCI && !o->existed) {
-        /* An empty directory left where the layout goes is replaced. */
-        if (lstat(dst, &st) == 0 && S_ISDIR(st.st_mode)) {
-            if (rmdir(dst) < 0)
-                return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: %s", o->spec, dst);
-            o->removed_empty_dir = true;
-        }
-    } else if (lstat(dst, &st) == 0) {
-        /* Keep what is replaced until every output is in place. */
-        if (!(o->backup = tmp_name(dst, err)))
+    if (lstat(o->path, &st) == 0) {
+        /* Keep what is replaced until every output is in place: a link to
+         * it, under a name made for it, held. */
+        struct kiln_held b = KILN_HELD_INIT;
+        if (held_beside(o->path, false, &b, err) < 0)
+            return kiln_error_prefix(err, "-o %s", o->spec);
+        _cleanup_free_ char *name = kiln_strdup(b.path, err);
+        kiln_held_release(&b, true);
+        if (!name)
             return -1;
-        int fd = mkstemp(o->backup);
-        if (fd >= 0) {
-            close(fd);
-            unlink(o->backup);
-        }
-        if (fd < 0 || link(dst, o->backup) < 0) {
-            int e = errno;
-            free(o->backup);
-            o->backup = NULL;
-            return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "-o %s: cannot keep a copy of %s",
-                                   o->spec, dst);
+        if (link(o->path, name) < 0)
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot keep a copy of %s",
+                                   o->spec, o->path);
+        if (kiln_held_open(name, &o->backup, err) < 0) {
+            unlink(name);
+            return -1;
         }
     }
-    if (rename(o->tmp, dst) < 0) {
+    if (rename(o->tmp.path, o->path) < 0) {
         int e = errno;
-        if (o->removed_empty_dir) {
-            mkdir(dst, 0755);
-            o->removed_empty_dir = false;
-        }
-        if (o->backup) {
-            unlink(o->backup);
-            free(o->backup);
-            o->backup = NULL;
-        }
+        kiln_held_release(&o->backup, true);
         return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "-o %s: cannot rename %s to %s", o->spec,
-                               o->tmp, dst);
+                               o->tmp.path, o->path);
     }
-    free(o->tmp);
-    o->tmp = NULL;
+    kiln_held_release(&o->tmp, false);
     o->committed = true;
     return 0;
 }
 
 void kiln_output_rollback(struct kiln_output *o)
 {
-    if (o->tmp) {
-        kiln_rm_rf(o->tmp);
-        free(o->tmp);
-        o->tmp = NULL;
+    if (o->kind == KILN_OUT_OCI) {
+        kiln_layout_rollback(o);
+        return;
     }
+    kiln_held_release(&o->tmp, true);
     if (o->committed) {
-        char *dst = commit_target(o, NULL);
-        if (dst) {
-            if (o->backup)
-                rename(o->backup, dst);
-            else
-                kiln_rm_rf(dst);
-            if (o->removed_empty_dir)
-                mkdir(dst, 0755);
-            free(dst);
-        }
+        if (o->backup.path)
+            rename(o->backup.path, o->path);
+        else
+            unlink(o->path);
         o->committed = false;
     }
-    free(o->backup);
-    o->backup = NULL;
-    for (size_t i = 0; i < o->added_blobs.n; i++)
-        unlink(o->added_blobs.v[i]);
-    kiln_strlist_free(&o->added_blobs);
+    kiln_held_release(&o->backup, true);
 }
 
 void kiln_output_finish(struct kiln_output *o)
 {
-    if (o->backup) {
-        unlink(o->backup);
-        free(o->backup);
-        o->backup = NULL;
+    if (o->kind == KILN_OUT_OCI) {
+        kiln_layout_finish(o);
+        return;
     }
-    kiln_strlist_free(&o->added_blobs);
+    kiln_held_release(&o->backup, true);
     o->committed = false;
 }

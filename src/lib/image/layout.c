@@ -1,0 +1,739 @@
+/*
+ * oci:DIR[:TAG] as a destination that many processes share, and the held
+ * temporaries every destination uses (layout.h says the rules).
+ *
+ * prepare: a new layout is written whole into a held "DIR.kiln-tmp-XXXXXX";
+ *          into an existing one, the blobs it lacks are staged in a held
+ *          "DIR/.kiln-stage-XXXXXX" (on its file system, so that they can
+ *          be renamed in).
+ * commit:  a new layout is renamed into place when nothing is there yet (or
+ *          an empty directory); otherwise, and for every existing layout,
+ *          under the layout's lock: the staged blobs are renamed into
+ *          blobs/sha256 (any that another writer's rollback removed since
+ *          are written again), index.json is re-read, our entry replaces
+ *          the one of the same tag, and the new index.json is renamed over.
+ * rollback: before the commit, the temporaries go; after it, under the lock,
+ *          our entry is taken out again (the one it displaced put back) and
+ *          the blobs this commit added go unless an entry references them.
+ */
+#include "layout.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INDEX_MAX (4 * 1024 * 1024)
+#define DOC_MAX (4 * 1024 * 1024)
+
+/* ---- held temporaries ---------------------------------------------------- */
+
+/* flock where the file system has it; without it (some network file systems)
+ * a temporary is simply never reclaimed. */
+static void hold(int fd)
+{
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EINTR)
+        ;
+}
+
+int kiln_held_create(const char *dir_and_name, bool dir, struct kiln_held *h,
+                     struct kiln_error *err)
+{
+    h->fd = -1;
+    size_t n = strlen(dir_and_name) + 7;
+    if (!(h->path = kiln_xmalloc(n, err)))
+        return -1;
+    snprintf(h->path, n, "%sXXXXXX", dir_and_name);
+    if (dir) {
+        if (!mkdtemp(h->path))
+            goto fail;
+        h->fd = open(h->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (h->fd < 0) {
+            int e = errno;
+            rmdir(h->path);
+            errno = e;
+            goto fail;
+        }
+        (void)chmod(h->path, 0755);
+    } else {
+        h->fd = mkostemp(h->path, O_CLOEXEC);
+        if (h->fd < 0)
+            goto fail;
+        (void)fchmod(h->fd, 0644);
+    }
+    hold(h->fd);
+    return 0;
+fail:;
+    int e = errno;
+    _cleanup_free_ char *where = kiln_dirname(h->path, NULL);
+    kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "cannot create a temporary %s in %s",
+                    dir ? "directory" : "file", where ? where : dir_and_name);
+    free(h->path);
+    h->path = NULL;
+    return -1;
+}
+
+int kiln_held_open(const char *path, struct kiln_held *h, struct kiln_error *err)
+{
+    if (!(h->path = kiln_strdup(path, err)))
+        return -1;
+    h->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (h->fd >= 0)
+        hold(h->fd);
+    return 0; /* not holding it only makes it reclaimable sooner */
+}
+
+void kiln_held_release(struct kiln_held *h, bool remove)
+{
+    if (remove && h->path)
+        kiln_rm_rf(h->path);
+    if (h->fd >= 0)
+        close(h->fd);
+    free(h->path);
+    h->path = NULL;
+    h->fd = -1;
+}
+
+static bool is_temporary(const char *name)
+{
+    return !strncmp(name, KILN_STAGE_PREFIX, strlen(KILN_STAGE_PREFIX)) ||
+           strstr(name, KILN_TMP_INFIX) != NULL;
+}
+
+void kiln_reclaim_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    time_t now = time(NULL);
+    while ((de = readdir(d))) {
+        if (!is_temporary(de->d_name))
+            continue;
+        _cleanup_free_ char *p = kiln_path_join(dir, de->d_name, NULL);
+        if (!p)
+            break;
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0)
+            continue; /* its owner is alive (or it cannot be locked here) */
+        /* Just made: its owner may not hold it yet. */
+        if (now - st.st_ctime < KILN_STALE_SECONDS && now >= st.st_ctime)
+            continue;
+        kiln_rm_rf(p);
+    }
+    closedir(d);
+}
+
+/* ---- the layout's lock ------------------------------------------------------ */
+
+int kiln_layout_lock(const char *layout, bool *gone, struct kiln_error *err)
+{
+    *gone = false;
+    _cleanup_free_ char *p = kiln_path_join(layout, KILN_LAYOUT_LOCK, err);
+    if (!p)
+        return -1;
+    for (int tries = 0; tries < 1000; tries++) {
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 && (errno == EACCES || errno == EROFS))
+            fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            int e = errno;
+            if (e == ENOENT || e == ENOTDIR)
+                *gone = true;
+            return kiln_fail_errno(err, *gone ? KILN_ERR_INPUT : KILN_ERR_OUTPUT, e,
+                                   "%s: cannot lock the layout", p);
+        }
+        while (flock(fd, LOCK_EX) < 0) {
+            if (errno == EINTR) {
+                if (kiln_check_interrupt(err) < 0) {
+                    close(fd);
+                    return -1;
+                }
+                continue;
+            }
+            int e = errno;
+            close(fd);
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, e,
+                                   "%s: cannot lock the layout (the file system has no flock)",
+                                   p);
+        }
+        /* Still the lock of the layout at that path (not of one renamed away)? */
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino)
+            return fd;
+        close(fd);
+    }
+    return kiln_fail(err, KILN_ERR_OUTPUT, "%s: the layout keeps being replaced; cannot lock it",
+                     layout);
+}
+
+void kiln_layout_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* ---- index.json entries ----------------------------------------------------- */
+
+static const char oci_layout_bytes[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+
+const char *kiln_layout_tag(const struct kiln_output *o, const struct kiln_image_out *img)
+{
+    if (o->tag)
+        return o->tag;
+    if (img->ntags && img->tags[0].tag)
+        return img->tags[0].tag;
+    return "latest";
+}
+
+json_t *kiln_layout_entry(const struct kiln_output *o, const struct kiln_image_out *img,
+                          struct kiln_error *err)
+{
+    const char *tag = kiln_layout_tag(o, img);
+    json_t *d = json_object(), *ann = json_object(), *plat = json_object();
+    _cleanup_free_ char *full = NULL;
+    for (size_t i = 0; i < img->ntags && !full; i++)
+        if (img->tags[i].tag && !strcmp(img->tags[i].tag, tag) &&
+            !(full = kiln_reference_full(&img->tags[i], err)))
+            goto fail;
+    if (!d || !ann || !plat)
+        goto oom;
+    if (json_object_set_new(d, "mediaType", json_string(img->manifest_media_type)) ||
+        json_object_set_new(d, "digest", json_string(img->manifest_digest)) ||
+        json_object_set_new(d, "size", json_integer((json_int_t)img->manifest->len)) ||
+        json_object_set_new(ann, KILN_ANNOT_REF_NAME, json_string(tag)) ||
+        (full && json_object_set_new(ann, KILN_ANNOT_CONTAINERD_NAME, json_string(full))) ||
+        json_object_set(d, "annotations", ann))
+        goto oom;
+    if (img->platform) {
+        if (json_object_set_new(plat, "architecture", json_string(img->platform->arch)) ||
+            json_object_set_new(plat, "os", json_string(img->platform->os)) ||
+            (img->platform->variant[0] &&
+             json_object_set_new(plat, "variant", json_string(img->platform->variant))) ||
+            json_object_set(d, "platform", plat))
+            goto oom;
+    }
+    json_decref(ann);
+    json_decref(plat);
+    return d;
+oom:
+    kiln_oom(err);
+fail:
+    json_decref(d);
+    json_decref(ann);
+    json_decref(plat);
+    return NULL;
+}
+
+static const char *entry_tag(json_t *e)
+{
+    return json_string_value(json_object_get(json_object_get(e, "annotations"), KILN_ANNOT_REF_NAME));
+}
+
+static json_t *new_index(void)
+{
+    json_t *idx = json_object();
+    if (idx && (json_object_set_new(idx, "schemaVersion", json_integer(2)) ||
+                json_object_set_new(idx, "mediaType", json_string(KILN_MT_OCI_INDEX)) ||
+                json_object_set_new(idx, "manifests", json_array()))) {
+        json_decref(idx);
+        return NULL;
+    }
+    return idx;
+}
+
+/* Reads LAYOUT's index.json; a missing one is an empty index. */
+static json_t *read_index(const struct kiln_output *o, const char *layout, struct kiln_error *err)
+{
+    _cleanup_free_ char *p = kiln_path_join(layout, "index.json", err);
+    if (!p)
+        return NULL;
+    struct kiln_buf b = {0};
+    if (kiln_read_file(p, INDEX_MAX, &b, err) < 0) {
+        kiln_buf_free(&b);
+        if (access(p, F_OK) < 0 && errno == ENOENT) {
+            json_t *idx = new_index();
+            if (!idx)
+                kiln_oom(err);
+            return idx;
+        }
+        kiln_error_prefix(err, "-o %s", o->spec);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *idx = json_loads(b.data, 0, &je);
+    kiln_buf_free(&b);
+    if (!idx || !json_is_array(json_object_get(idx, "manifests"))) {
+        kiln_fail(err, KILN_ERR_OUTPUT,
+                  "-o %s: %s is not an OCI image index (%s); fix or remove the layout", o->spec,
+                  p, idx ? "no manifests array" : je.text);
+        json_decref(idx);
+        return NULL;
+    }
+    return idx;
+}
+
+/* Our entry in place of those of its tag; *displaced gets the first of them. */
+static int index_put(json_t *idx, json_t *entry, json_t **displaced, struct kiln_error *err)
+{
+    json_t *ms = json_object_get(idx, "manifests");
+    const char *tag = entry_tag(entry);
+    for (size_t i = json_array_size(ms); i-- > 0;) {
+        json_t *e = json_array_get(ms, i);
+        const char *t = entry_tag(e);
+        if (t && tag && !strcmp(t, tag)) {
+            if (displaced) {
+                json_decref(*displaced);
+                *displaced = json_incref(e);
+            }
+            json_array_remove(ms, i);
+        }
+    }
+    if (json_array_append(ms, entry) < 0)
+        return kiln_oom(err);
+    return 0;
+}
+
+static char *dump_index(json_t *idx, struct kiln_error *err)
+{
+    char *s = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    if (!s)
+        kiln_oom(err);
+    return s;
+}
+
+int kiln_layout_index_bytes(const struct kiln_output *o, const struct kiln_image_out *img,
+                            struct kiln_buf *out, struct kiln_error *err)
+{
+    json_t *idx = new_index();
+    json_t *e = idx ? kiln_layout_entry(o, img, err) : NULL;
+    int rc = -1;
+    if (!idx)
+        kiln_oom(err);
+    else if (e && index_put(idx, e, NULL, err) == 0) {
+        char *s = dump_index(idx, err);
+        if (s) {
+            kiln_buf_free(out);
+            rc = kiln_buf_append(out, s, strlen(s), err);
+            free(s);
+        }
+    }
+    json_decref(e);
+    json_decref(idx);
+    return rc;
+}
+
+/* Writes the index into the held directory `into` and renames it over
+ * LAYOUT/index.json: readers see the old index or the new one. */
+static int write_index(const struct kiln_output *o, const char *layout, const char *into,
+                       json_t *idx, struct kiln_error *err)
+{
+    _cleanup_free_ char *s = dump_index(idx, err);
+    _cleanup_free_ char *tmp = s ? kiln_path_join(into, "index.json.new", err) : NULL;
+    _cleanup_free_ char *dst = tmp ? kiln_path_join(layout, "index.json", err) : NULL;
+    if (!dst)
+        return -1;
+    unlink(tmp);
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: %s: cannot create", o->spec,
+                               tmp);
+    if (kiln_write_all(fd, s, strlen(s), tmp, err) < 0)
+        return -1;
+    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: %s: cannot write", o->spec,
+                               tmp);
+    if (rename(tmp, dst) < 0)
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot rename %s to %s",
+                               o->spec, tmp, dst);
+    return 0;
+}
+
+/* ---- blobs ------------------------------------------------------------------ */
+
+static char *blob_path(const char *layout, const char *digest, struct kiln_error *err)
+{
+    char rel[128];
+    snprintf(rel, sizeof(rel), "blobs/sha256/%s", digest + 7);
+    return kiln_path_join(layout, rel, err);
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+/* Writes a blob to the new file dst, from its staged file (checked against
+ * its digest as it is read when it comes from a source) or from bytes. */
+static int write_blob(const char *dst, const struct kiln_blob *b, const struct kiln_buf *bytes,
+                      struct kiln_error *err)
+{
+    if (bytes) {
+        _cleanup_close_ int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", dst);
+        if (kiln_write_all(fd, bytes->data, bytes->len, dst, err) < 0 || fsync(fd) < 0) {
+            if (err && !err->code)
+                kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot write", dst);
+            unlink(dst);
+            return -1;
+        }
+        return 0;
+    }
+    if (!b->origin)
+        return kiln_copy_or_link(b->path, dst, err);
+    struct kiln_blob_check c;
+    if (kiln_blob_check_init(&c, b->digest, b->size, b->origin, err) < 0)
+        return -1;
+    int rc = kiln_copy_or_link_checked(b->path, dst, &c, err);
+    kiln_blob_check_free(&c);
+    return rc;
+}
+
+/* The blobs of an image, whatever holds their bytes. */
+struct blob_ref {
+    const char *digest;
+    const struct kiln_blob *file;
+    const struct kiln_buf *bytes;
+};
+
+static size_t image_blobs(const struct kiln_image_out *img, struct blob_ref *v)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < img->nlayers; i++)
+        v[n++] = (struct blob_ref){img->layer_blobs[i].digest, &img->layer_blobs[i], NULL};
+    if (img->config_json)
+        v[n++] = (struct blob_ref){img->config_digest, NULL, img->config_json};
+    for (size_t i = 0; i < img->nextra; i++)
+        v[n++] = (struct blob_ref){img->extra[i].digest, NULL, img->extra[i].data};
+    /* the manifest last: a reader that finds it finds the rest */
+    v[n++] = (struct blob_ref){img->manifest_digest, NULL, img->manifest};
+    return n;
+}
+
+/* Stages every blob that `layout` lacks into `stage` (a directory of the
+ * same file system, blobs named by their hex). With `into` set, then renames
+ * them into layout (under its lock), recording the ones it added. */
+static int stage_blobs(struct kiln_output *o, const char *layout, const char *stage, bool into,
+                       struct kiln_error *err)
+{
+    const struct kiln_image_out *img = o->img;
+    size_t max = img->nlayers + img->nextra + 2;
+    _cleanup_free_ struct blob_ref *v = calloc(max, sizeof(*v));
+    if (!v)
+        return kiln_oom(err);
+    size_t n = image_blobs(img, v);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *dst = blob_path(layout, v[i].digest, err);
+        _cleanup_free_ char *st = dst ? kiln_path_join(stage, v[i].digest + 7, err) : NULL;
+        if (!st)
+            return -1;
+        if (exists(dst))
+            continue;
+        if (!exists(st) && write_blob(st, v[i].file, v[i].bytes, err) < 0)
+            return kiln_error_prefix(err, "-o %s", o->spec);
+        if (!into)
+            continue;
+        if (rename(st, dst) < 0)
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot rename %s to %s",
+                                   o->spec, st, dst);
+        if (kiln_strlist_push(&o->added_blobs, v[i].digest, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int mkdir_blobs(const char *layout, struct kiln_error *err)
+{
+    _cleanup_free_ char *blobs = kiln_path_join(layout, "blobs", err);
+    _cleanup_free_ char *sha = blobs ? kiln_path_join(blobs, "sha256", err) : NULL;
+    if (!sha)
+        return -1;
+    if ((mkdir(blobs, 0755) < 0 && errno != EEXIST) || (mkdir(sha, 0755) < 0 && errno != EEXIST))
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot create", sha);
+    return 0;
+}
+
+/* ---- what the index references ------------------------------------------- */
+
+static int mark(json_t *set, const char *digest)
+{
+    return digest ? json_object_set_new(set, digest, json_true()) : 0;
+}
+
+/* Marks the descriptor's blob and, for manifests and indexes, what they
+ * reference, as far as the documents can be read. */
+static void mark_tree(const char *layout, json_t *desc, json_t *set, int depth)
+{
+    const char *d = json_string_value(json_object_get(desc, "digest"));
+    if (!d || !kiln_digest_valid(d) || json_object_get(set, d) || depth > 8)
+        return;
+    mark(set, d);
+    _cleanup_free_ char *p = blob_path(layout, d, NULL);
+    struct kiln_buf b = {0};
+    if (!p || kiln_read_file(p, DOC_MAX, &b, NULL) < 0) {
+        kiln_buf_free(&b);
+        return;
+    }
+    json_t *doc = json_loads(b.data, 0, NULL);
+    kiln_buf_free(&b);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return; /* a layer, or not a document */
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(doc, "manifests"), i, x) mark_tree(layout, x, set, depth + 1);
+    mark(set, json_string_value(json_object_get(json_object_get(doc, "config"), "digest")));
+    json_array_foreach(json_object_get(doc, "layers"), i, x)
+        mark(set, json_string_value(json_object_get(x, "digest")));
+    json_array_foreach(json_object_get(doc, "blobs"), i, x)
+        mark(set, json_string_value(json_object_get(x, "digest")));
+    json_decref(doc);
+}
+
+/* ---- prepare / commit / rollback --------------------------------------------- */
+
+static int make_entry(struct kiln_output *o, const struct kiln_image_out *img,
+                      struct kiln_error *err)
+{
+    json_t *e = kiln_layout_entry(o, img, err);
+    if (!e)
+        return -1;
+    o->entry = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(e);
+    return o->entry ? 0 : kiln_oom(err);
+}
+
+int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
+                        struct kiln_error *err)
+{
+    o->img = img;
+    if (make_entry(o, img, err) < 0)
+        return -1;
+    _cleanup_free_ char *parent = kiln_dirname(o->path, err);
+    if (!parent)
+        return -1;
+    if (o->existed) {
+        _cleanup_free_ char *name = kiln_path_join(o->path, KILN_STAGE_PREFIX, err);
+        if (!name || kiln_held_create(name, true, &o->stage, err) < 0)
+            return kiln_error_prefix(err, "-o %s", o->spec);
+        return stage_blobs(o, o->path, o->stage.path, false, err);
+    }
+    size_t n = strlen(o->path) + sizeof(KILN_TMP_INFIX);
+    _cleanup_free_ char *name = kiln_xmalloc(n, err);
+    if (!name)
+        return -1;
+    snprintf(name, n, "%s%s", o->path, KILN_TMP_INFIX);
+    if (kiln_held_create(name, true, &o->tmp, err) < 0)
+        return kiln_error_prefix(err, "-o %s", o->spec);
+    const char *L = o->tmp.path;
+    _cleanup_free_ char *lf = kiln_path_join(L, "oci-layout", err);
+    _cleanup_free_ char *sha = lf ? kiln_path_join(L, "blobs/sha256", err) : NULL;
+    if (!sha || kiln_write_file_atomic(lf, oci_layout_bytes, strlen(oci_layout_bytes), err) < 0 ||
+        mkdir_blobs(L, err) < 0 || stage_blobs(o, L, sha, false, err) < 0)
+        return -1;
+    /* every blob is staged under its final name in L/blobs/sha256 */
+    json_error_t je;
+    json_t *idx = new_index(), *e = json_loads(o->entry, 0, &je);
+    int rc = idx && e ? index_put(idx, e, NULL, err) : kiln_oom(err);
+    if (rc == 0)
+        rc = write_index(o, L, L, idx, err);
+    json_decref(idx);
+    json_decref(e);
+    return rc;
+}
+
+/* Under the lock of an existing layout: our blobs in, our entry merged. */
+static int merge_locked(struct kiln_output *o, const char *stage, const char *scratch,
+                        struct kiln_error *err)
+{
+    kiln_reclaim_stale(o->path);
+    if (mkdir_blobs(o->path, err) < 0 || stage_blobs(o, o->path, stage, true, err) < 0)
+        return -1;
+    json_t *idx = read_index(o, o->path, err);
+    if (!idx)
+        return -1;
+    json_error_t je;
+    json_t *e = json_loads(o->entry, 0, &je), *displaced = NULL;
+    int rc = e ? index_put(idx, e, &displaced, err) : kiln_oom(err);
+    if (rc == 0)
+        rc = write_index(o, o->path, scratch, idx, err);
+    if (rc == 0 && displaced &&
+        !(o->displaced = json_dumps(displaced, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)))
+        rc = kiln_oom(err);
+    json_decref(displaced);
+    json_decref(e);
+    json_decref(idx);
+    return rc;
+}
+
+int kiln_layout_commit(struct kiln_output *o, struct kiln_error *err)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        if (o->tmp.path) {
+            /* A new layout: one rename, where nothing (or an empty directory) is. */
+            struct stat st;
+            bool was_dir = lstat(o->path, &st) == 0 && S_ISDIR(st.st_mode);
+            if (rename(o->tmp.path, o->path) == 0) {
+                o->removed_empty_dir = was_dir;
+                o->fresh_commit = true;
+                kiln_held_release(&o->tmp, false);
+                o->committed = true;
+                return 0;
+            }
+            if (errno != ENOTEMPTY && errno != EEXIST)
+                return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno,
+                                       "-o %s: cannot rename %s to %s", o->spec, o->tmp.path,
+                                       o->path);
+            /* another writer made the layout meanwhile: merge into it */
+        }
+        bool gone;
+        int lock = kiln_layout_lock(o->path, &gone, err);
+        if (lock < 0) {
+            if (gone && o->tmp.path)
+                continue; /* it went again: try the rename once more */
+            return kiln_error_prefix(err, "-o %s", o->spec);
+        }
+        int rc;
+        if (o->tmp.path) {
+            _cleanup_free_ char *sha = kiln_path_join(o->tmp.path, "blobs/sha256", err);
+            rc = sha ? merge_locked(o, sha, o->tmp.path, err) : -1;
+        } else {
+            rc = merge_locked(o, o->stage.path, o->stage.path, err);
+        }
+        kiln_layout_unlock(lock);
+        if (rc < 0)
+            return -1;
+        kiln_held_release(&o->tmp, true);
+        kiln_held_release(&o->stage, true);
+        o->committed = true;
+        return 0;
+    }
+    return kiln_fail(err, KILN_ERR_OUTPUT, "-o %s: the layout keeps appearing and disappearing",
+                     o->spec);
+}
+
+/* Takes our entry out of the index again, puts back the one it displaced,
+ * and removes the blobs we added that no entry references. */
+static void unmerge_locked(struct kiln_output *o, const char *scratch)
+{
+    json_t *idx = read_index(o, o->path, NULL);
+    if (!idx)
+        return;
+    json_t *mine = json_loads(o->entry, 0, NULL);
+    json_t *ms = json_object_get(idx, "manifests");
+    const char *tag = entry_tag(mine);
+    const char *dig = json_string_value(json_object_get(mine, "digest"));
+    bool changed = false, tag_taken = false;
+    for (size_t i = json_array_size(ms); i-- > 0;) {
+        json_t *e = json_array_get(ms, i);
+        const char *t = entry_tag(e), *d = json_string_value(json_object_get(e, "digest"));
+        if (t && tag && !strcmp(t, tag)) {
+            if (d && dig && !strcmp(d, dig)) {
+                json_array_remove(ms, i);
+                changed = true;
+            } else
+                tag_taken = true; /* another writer's since: it stays */
+        }
+    }
+    json_t *back = o->displaced ? json_loads(o->displaced, 0, NULL) : NULL;
+    if (changed && back && !tag_taken)
+        json_array_append(ms, back);
+    bool empty = json_array_size(ms) == 0;
+    if (changed && write_index(o, o->path, scratch, idx, NULL) < 0)
+        empty = false;
+    json_t *set = json_object();
+    size_t i;
+    json_t *x;
+    json_array_foreach(ms, i, x) mark_tree(o->path, x, set, 0);
+    for (size_t k = 0; set && k < o->added_blobs.n; k++) {
+        if (json_object_get(set, o->added_blobs.v[k]))
+            continue;
+        _cleanup_free_ char *p = blob_path(o->path, o->added_blobs.v[k], NULL);
+        if (p)
+            unlink(p);
+    }
+    o->now_empty = empty;
+    json_decref(set);
+    json_decref(back);
+    json_decref(mine);
+    json_decref(idx);
+}
+
+/* Another writer's temporaries in the layout: it is about to merge into it. */
+static bool others_inside(const char *layout)
+{
+    DIR *d = opendir(layout);
+    if (!d)
+        return false;
+    struct dirent *de;
+    bool found = false;
+    while (!found && (de = readdir(d)))
+        found = is_temporary(de->d_name);
+    closedir(d);
+    return found;
+}
+
+void kiln_layout_rollback(struct kiln_output *o)
+{
+    kiln_held_release(&o->tmp, true);
+    if (o->committed) {
+        bool gone;
+        int lock = kiln_layout_lock(o->path, &gone, NULL);
+        if (lock >= 0) {
+            struct kiln_held scratch = KILN_HELD_INIT;
+            _cleanup_free_ char *name = kiln_path_join(o->path, KILN_STAGE_PREFIX, NULL);
+            if (name && kiln_held_create(name, true, &scratch, NULL) == 0) {
+                if (o->fresh_commit && !o->added_blobs.n) {
+                    /* the new layout's blobs were all ours */
+                    size_t max = o->img->nlayers + o->img->nextra + 2;
+                    struct blob_ref *v = calloc(max, sizeof(*v));
+                    size_t n = v ? image_blobs(o->img, v) : 0;
+                    for (size_t i = 0; i < n; i++)
+                        kiln_strlist_push(&o->added_blobs, v[i].digest, NULL);
+                    free(v);
+                }
+                unmerge_locked(o, scratch.path);
+                kiln_held_release(&scratch, true);
+            }
+            if (o->fresh_commit && o->now_empty && !others_inside(o->path)) {
+                /* Nobody else wrote to it: the layout goes as it came. Waiters
+                 * on its lock see it gone and start again. */
+                size_t n = strlen(o->path) + sizeof(KILN_TMP_INFIX) + 8;
+                _cleanup_free_ char *away = malloc(n);
+                if (away) {
+                    snprintf(away, n, "%s%sXXXXXX", o->path, KILN_TMP_INFIX);
+                    if (mkdtemp(away) && rename(o->path, away) == 0) {
+                        kiln_rm_rf(away);
+                        if (o->removed_empty_dir)
+                            mkdir(o->path, 0755);
+                    } else
+                        rmdir(away);
+                }
+            }
+            kiln_layout_unlock(lock);
+        }
+        o->committed = false;
+    }
+    kiln_held_release(&o->stage, true);
+    kiln_strlist_free(&o->added_blobs);
+}
+
+void kiln_layout_finish(struct kiln_output *o)
+{
+    kiln_held_release(&o->tmp, true);
+    kiln_held_release(&o->stage, true);
+    kiln_strlist_free(&o->added_blobs);
+    o->committed = false;
+}
