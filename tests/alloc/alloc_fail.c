@@ -192,9 +192,10 @@ static int op_pull(bool dry, struct kiln_error *err)
     return kiln_copy(src, dst, NULL, &o, digest, err);
 }
 
-static bool out_empty(void)
+static char tmpdir[340]; /* TMPDIR of the operations: must be empty after each */
+
+static bool dir_empty(const char *p)
 {
-    const char *p = outdir;
     DIR *d = opendir(p);
     if (!d)
         return false;
@@ -207,9 +208,15 @@ static bool out_empty(void)
     return empty;
 }
 
+static bool out_empty(void)
+{
+    return dir_empty(outdir);
+}
+
 static void clear_out(void)
 {
     sh("rm -rf %s/out && mkdir %s/out", dir);
+    sh("rm -rf %s/tmp && mkdir %s/tmp", dir);
 }
 
 
@@ -260,6 +267,13 @@ static int run(const char *name, int (*op)(bool, struct kiln_error *))
                     err.message);
             failures++;
         }
+        /* whether the operation failed or coped: its temporaries are gone */
+        if (!dir_empty(tmpdir)) {
+            fprintf(stderr, "%s: allocation %ld failed: temporary files left in TMPDIR (%s)\n",
+                    name, n, err.message[0] ? err.message : "the operation succeeded");
+            sh("ls -la %s >&2", tmpdir);
+            failures++;
+        }
         if (failures > 20)
             break;
     }
@@ -272,7 +286,7 @@ static int run(const char *name, int (*op)(bool, struct kiln_error *))
 struct result {
     long n, serial;
     int rc, code;
-    bool hit, output_left;
+    bool hit, output_left, tmp_left;
     long leaked, count;
     char message[512];
 };
@@ -298,6 +312,9 @@ static void child(long n, long serial, int (*op)(bool, struct kiln_error *), int
     alarm(60); /* a hang is killed by SIGALRM and reported as such */
     snprintf(outdir, sizeof(outdir), "%s/o%ld", dir, n);
     mkdir(outdir, 0755);
+    snprintf(tmpdir, sizeof(tmpdir), "%s/t%ld", dir, n);
+    mkdir(tmpdir, 0700);
+    setenv("TMPDIR", tmpdir, 1);
     push_serial = serial;
     struct result r = {.n = n, .serial = serial};
     struct kiln_error err = {0};
@@ -320,7 +337,9 @@ static void child(long n, long serial, int (*op)(bool, struct kiln_error *), int
     r.code = err.code;
     snprintf(r.message, sizeof(r.message), "%s", err.message);
     r.output_left = !out_empty();
+    r.tmp_left = !dir_empty(tmpdir);
     rm_rf(outdir);
+    rm_rf(tmpdir);
     if (write(wfd, &r, sizeof(r)) != (ssize_t)sizeof(r))
         _exit(3);
     _exit(0);
@@ -424,6 +443,11 @@ static int judge(const char *name, const struct result *r, bool is_push, long *h
     if (r->rc != 0 && r->output_left) {
         fprintf(stderr, "%s: allocation %ld failed: output left behind (%s)\n", name, r->n,
                 r->message);
+        failures++;
+    }
+    if (r->tmp_left) {
+        fprintf(stderr, "%s: allocation %ld failed: temporary files left in TMPDIR (%s)\n", name,
+                r->n, r->message[0] ? r->message : "the operation succeeded");
         failures++;
     }
     if (is_push && r->rc != 0 && !tag_sound(r->serial)) {
@@ -556,6 +580,10 @@ int main(void)
     if (!mkdtemp(dir))
         return 2;
     snprintf(outdir, sizeof(outdir), "%s/out", dir);
+    /* every operation's temporaries go to one directory, checked after each */
+    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", dir);
+    mkdir(tmpdir, 0700);
+    setenv("TMPDIR", tmpdir, 1);
     run_id = getpid();
     sh("mkdir -p %s/tree/etc %s/tree/bin %s/fixture %s/out", dir);
     sh("printf 'hello\\n' > %s/tree/etc/hello && ln -s hello %s/tree/etc/link && "

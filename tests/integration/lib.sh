@@ -116,6 +116,11 @@ need_kiln() {
 # ---------------------------------------------------------------- temp dir & cleanup
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-${TEST_NAME}.XXXXXX")
 chmod 755 "$T"   # non-root helpers (nobody) must be able to traverse it
+# Everything the test runs puts its temporaries here; at the end it must be
+# empty (_check_left_behind), so a temporary file that kiln or a helper
+# forgets fails the test instead of piling up in /tmp.
+mkdir -m 1777 "$T/tmp"
+export TMPDIR=$T/tmp
 _EXTRA_DIRS=()   # short dirs under /tmp (docker, podman) to clean up too
 _PSEUDO_STATES=()
 _CLEANUP_HOOKS=()
@@ -166,6 +171,23 @@ _kill_pids_mentioning() {
   for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
 }
 
+# _check_left_behind: after the cleanup, no process of the test may still
+# run (its command line names $T) and its TMPDIR must be empty; either fails
+# the test (and the process is stopped).
+_check_left_behind() {
+  local pids p left
+  pids=$(_pids_mentioning "$T")
+  if [ -n "$pids" ]; then
+    not_ok "the test left no process behind" \
+      "$(for p in $pids; do printf '%s: %s\n' "$p" "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"; done)"
+    _kill_pids_mentioning "$T"
+  fi
+  if [ -d "$T/tmp" ]; then
+    left=$(find "$T/tmp" -mindepth 1 -maxdepth 2 2>/dev/null | head -n 20)
+    [ -z "$left" ] || not_ok "the test left no temporary file behind (in its TMPDIR)" "$left"
+  fi
+}
+
 _on_exit() {
   local rc=$?
   set +e
@@ -180,6 +202,7 @@ _on_exit() {
   done
   local d
   for d in "${_EXTRA_DIRS[@]}"; do _kill_pids_mentioning "$d"; _umount_under "$d"; done
+  [ "$rc" -eq 77 ] || _check_left_behind
   _umount_under "$T"
   if [ "$rc" -eq 0 ] && [ "$_FAILS" -gt 0 ]; then rc=1; fi
   if [ -n "${KILN_TEST_KEEP:-}" ]; then

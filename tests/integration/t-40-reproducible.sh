@@ -218,3 +218,24 @@ TARBYTES=$(gzip -dc <"$L" | wc -c)
 assert_eq $(( (TARBYTES + 4194303) / 4194304 )) "$members" "one gzip member per 4 MiB of tar ($TARBYTES bytes)"
 assert_eq "$DIFF" "$zsum" "zlib (Python's zlib, member by member): uncompressed sha256 = diff_id"
 assert_eq "$DIFF" "sha256:$(gzip -dc <"$L" | sha256sum | cut -c1-64)" "GNU gzip -dc: uncompressed sha256 = diff_id"
+
+say "golden digests: a fixed tree gives the same image across kiln versions"
+# The digests below were computed by kiln at b3be4d9 (before the shared-layout
+# and image-model work of #12): a change that moves them changes every user's
+# images, and must say so.
+G=$T/golden
+mkdir -p "$G/etc" "$G/usr/bin" "$G/var/empty" "$G/opt/app"
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/opt/app:/bin/sh\n' >"$G/etc/passwd"
+printf '#!/bin/sh\necho golden\n' >"$G/usr/bin/hello"
+seq 1 20000 >"$G/opt/app/data.txt"
+ln -s ../usr/bin/hello "$G/opt/app/run"
+ln "$G/opt/app/data.txt" "$G/opt/app/data-link.txt"
+chmod 0755 "$G/usr/bin/hello"; chmod 0700 "$G/var/empty"; chmod 4755 "$G/opt/app"
+chown -R 1000:1000 "$G/opt/app"
+golden() { # COMPRESSION: the manifest digest of the fixed tree
+  SOURCE_DATE_EPOCH=$N "$KILN" build --rootfs "$G" --compression "$1" --entrypoint '["/usr/bin/hello"]' \
+    --env A=1 --label k=v --user 1000:1000 --platform linux/amd64 -t golden:1 -o "oci:$T/golden-$1"
+}
+assert_eq sha256:9a757885edb3a87420cc0b25334f5d0ad84fc97c9484e03d52134a1fe4f352b7 "$(golden gzip)" "golden: gzip image digest unchanged"
+assert_eq sha256:6f5cf3e29c99c63d21df60b5c48fab8350b32f6b62be9b96c25048e3cd58c6f7 "$(golden zstd)" "golden: zstd image digest unchanged"
+assert_eq sha256:4168cd04de176e144d935f6dd24b5eb8a536d45e1ef2095f21f7fc4657aa039d "$(golden none)" "golden: uncompressed image digest unchanged"

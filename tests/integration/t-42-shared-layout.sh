@@ -223,4 +223,3 @@ assert_eq 0 "$rc" "the slow build then finishes"
 check_layout "$L" "live writer" "seed=$(layout_manifest_digest "$L" seed)" \
   "meanwhile=$(layout_manifest_digest "$L" meanwhile)" "slow=$(cat "$T/slow.out")"
 
-echo "1..$_TESTNUM"

@@ -9,16 +9,18 @@ need_root
 need python3 timeout
 H=$(dirname "$0")/registry/hostile.py
 
-start_hostile() { # NAME [OTHERPORT] -> sets PORT_<NAME>
+start_hostile() { # NAME [OTHERPORT] -> sets PORT (not in $(...): the cleanup hook must reach this shell)
   local pf=$T/$1.port
   python3 "$H" "$pf" "$T/$1.log" "${2:-0}" >"$T/$1.out" 2>&1 &
   _CLEANUP_HOOKS+=("kill $! 2>/dev/null")
   for _ in $(seq 50); do [ -s "$pf" ] && break; sleep 0.1; done
   [ -s "$pf" ] || fail "hostile registry $1 did not start"
-  cat "$pf"
+  PORT=$(cat "$pf")
 }
-OTHER=$(start_hostile other)
-P=$(start_hostile main "$OTHER")
+start_hostile other
+OTHER=$PORT
+start_hostile main "$OTHER"
+P=$PORT
 R=127.0.0.1:$P
 export KILN_RETRY_BASE_MS=20 KILN_STALL_SECONDS=2
 C=(--creds user:secretpass --retries 1)

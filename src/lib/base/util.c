@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../internal.h"
@@ -242,34 +243,58 @@ fail:;
     return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "%s: cannot copy", dst);
 }
 
-int kiln_rm_rf(const char *path)
+/* Allocation-free (no path joins, no opendir), so that a cleanup still runs
+ * when memory is short: directories are read with getdents64 into a small
+ * stack buffer, and every entry is removed relative to its directory. */
+struct dirent64_ {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static int rm_at(int dirfd, const char *name)
 {
-    struct stat st;
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path);
-    DIR *d = opendir(path);
-    if (!d)
+    if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EISDIR && errno != EPERM)
         return -1;
-    struct dirent *de;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
     int rc = 0;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char *child = kiln_path_join(path, de->d_name, NULL);
-        if (!child) {
-            rc = -1;
+    bool removed;
+    do { /* passes until a pass finds nothing to remove */
+        removed = false;
+        if (lseek(fd, 0, SEEK_SET) < 0)
             break;
+        _Alignas(8) char buf[512];
+        long n;
+        while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+            for (long off = 0; off < n;) {
+                struct dirent64_ *d = (struct dirent64_ *)(void *)(buf + off);
+                off += d->d_reclen;
+                if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+                    continue;
+                if (rm_at(fd, d->d_name) < 0)
+                    rc = -1;
+                else
+                    removed = true;
+            }
         }
-        if (kiln_rm_rf(child) < 0)
+        if (n < 0)
             rc = -1;
-        free(child);
-    }
-    closedir(d);
-    if (rmdir(path) < 0)
+    } while (removed && rc == 0);
+    close(fd);
+    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         rc = -1;
     return rc;
+}
+
+int kiln_rm_rf(const char *path)
+{
+    return rm_at(AT_FDCWD, path);
 }
 
 void kiln_format_time(int64_t t, char out[32])
