@@ -75,11 +75,11 @@ enum kiln_setting {
     KILN_SET_ENV,         /* "KEY=VALUE", repeatable; a later KEY replaces an earlier one */
     KILN_SET_WORKDIR,     /* config WorkingDir */
     KILN_SET_USER,        /* "user", "uid", "user:group", "uid:gid" */
-    KILN_SET_PORT,        /* "N", "N/tcp", "N/udp", repeatable */
+    KILN_SET_PORT,        /* "N" or "N-M", then "/tcp", "/udp" or "/sctp"; repeatable */
     KILN_SET_VOLUME,      /* absolute path, repeatable */
     KILN_SET_LABEL,       /* "KEY=VALUE", repeatable */
     KILN_SET_ANNOTATION,  /* "KEY=VALUE" manifest annotation, repeatable */
-    KILN_SET_STOP_SIGNAL, /* "SIGTERM", "TERM", "15" */
+    KILN_SET_STOP_SIGNAL, /* "SIGTERM", "term", "15", "SIGRTMIN+3" */
     KILN_SET_AUTHOR,      /* config author */
     KILN_SET_PLATFORM,    /* "OS/ARCH[/VARIANT]"; GNU/Yocto ARCH names accepted */
     KILN_SET_TAG,         /* image reference, repeatable */

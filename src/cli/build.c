@@ -40,7 +40,7 @@ static const char help[] =
     "  --env KEY=VALUE           environment variable (repeatable)\n"
     "  --workdir DIR             working directory (absolute)\n"
     "  --user USER[:GROUP]       user the container runs as\n"
-    "  --port N[/tcp|/udp]       exposed port (repeatable)\n"
+    "  --port N[-M][/PROTO]      exposed port or range; tcp, udp, sctp (repeatable)\n"
     "  --volume PATH             volume mount point (repeatable)\n"
     "  --label KEY=VALUE         config label (repeatable)\n"
     "  --annotation KEY=VALUE    manifest annotation (repeatable)\n"

@@ -533,43 +533,28 @@ static int set_env(struct kiln_strlist *env, const char *v, struct kiln_error *e
 
 static int set_port(struct kiln_strlist *ports, const char *v, struct kiln_error *err)
 {
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    const char *proto = "tcp";
-    if (!isdigit((unsigned char)v[0]) || end == v || errno || n < 1 || n > 65535 || (*end && *end != '/'))
+    long lo, hi;
+    char proto[8];
+    if (kiln_port_parse(v, &lo, &hi, proto) < 0)
         return kiln_fail(err, KILN_ERR_USAGE,
-                         "--port '%s': expected a port number 1-65535, optionally /tcp or /udp", v);
-    if (*end == '/') {
-        proto = end + 1;
-        if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
-            return kiln_fail(err, KILN_ERR_USAGE, "--port '%s': protocol must be tcp or udp", v);
+                         "--port '%s': expected a port number 1-65535 or a range N-M, optionally "
+                         "/tcp, /udp or /sctp",
+                         v);
+    for (long p = lo; p <= hi; p++) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%ld/%s", p, proto);
+        bool have = false;
+        for (size_t i = 0; i < ports->n && !have; i++)
+            have = !strcmp(ports->v[i], buf);
+        if (!have && kiln_strlist_push(ports, buf, err) < 0)
+            return -1;
     }
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%ld/%s", n, proto);
-    for (size_t i = 0; i < ports->n; i++)
-        if (!strcmp(ports->v[i], buf))
-            return 0;
-    return kiln_strlist_push(ports, buf, err);
+    return 0;
 }
 
 static int check_signal(const char *v, struct kiln_error *err)
 {
-    static const char *const names[] = {
-        "HUP",  "INT",  "QUIT", "ILL",  "TRAP",  "ABRT", "IOT",  "BUS",    "FPE",  "KILL", "USR1",
-        "SEGV", "USR2", "PIPE", "ALRM", "TERM",  "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN",
-        "TTOU", "URG",  "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO",   "POLL", "PWR",  "SYS"};
-    const char *s = v;
-    char *end;
-    long n = strtol(s, &end, 10);
-    if (isdigit((unsigned char)s[0]) && end != s && !*end && n >= 1 && n <= 64)
-        return 0;
-    if (!strncmp(s, "SIG", 3))
-        s += 3;
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-        if (!strcmp(s, names[i]))
-            return 0;
-    if (!strncmp(s, "RTMIN", 5) || !strncmp(s, "RTMAX", 5))
+    if (kiln_signal_valid(v))
         return 0;
     return kiln_fail(err, KILN_ERR_USAGE,
                      "--stop-signal '%s': not a signal name (e.g. SIGTERM) or number (1-64)", v);

@@ -335,6 +335,13 @@ char *kiln_reference_familiar(const struct kiln_reference *r, bool with_tag, str
 bool kiln_tag_valid(const char *tag);
 
 /* ---- image/config.c: JSON documents ----------------------------------- */
+/* One validator per value that kiln build's settings and a Dockerfile both
+ * take, as Docker reads them. A port: "N" or "N-M" (1-65535), optionally
+ * "/tcp", "/udp" or "/sctp" in any case; proto is written lowercased. */
+int kiln_port_parse(const char *v, long *lo, long *hi, char proto[8]);
+/* A signal: a number 1-64, or a name with or without SIG in any case,
+ * RTMIN+N and RTMAX-N included. */
+bool kiln_signal_valid(const char *v);
 struct kiln_strlist {
     char **v;
     size_t n;

@@ -83,7 +83,7 @@ expect_error 2 --frobnicate "unknown option" -- --frobnicate --rootfs "$GOOD" "$
 expect_error 2 NOEQUALS "--env without =" -- --env NOEQUALS --rootfs "$GOOD" "${D[@]}"
 expect_error 2 99999 "--port 99999" -- --port 99999 --rootfs "$GOOD" "${D[@]}"
 expect_error 2 're:port' "--port 0" -- --port 0 --rootfs "$GOOD" "${D[@]}"
-expect_error 2 sctp "--port 80/sctp" -- --port 80/sctp --rootfs "$GOOD" "${D[@]}"
+expect_error 2 icmp "--port 80/icmp" -- --port 80/icmp --rootfs "$GOOD" "${D[@]}"
 expect_error 2 abc "--port abc" -- --port abc --rootfs "$GOOD" "${D[@]}"
 expect_error 2 linux "--platform linux" -- --platform linux --rootfs "$GOOD" "${D[@]}"
 expect_error 2 foo "--platform foo/bar" -- --platform foo/bar --rootfs "$GOOD" "${D[@]}"

@@ -59,13 +59,15 @@ static void test_port(void **state)
 {
     (void)state;
     kiln_build *b = kiln_build_new();
-    static const char *const good[] = { "80", "80/tcp", "80/udp", "1", "65535" };
+    /* the forms a Dockerfile's EXPOSE takes, as Docker reads them */
+    static const char *const good[] = { "80",      "80/tcp", "80/udp", "1",         "65535",
+                                        "53/sctp", "80/TCP", "8000-8002", "8000-8002/udp" };
     for (size_t i = 0; i < ARRAY_SIZE(good); i++)
         set_ok(b, KILN_SET_PORT, good[i]);
-    static const char *const bad[] = { "0",    "65536",    "80/xyz", "53/sctp", "abc",
-                                       "80/",  "",         "-1",     "80x",
-                                       "/tcp", "80/tcp/x", "80/TCP", "99999999999999999999999",
-                                       "8 0" };
+    static const char *const bad[] = { "0",    "65536",    "80/xyz", "abc",     "8002-8000",
+                                       "80/",  "",         "-1",     "80x",     "80-",
+                                       "/tcp", "80/tcp/x", "8-9-10", "99999999999999999999999",
+                                       "8 0",  "1-65536" };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
         set_bad(b, KILN_SET_PORT, bad[i], "--port");
     kiln_build_free(b);
@@ -94,11 +96,12 @@ static void test_stop_signal(void **state)
     (void)state;
     kiln_build *b = kiln_build_new();
     static const char *const good[] = { "SIGTERM", "TERM",    "9",   "SIGKILL",    "KILL",   "1",
-                                        "64",      "SIGUSR1", "HUP", "SIGRTMIN+3", "RTMAX-1" };
+                                        "64",      "SIGUSR1", "HUP", "SIGRTMIN+3", "RTMAX-1",
+                                        "sigterm", "SigInt",  "RTMIN" };
     for (size_t i = 0; i < ARRAY_SIZE(good); i++)
         set_ok(b, KILN_SET_STOP_SIGNAL, good[i]);
-    static const char *const bad[] = { "SIGFOO", "0",   "65", "",    "sigterm",
-                                       "-9",     "SIG", "9x", "FOO", "SIGTERMX" };
+    static const char *const bad[] = { "SIGFOO", "0",   "65", "",    "RTMIN+x",
+                                       "-9",     "SIG", "9x", "FOO", "SIGTERMX", "RTMAX-" };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
         set_bad(b, KILN_SET_STOP_SIGNAL, bad[i], "--stop-signal");
     kiln_build_free(b);

@@ -1638,55 +1638,23 @@ static int do_healthcheck(struct kiln_dockerfile *d, struct stage *s, const stru
 
 static int parse_port(const char *w, json_t *ports, struct kiln_error *err)
 {
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%s", w);
-    char *proto = strchr(buf, '/');
-    if (proto)
-        *proto++ = '\0';
-    const char *pr = proto ? proto : "tcp";
-    char lp[8];
-    snprintf(lp, sizeof(lp), "%s", pr);
-    for (char *c = lp; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
-    if (strcmp(lp, "tcp") && strcmp(lp, "udp") && strcmp(lp, "sctp"))
-        return kiln_fail(err, KILN_ERR_USAGE, "invalid proto: %s", pr);
-    char *dash = strchr(buf, '-');
-    if (dash)
-        *dash++ = '\0';
-    char *e1, *e2 = NULL;
-    long lo = strtol(buf, &e1, 10), hi = dash ? strtol(dash, &e2, 10) : lo;
-    if (!isdigit((unsigned char)buf[0]) || *e1 ||
-        (dash && (!isdigit((unsigned char)*dash) || *e2)) || lo < 0 || hi > 65535 || hi < lo)
+    long lo, hi;
+    char proto[8];
+    if (kiln_port_parse(w, &lo, &hi, proto) < 0) {
+        const char *slash = strchr(w, '/');
+        if (slash && (strlen(slash + 1) < 3 || strlen(slash + 1) > 4 ||
+                      (strncasecmp(slash + 1, "tcp", 4) && strncasecmp(slash + 1, "udp", 4) &&
+                       strncasecmp(slash + 1, "sctp", 5))))
+            return kiln_fail(err, KILN_ERR_USAGE, "invalid proto: %s", slash + 1);
         return kiln_fail(err, KILN_ERR_USAGE, "invalid containerPort: %s", w);
+    }
     for (long p = lo; p <= hi; p++) {
         char k[32];
-        snprintf(k, sizeof(k), "%ld/%s", p, lp);
+        snprintf(k, sizeof(k), "%ld/%s", p, proto);
         if (json_object_set_new(ports, k, json_object()) < 0)
             return kiln_oom(err);
     }
     return 0;
-}
-
-static bool valid_signal(const char *v)
-{
-    static const char *const names[] = { "HUP",  "INT",  "QUIT",   "ILL",   "TRAP",   "ABRT",
-                                         "IOT",  "BUS",  "FPE",    "KILL",  "USR1",   "SEGV",
-                                         "USR2", "PIPE", "ALRM",   "TERM",  "STKFLT", "CHLD",
-                                         "CONT", "STOP", "TSTP",   "TTIN",  "TTOU",   "URG",
-                                         "XCPU", "XFSZ", "VTALRM", "PROF",  "WINCH",  "IO",
-                                         "POLL", "PWR",  "SYS",    "RTMIN", "RTMAX" };
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (isdigit((unsigned char)v[0]) && !*end)
-        return n >= 1 && n <= 64;
-    const char *s = strncasecmp(v, "SIG", 3) ? v : v + 3;
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        size_t l = strlen(names[i]);
-        if (!strncasecmp(s, names[i], l) &&
-            (!s[l] || ((i >= ARRAY_SIZE(names) - 2) && (s[l] == '+' || s[l] == '-'))))
-            return true;
-    }
-    return false;
 }
 
 /* WORKDIR: relative to the previous one; the directory is created (root,
@@ -1848,7 +1816,7 @@ static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct d
         char *v;
         if (subst(d, s, in->args, &v, err) < 0)
             return -1;
-        if (!*v || (c[0] == 's' && !valid_signal(v))) {
+        if (!*v || (c[0] == 's' && !kiln_signal_valid(v))) {
             kiln_fail(err, KILN_ERR_USAGE,
                       c[0] == 'u' ? "USER requires exactly one argument" : "invalid signal: '%s'",
                       v);

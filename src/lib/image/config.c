@@ -3,8 +3,10 @@
  * output compact, so equal settings give equal bytes (and digests).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../internal.h"
 
@@ -135,6 +137,72 @@ int kiln_parse_args(const char *text, struct kiln_strlist *out, struct kiln_erro
         rc = kiln_strlist_push(out, word.data ? word.data : "", err);
     kiln_buf_free(&word);
     return rc;
+}
+
+/* ---- values both kiln build's settings and a Dockerfile take ---- */
+
+int kiln_port_parse(const char *v, long *lo, long *hi, char proto[8])
+{
+    const char *p = v;
+    char *end;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    errno = 0;
+    *lo = strtol(p, &end, 10);
+    *hi = *lo;
+    if (errno)
+        return -1;
+    if (*end == '-') {
+        p = end + 1;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        *hi = strtol(p, &end, 10);
+        if (errno)
+            return -1;
+    }
+    if (*lo < 1 || *hi > 65535 || *hi < *lo)
+        return -1;
+    snprintf(proto, 8, "tcp");
+    if (*end == '/') {
+        size_t n = strlen(end + 1);
+        if (n < 3 || n > 4)
+            return -1;
+        for (size_t i = 0; i <= n; i++)
+            proto[i] = (char)tolower((unsigned char)end[1 + i]);
+        if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
+            return -1;
+    } else if (*end) {
+        return -1;
+    }
+    return 0;
+}
+
+bool kiln_signal_valid(const char *v)
+{
+    static const char *const names[] = {
+        "HUP",  "INT",  "QUIT", "ILL",  "TRAP",  "ABRT",   "IOT",  "BUS",  "FPE",   "KILL", "USR1",
+        "SEGV", "USR2", "PIPE", "ALRM", "TERM",  "STKFLT", "CHLD", "CONT", "STOP",  "TSTP", "TTIN",
+        "TTOU", "URG",  "XCPU", "XFSZ", "VTALRM", "PROF",  "WINCH", "IO",  "POLL",  "PWR",  "SYS"};
+    char *end;
+    if (isdigit((unsigned char)v[0])) {
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        return !errno && !*end && n >= 1 && n <= 64;
+    }
+    const char *s = strncasecmp(v, "SIG", 3) ? v : v + 3;
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (!strcasecmp(s, names[i]))
+            return true;
+    /* RTMIN, RTMAX, RTMIN+N, RTMAX-N */
+    if (strncasecmp(s, "RTMIN", 5) && strncasecmp(s, "RTMAX", 5))
+        return false;
+    s += 5;
+    if (!*s)
+        return true;
+    if ((*s != '+' && *s != '-') || !isdigit((unsigned char)s[1]))
+        return false;
+    strtol(s + 1, &end, 10);
+    return !*end;
 }
 
 static json_t *string_array(const struct kiln_strlist *l)
