@@ -308,9 +308,18 @@ KILN_API int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX],
  * KILN_ERR_INTERRUPTED after removing what they had started to write.
  * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
 KILN_API void kiln_interrupt(void);
+/* Clears the request, so that a long-lived program (a build service) can run
+ * the next operation after an interrupted one. Call it when no operation runs. */
+KILN_API void kiln_interrupt_reset(void);
 
 /* Versions of kiln and the libraries it was built with, one per line. */
 KILN_API const char *kiln_version_string(void);
+/* The version of the library actually loaded, as
+ * KILN_VERSION_MAJOR * 10000 + KILN_VERSION_MINOR * 100 + KILN_VERSION_PATCH:
+ * compare it with KILN_VERSION_NUMBER, the header's, to tell the two apart. */
+#define KILN_VERSION_NUMBER \
+    (KILN_VERSION_MAJOR * 10000 + KILN_VERSION_MINOR * 100 + KILN_VERSION_PATCH)
+KILN_API int kiln_version_number(void);
 
 #ifdef __cplusplus
 }

@@ -1083,6 +1083,11 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     return rc;
 }
 
+int kiln_version_number(void)
+{
+    return KILN_VERSION_NUMBER;
+}
+
 const char *kiln_version_string(void)
 {
     static char buf[512];

@@ -572,6 +572,35 @@ static void test_build_outputs(void **state)
     free(ociar);
 }
 
+/* kiln_interrupt() stops an operation; after kiln_interrupt_reset() the next
+ * one runs (a long-lived program need not restart). */
+static void test_interrupt_reset(void **state)
+{
+    struct fx *f = *state;
+    char *root = make_tree(f->tmp, "root", "x\n");
+    char *layout = pjoin(f->tmp, "out");
+    char *in = spec("d:", root, ""), *o1 = spec("oci:", layout, "");
+    const char *inputs[] = { in };
+    const char *outputs[] = { o1 };
+    char digest[KILN_DIGEST_MAX];
+    struct kiln_error err = { 0 };
+    kiln_interrupt();
+    assert_int_not_equal(run_build(inputs, 1, outputs, 1, 1, NULL, digest, &err), 0);
+    assert_int_equal(err.code, KILN_ERR_INTERRUPTED);
+    assert_no_temp_files(f->tmp);
+    kiln_interrupt_reset();
+    memset(&err, 0, sizeof(err));
+    if (run_build(inputs, 1, outputs, 1, 1, NULL, digest, &err) != 0)
+        fail_msg("build after kiln_interrupt_reset: %s", err.message);
+    assert_int_equal(kiln_version_number(), KILN_VERSION_NUMBER);
+    assert_int_equal(kiln_version_number(),
+                     KILN_VERSION_MAJOR * 10000 + KILN_VERSION_MINOR * 100 + KILN_VERSION_PATCH);
+    free(in);
+    free(o1);
+    free(root);
+    free(layout);
+}
+
 static void test_build_reproducible(void **state)
 {
     struct fx *f = *state;
@@ -1047,6 +1076,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_build_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_reproducible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_build_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_build_into_existing_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_rolls_back_earlier_outputs, setup,

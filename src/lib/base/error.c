@@ -69,6 +69,11 @@ void kiln_interrupt(void)
     interrupted = 1;
 }
 
+void kiln_interrupt_reset(void)
+{
+    interrupted = 0;
+}
+
 bool kiln_is_interrupted(void)
 {
     return interrupted != 0;
