@@ -71,13 +71,18 @@ static int make_tmpdir(struct kiln_src *s, struct kiln_error *err)
     if (s->tmpdir)
         return 0;
     const char *t = getenv("TMPDIR");
-    char *p = kiln_path_join(t && *t ? t : "/tmp", "kiln-src-XXXXXX", err);
+    const char *dir = t && *t ? t : "/tmp";
+    char *p = kiln_path_join(dir, "kiln-src-XXXXXX", err);
     if (!p)
         return -1;
     if (!mkdtemp(p)) {
         int e = errno;
         free(p);
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e, "cannot create a temporary directory");
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, e,
+                               "cannot create a temporary directory in %s%s", dir,
+                               t && *t ? " (TMPDIR: create it, or set TMPDIR to a writable "
+                                         "directory)"
+                                       : "");
     }
     s->tmpdir = p;
     return 0;
