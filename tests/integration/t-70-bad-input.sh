@@ -80,6 +80,12 @@ expect_error() {
 say "usage errors (exit 2)"
 mapfile -t D < <(dests '{D}')
 expect_error 2 --frobnicate "unknown option" -- --frobnicate --rootfs "$GOOD" "${D[@]}"
+# long options are taken in full only (glibc's getopt_long would take a prefix)
+expect_error 2 "unknown option '--rootf'" "--rootf is not --rootfs" -- --rootf "$GOOD" "${D[@]}"
+expect_error 2 "unknown option '--rootf'" "--rootf=DIR is not --rootfs" -- "--rootf=$GOOD" "${D[@]}"
+expect_error 2 "unknown option '--co' (options cannot be abbreviated: did you mean --compression or --compression-level?)" \
+  "an ambiguous --co" -- --co gzip --rootfs "$GOOD" "${D[@]}"
+expect_error 2 "option '--insecure' takes no value" "--insecure=1" -- --insecure=1 --rootfs "$GOOD" "${D[@]}"
 expect_error 2 NOEQUALS "--env without =" -- --env NOEQUALS --rootfs "$GOOD" "${D[@]}"
 expect_error 2 99999 "--port 99999" -- --port 99999 --rootfs "$GOOD" "${D[@]}"
 expect_error 2 're:port' "--port 0" -- --port 0 --rootfs "$GOOD" "${D[@]}"
@@ -96,6 +102,18 @@ expect_error 2 "re:--cmd|oops" "--cmd with an unterminated quote" -- --cmd "echo
 expect_error 2 "bogus:" "-o with an unknown transport" -- --rootfs "$GOOD" -o "bogus:{D}/x"
 expect_error 2 're:(-o|--output|output)' "no -o" -- --rootfs "$GOOD"
 expect_error 2 're:(--rootfs|--tar|input)' "no inputs" -- "${D[@]}"
+
+say "every command takes long options in full only"
+for c in copy index inspect digest tags list unpack login logout diff; do
+  run "$KN" "$c" --hel
+  assert_eq 2 "$RC" "kiln $c --hel: usage error (exit 2)"
+  assert_contains "unknown option '--hel' (options cannot be abbreviated: did you mean --help?)" "$ERR" \
+    "kiln $c --hel: named as an unknown option"
+  assert_eq "" "$OUT" "kiln $c --hel: no help printed"
+done
+run "$KN" copy --platfor linux/amd64 "oci:$T/none:1" "oci:$T/none2:1"
+assert_eq 2 "$RC" "kiln copy --platfor VALUE: usage error, nothing read"
+assert_contains "unknown option '--platfor'" "$ERR" "the abbreviation is named, not its value"
 
 say "runtime errors (exit 1): inputs"
 expect_error 1 "$T/nope" "missing --rootfs dir" -- --rootfs "$T/nope" "${D[@]}"
