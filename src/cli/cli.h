@@ -83,5 +83,9 @@ int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err
 int cli_report(const struct kiln_error *err);
 void cli_log(void *userdata, enum kiln_log_level level, const char *message);
 void cli_progress(void *userdata, const struct kiln_progress *p);
+/* The text of a progress line: "HOST/REPO: n/N blobs, DONE / TOTAL", then
+ * " in T s" once done, then ", RATE/s" when `elapsed` (seconds since the
+ * first report) is long enough to measure one (progress.c). */
+void cli_progress_line(char *out, size_t len, const struct kiln_progress *p, double elapsed);
 
 #endif

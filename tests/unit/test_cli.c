@@ -1,5 +1,6 @@
 /* Unit tests: the CLI's option parsing (src/cli/options.c) takes long
- * options only in full, and names the word it refuses. */
+ * options only in full, and names the word it refuses; its progress line
+ * (src/cli/progress.c) shows no rate it cannot measure. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -107,12 +108,46 @@ static void test_values(void **state)
     refused(ARGV("-x"), "unknown option '-x'", NULL);
 }
 
+static void test_progress_line(void **state)
+{
+    (void)state;
+    struct kiln_progress p = { .registry = "127.0.0.1:5000",
+                               .repository = "team/app",
+                               .blobs_done = 3,
+                               .blobs_total = 3,
+                               .bytes_done = 335400,
+                               .bytes_total = 335400,
+                               .done = true };
+    char line[256];
+    /* a push shorter than 0.05 s: no rate (it was "0 B/s") */
+    cli_progress_line(line, sizeof(line), &p, 0.02);
+    assert_string_equal(line, "127.0.0.1:5000/team/app: 3/3 blobs, 335.4 kB / 335.4 kB in 0.02 s");
+    cli_progress_line(line, sizeof(line), &p, 0.0497); /* shown as 0.05 s: with a rate */
+    assert_string_equal(line, "127.0.0.1:5000/team/app: 3/3 blobs, 335.4 kB / 335.4 kB in 0.05 s, "
+                              "6.7 MB/s");
+    cli_progress_line(line, sizeof(line), &p, 0.0);
+    assert_null(strstr(line, "/s"));
+    /* long enough: the rate from the elapsed time */
+    cli_progress_line(line, sizeof(line), &p, 2.0);
+    assert_string_equal(line, "127.0.0.1:5000/team/app: 3/3 blobs, 335.4 kB / 335.4 kB in 2.00 s, "
+                              "167.7 kB/s");
+    /* a line on a terminal, while pushing */
+    p.done = false;
+    p.blobs_done = 1;
+    p.bytes_done = 1000;
+    cli_progress_line(line, sizeof(line), &p, 0.01);
+    assert_string_equal(line, "127.0.0.1:5000/team/app: 1/3 blobs, 1.0 kB / 335.4 kB");
+    cli_progress_line(line, sizeof(line), &p, 0.5);
+    assert_string_equal(line, "127.0.0.1:5000/team/app: 1/3 blobs, 1.0 kB / 335.4 kB, 2.0 kB/s");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_names),
         cmocka_unit_test(test_prefixes_refused),
         cmocka_unit_test(test_values),
+        cmocka_unit_test(test_progress_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
