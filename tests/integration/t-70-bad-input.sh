@@ -159,6 +159,8 @@ mkdir -p "$T/ro"; chmod 555 "$T/ro"
 expect_error 1 "$T/ro" "oci-archive into a read-only dir (as nobody)" -- --rootfs "$GOOD" -o "oci-archive:$T/ro/img.tar" -o "oci:{D}/layout:1"
 expect_error 1 "$T/ro" "oci layout into a read-only dir (as nobody)" -- --rootfs "$GOOD" -o "oci:$T/ro/layout:1" -o "docker-archive:{D}/img.tar"
 assert_eq "" "$(ls -A "$T/ro")" "nothing created in the read-only dir"
+tar -C "$GOOD" -czf "$T/locked.tgz" .; chmod 600 "$T/locked.tgz"
+expect_error 1 "--tar $T/locked.tgz: Permission denied" "unreadable --tar file (as nobody): the cause is named" -- --tar "$T/locked.tgz" "${D[@]}"
 RUNAS=()
 
 say "full filesystem (a 64 KiB tmpfs)"
@@ -176,6 +178,13 @@ expect_error 1 "$FULL" "full filesystem, existing oci-archive DEST" --keep "$FUL
 mkdir -p "$FULL/keep2"
 kiln_build --rootfs "$GOOD" -o "oci:$FULL/keep2/layout:small"
 expect_error 1 "$FULL" "full filesystem, adding to an existing oci layout" --keep "$FULL/keep2" -- --rootfs "$T/bigroot" -o "oci:$FULL/keep2/layout:big"
+rm -rf "$FULL/keep" "$FULL/keep2"
+# a --tar whose members are not in order is spooled to TMPDIR: a full one is named
+mkdir -p "$T/unsorted/a"; cp "$T/bigroot/random.bin" "$T/unsorted/a/"; echo z >"$T/unsorted/z"
+tar -C "$T/unsorted" -czf "$T/unsorted.tgz" z a
+TMPDIR=$FULL expect_error 1 "--tar $T/unsorted.tgz: cannot spool its files to a temporary file in $FULL (set TMPDIR to a directory with room for them): No space left on device" \
+  "--tar spooled into a full TMPDIR: the directory and TMPDIR are named" -- --tar "$T/unsorted.tgz" "${D[@]}"
+assert_eq "0" "$(df -k --output=used "$FULL" | tail -n 1 | tr -d ' ')" "the spool is gone from the full TMPDIR"
 umount "$FULL"
 
 say "hostile tar members: ../evil, a/../../evil2, /etc/evil"

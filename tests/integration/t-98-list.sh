@@ -136,6 +136,11 @@ mb=$(blob "$T/bad" "$DARM"); chmod u+w "$mb"; printf ' ' >>"$mb"
 run "$KILN" list "oci:$T/bad"
 assert_eq 1 "$RC" "a manifest that does not match its digest is refused"
 assert_contains "$DARM" "$ERR" "naming the manifest"
+mkdir -p "$T/notjson"; printf '{"manifests": [' >"$T/notjson/index.json"
+KABS=$(realpath "$KILN")
+run sh -c "cd '$T' && exec '$KABS' list oci:notjson"
+assert_eq 1 "$RC" "an index.json that is not JSON is refused"
+assert_contains "oci:notjson: $(realpath "$T")/notjson/index.json is not JSON: " "$ERR" "naming it once, by its full path"
 run "$KILN" help ls
 assert_contains "Usage: kiln list" "$OUT" "kiln help ls"
 assert_contains "list the images of an OCI layout or archive" "$("$KILN" --help)" "kiln --help names list"

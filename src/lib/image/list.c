@@ -227,10 +227,21 @@ static json_t *load_json(const struct lister *L, const char *name, const char *w
     json_error_t je;
     json_t *j = json_loadb(b.data, b.len, 0, &je);
     kiln_buf_free(&b);
-    if (!j)
-        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s %s is not JSON: %s", L->spec, what,
-                  digest ? digest : name, je.text);
-    return j;
+    if (j)
+        return j;
+    if (digest)
+        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s %s is not JSON: %s (line %d)", L->spec, what,
+                  digest, je.text, je.line);
+    else if (L->kind == LIST_OCI) {
+        /* a file of the layout by name (index.json): its full path */
+        _cleanup_free_ char *p = kiln_path_join(L->path, name, NULL);
+        _cleanup_free_ char *full = p ? realpath(p, NULL) : NULL;
+        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s is not JSON: %s (line %d)", L->spec,
+                  full ? full : p ? p : name, je.text, je.line);
+    } else
+        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s in the archive is not JSON: %s (line %d)",
+                  L->spec, name, je.text, je.line);
+    return NULL;
 }
 
 /* The document a descriptor names, read from blobs/ALG/HEX. */
