@@ -218,7 +218,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     int rc = 0, opt;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, "+:t:o:j:f:qvh", options, NULL)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, "+:t:o:j:f:qvh", options)) != -1) {
         int s = setting_of(opt);
         long n;
         int r = cli_remote_option(opt, optarg, &ro, &err);
@@ -313,17 +313,8 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             kiln_build_free(b);
             free(build_args);
             return EXIT_OK;
-        case ':':
-            err.code = KILN_ERR_USAGE;
-            snprintf(err.message, sizeof(err.message), "build: option '%s' needs a value",
-                     argv[optind - 1]);
-            rc = -1;
-            break;
         default:
-            err.code = KILN_ERR_USAGE;
-            snprintf(err.message, sizeof(err.message),
-                     "build: unknown option '%s'; run 'kiln build --help'", argv[optind - 1]);
-            rc = -1;
+            rc = cli_bad_option("build", opt, argv, &err);
             break;
         }
     }

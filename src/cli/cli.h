@@ -72,12 +72,20 @@ int cli_usage(struct kiln_error *err, const char *cmd, const char *message);
 int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, struct kiln_error *err);
 int cli_parse_uint(const char *opt, const char *v, unsigned long long lo, unsigned long long hi,
                    unsigned long long *out, struct kiln_error *err);
-/* Reports "unknown option"/"needs a value" for getopt's '?' and ':'. */
+/* getopt_long without abbreviations: a long option must be written in full
+ * ("--rootf" is not "--rootfs"); a prefix is returned as '?' (options.c). */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* Reports "unknown option"/"needs a value"/"takes no value" for cli_getopt's
+ * '?' and ':', naming the word and, for a prefix, the options it begins. */
 int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err);
 
 /* Prints "kiln: MESSAGE" on stderr and returns the exit code for the error. */
 int cli_report(const struct kiln_error *err);
 void cli_log(void *userdata, enum kiln_log_level level, const char *message);
 void cli_progress(void *userdata, const struct kiln_progress *p);
+/* The text of a progress line: "HOST/REPO: n/N blobs, DONE / TOTAL", then
+ * " in T s" once done, then ", RATE/s" when `elapsed` (seconds since the
+ * first report) is long enough to measure one (progress.c). */
+void cli_progress_line(char *out, size_t len, const struct kiln_progress *p, double elapsed);
 
 #endif

@@ -38,7 +38,7 @@ int cmd_diff(int argc, char **argv, struct cli_globals *g)
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":o:h", options, NULL)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, ":o:h", options)) != -1) {
         switch (opt) {
         case 'o':
             out = optarg;

@@ -37,7 +37,7 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":o:j:qvh", options, NULL)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, ":o:j:qvh", options)) != -1) {
         int r = cli_remote_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, &ro, &err);
         if (r < 0)
             rc = -1;

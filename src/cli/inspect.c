@@ -43,7 +43,7 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, ":vh", options)) != -1) {
         int r = cli_remote_option(opt, optarg, &ro, &err);
         if (r < 0)
             rc = -1;

@@ -15,6 +15,9 @@ static const char help[] =
     "An oci: entry is a manifest of index.json, named by its org.opencontainers.image.ref.name;\n"
     "a docker-archive: entry is a RepoTag, and shows the image ID (there is no manifest).\n"
     "\n"
+    "An entry whose documents cannot be read is listed as broken, and kiln list then exits 1,\n"
+    "naming it and why.\n"
+    "\n"
     "Options:\n"
     "  --format json             the list as a JSON array\n"
     "  -h, --help\n";
@@ -50,6 +53,13 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* An entry kiln_list_images could not read: it has no platforms (and no
+ * size or creation time); the listing's error says why. */
+static bool broken(const struct kiln_image_entry *e)
+{
+    return !e->platforms;
+}
+
 static void print_json(const struct kiln_image_entry *e, size_t n)
 {
     fputs("[", stdout);
@@ -63,7 +73,10 @@ static void print_json(const struct kiln_image_entry *e, size_t n)
         json_str(stdout, e[i].config_digest);
         fputs(", \"mediaType\": ", stdout);
         json_str(stdout, e[i].media_type);
-        fputs(", \"platforms\": [", stdout);
+        if (broken(&e[i]))
+            fputs(", \"platforms\": null", stdout);
+        else
+            fputs(", \"platforms\": [", stdout);
         const char *p = e[i].platforms ? e[i].platforms : "";
         while (*p) {
             char one[128];
@@ -73,9 +86,13 @@ static void print_json(const struct kiln_image_entry *e, size_t n)
             json_str(stdout, one);
             p += l + (p[l] == ',');
         }
-        printf("], \"size\": %llu, \"created\": ", (unsigned long long)e[i].size);
-        json_str(stdout, e[i].created);
-        fputs("}", stdout);
+        if (broken(&e[i]))
+            fputs(", \"size\": null, \"created\": null, \"broken\": true}", stdout);
+        else {
+            printf("], \"size\": %llu, \"created\": ", (unsigned long long)e[i].size);
+            json_str(stdout, e[i].created);
+            fputs(", \"broken\": false}", stdout);
+        }
     }
     fputs(n ? "\n]\n" : "]\n", stdout);
 }
@@ -100,7 +117,7 @@ static void print_table(const struct kiln_image_entry *e, size_t n, bool docker)
         wn = l > wn ? l : wn;
         l = (int)strlen(docker ? e[i].config_digest : e[i].digest);
         wd = l > wd ? l : wd;
-        l = (int)strlen(e[i].platforms ? e[i].platforms : "-");
+        l = (int)strlen(broken(&e[i]) ? "(broken)" : e[i].platforms);
         wp = l > wp ? l : wp;
         human(e[i].size, size, sizeof(size));
         l = (int)strlen(size);
@@ -109,11 +126,18 @@ static void print_table(const struct kiln_image_entry *e, size_t n, bool docker)
     printf("%-*s  %-*s  %-*s  %*s  %s\n", wn, "NAME", wd, idh, wp, "PLATFORM", ws, "SIZE",
            "CREATED");
     for (size_t i = 0; i < n; i++) {
-        human(e[i].size, size, sizeof(size));
+        const char *id = docker ? e[i].config_digest : e[i].digest;
+        if (broken(&e[i]))
+            snprintf(size, sizeof(size), "-");
+        else
+            human(e[i].size, size, sizeof(size));
         short_time(e[i].created, when, sizeof(when));
         printf("%-*s  %-*s  %-*s  %*s  %s\n", wn, e[i].name ? e[i].name : "<none>", wd,
-               docker ? e[i].config_digest : e[i].digest, wp,
-               e[i].platforms && *e[i].platforms ? e[i].platforms : "-", ws, size, when);
+               *id ? id : "-", wp,
+               broken(&e[i])     ? "(broken)"
+               : *e[i].platforms ? e[i].platforms
+                                 : "-",
+               ws, size, when);
     }
 }
 
@@ -131,7 +155,7 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
         if (opt == OPT_FORMAT) {
             if (strcmp(optarg, "json"))
                 rc = cli_usage(&err, "list", "--format: only json is supported");
@@ -148,12 +172,15 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
     size_t n = 0;
     if (rc == 0)
         rc = kiln_list_images(argv[optind], &e, &n, &err);
-    if (rc < 0)
+    /* a listing with broken entries fails but keeps its entries: they are
+     * printed, the broken ones marked, then the error that names them */
+    if (rc < 0 && !e)
         return cli_report(&err);
     if (json)
         print_json(e, n);
     else
         print_table(e, n, !strncmp(argv[optind], "docker-archive:", 15));
     kiln_image_list_free(e, n);
-    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILURE_;
+    int out = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILURE_;
+    return rc < 0 ? cli_report(&err) : out;
 }

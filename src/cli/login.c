@@ -63,7 +63,7 @@ int cmd_login(int argc, char **argv, struct cli_globals *g)
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":u:h", options, NULL)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, ":u:h", options)) != -1) {
         int r = cli_remote_option(opt, optarg, &ro, &err);
         if (r < 0)
             rc = -1;

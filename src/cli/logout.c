@@ -25,7 +25,7 @@ int cmd_logout(int argc, char **argv, struct cli_globals *g)
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
         if (opt == OPT_AUTHFILE)
             ro.authfile = optarg;
         else if (opt == 'h') {

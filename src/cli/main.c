@@ -2,8 +2,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -77,54 +75,6 @@ void cli_log(void *userdata, enum kiln_log_level level, const char *message)
         fprintf(stderr, "kiln: %s\n", message);
     else if (level == KILN_LOG_DEBUG && g->verbosity >= 2)
         fprintf(stderr, "kiln: debug: %s\n", message);
-}
-
-static void human(uint64_t n, char *out, size_t len)
-{
-    const char *u[] = { "B", "kB", "MB", "GB", "TB" };
-    double v = (double)n;
-    int i = 0;
-    while (v >= 1000 && i < 4) {
-        v /= 1000;
-        i++;
-    }
-    snprintf(out, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A one-line display on a terminal, refreshed at most 10 times a second; a
- * single summary line otherwise. */
-void cli_progress(void *userdata, const struct kiln_progress *p)
-{
-    struct cli_globals *g = userdata;
-    if (g->verbosity < 0)
-        return;
-    double t = now_s();
-    if (p->blobs_done == 0 && p->bytes_done == 0 && !p->done) {
-        g->progress_start = t;
-        g->progress_last = 0;
-    }
-    bool tty = isatty(2);
-    if (!tty && !p->done)
-        return;
-    if (tty && !p->done && t - g->progress_last < 0.1)
-        return;
-    g->progress_last = t;
-    char done[32], total[32], rate[32];
-    human(p->bytes_done, done, sizeof(done));
-    human(p->bytes_total, total, sizeof(total));
-    double el = t - g->progress_start;
-    human(el > 0.05 ? (uint64_t)((double)p->bytes_done / el) : 0, rate, sizeof(rate));
-    fprintf(stderr, "%s%s/%s: %u/%u blobs, %s / %s, %s/s%s",
-            tty ? "\r\033[K" : "kiln: ", p->registry, p->repository, p->blobs_done, p->blobs_total,
-            done, total, rate, p->done ? "\n" : "");
-    fflush(stderr);
 }
 
 int main(int argc, char **argv)

@@ -97,15 +97,3 @@ int cli_usage(struct kiln_error *err, const char *cmd, const char *message)
     snprintf(err->message, sizeof(err->message), "%s: %s", cmd, message);
     return -1;
 }
-
-int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err)
-{
-    err->code = KILN_ERR_USAGE;
-    if (opt == ':')
-        snprintf(err->message, sizeof(err->message), "%s: option '%s' needs a value", cmd,
-                 argv[optind - 1]);
-    else
-        snprintf(err->message, sizeof(err->message),
-                 "%s: unknown option '%s'; run 'kiln %s --help'", cmd, argv[optind - 1], cmd);
-    return -1;
-}

@@ -26,7 +26,7 @@ int cmd_tags(int argc, char **argv, struct cli_globals *g)
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
         int r = cli_remote_option(opt, optarg, &ro, &err);
         if (r < 0)
             rc = -1;

@@ -80,6 +80,12 @@ expect_error() {
 say "usage errors (exit 2)"
 mapfile -t D < <(dests '{D}')
 expect_error 2 --frobnicate "unknown option" -- --frobnicate --rootfs "$GOOD" "${D[@]}"
+# long options are taken in full only (glibc's getopt_long would take a prefix)
+expect_error 2 "unknown option '--rootf'" "--rootf is not --rootfs" -- --rootf "$GOOD" "${D[@]}"
+expect_error 2 "unknown option '--rootf'" "--rootf=DIR is not --rootfs" -- "--rootf=$GOOD" "${D[@]}"
+expect_error 2 "unknown option '--co' (options cannot be abbreviated: did you mean --compression or --compression-level?)" \
+  "an ambiguous --co" -- --co gzip --rootfs "$GOOD" "${D[@]}"
+expect_error 2 "option '--insecure' takes no value" "--insecure=1" -- --insecure=1 --rootfs "$GOOD" "${D[@]}"
 expect_error 2 NOEQUALS "--env without =" -- --env NOEQUALS --rootfs "$GOOD" "${D[@]}"
 expect_error 2 99999 "--port 99999" -- --port 99999 --rootfs "$GOOD" "${D[@]}"
 expect_error 2 're:port' "--port 0" -- --port 0 --rootfs "$GOOD" "${D[@]}"
@@ -96,6 +102,18 @@ expect_error 2 "re:--cmd|oops" "--cmd with an unterminated quote" -- --cmd "echo
 expect_error 2 "bogus:" "-o with an unknown transport" -- --rootfs "$GOOD" -o "bogus:{D}/x"
 expect_error 2 're:(-o|--output|output)' "no -o" -- --rootfs "$GOOD"
 expect_error 2 're:(--rootfs|--tar|input)' "no inputs" -- "${D[@]}"
+
+say "every command takes long options in full only"
+for c in copy index inspect digest tags list unpack login logout diff; do
+  run "$KN" "$c" --hel
+  assert_eq 2 "$RC" "kiln $c --hel: usage error (exit 2)"
+  assert_contains "unknown option '--hel' (options cannot be abbreviated: did you mean --help?)" "$ERR" \
+    "kiln $c --hel: named as an unknown option"
+  assert_eq "" "$OUT" "kiln $c --hel: no help printed"
+done
+run "$KN" copy --platfor linux/amd64 "oci:$T/none:1" "oci:$T/none2:1"
+assert_eq 2 "$RC" "kiln copy --platfor VALUE: usage error, nothing read"
+assert_contains "unknown option '--platfor'" "$ERR" "the abbreviation is named, not its value"
 
 say "runtime errors (exit 1): inputs"
 expect_error 1 "$T/nope" "missing --rootfs dir" -- --rootfs "$T/nope" "${D[@]}"
@@ -141,6 +159,8 @@ mkdir -p "$T/ro"; chmod 555 "$T/ro"
 expect_error 1 "$T/ro" "oci-archive into a read-only dir (as nobody)" -- --rootfs "$GOOD" -o "oci-archive:$T/ro/img.tar" -o "oci:{D}/layout:1"
 expect_error 1 "$T/ro" "oci layout into a read-only dir (as nobody)" -- --rootfs "$GOOD" -o "oci:$T/ro/layout:1" -o "docker-archive:{D}/img.tar"
 assert_eq "" "$(ls -A "$T/ro")" "nothing created in the read-only dir"
+tar -C "$GOOD" -czf "$T/locked.tgz" .; chmod 600 "$T/locked.tgz"
+expect_error 1 "--tar $T/locked.tgz: Permission denied" "unreadable --tar file (as nobody): the cause is named" -- --tar "$T/locked.tgz" "${D[@]}"
 RUNAS=()
 
 say "full filesystem (a 64 KiB tmpfs)"
@@ -158,6 +178,13 @@ expect_error 1 "$FULL" "full filesystem, existing oci-archive DEST" --keep "$FUL
 mkdir -p "$FULL/keep2"
 kiln_build --rootfs "$GOOD" -o "oci:$FULL/keep2/layout:small"
 expect_error 1 "$FULL" "full filesystem, adding to an existing oci layout" --keep "$FULL/keep2" -- --rootfs "$T/bigroot" -o "oci:$FULL/keep2/layout:big"
+rm -rf "$FULL/keep" "$FULL/keep2"
+# a --tar whose members are not in order is spooled to TMPDIR: a full one is named
+mkdir -p "$T/unsorted/a"; cp "$T/bigroot/random.bin" "$T/unsorted/a/"; echo z >"$T/unsorted/z"
+tar -C "$T/unsorted" -czf "$T/unsorted.tgz" z a
+TMPDIR=$FULL expect_error 1 "--tar $T/unsorted.tgz: cannot spool its files to a temporary file in $FULL (set TMPDIR to a directory with room for them): No space left on device" \
+  "--tar spooled into a full TMPDIR: the directory and TMPDIR are named" -- --tar "$T/unsorted.tgz" "${D[@]}"
+assert_eq "0" "$(df -k --output=used "$FULL" | tail -n 1 | tr -d ' ')" "the spool is gone from the full TMPDIR"
 umount "$FULL"
 
 say "hostile tar members: ../evil, a/../../evil2, /etc/evil"

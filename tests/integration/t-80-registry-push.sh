@@ -31,6 +31,11 @@ for MODE in ${KILN_REGISTRY_MODES:-plain tls basic token}; do
   fi
   ok "$MODE: kiln build -o docker:// exits 0"
   DIGEST=$OUT
+  # the summary line (stderr is no terminal): a time, and a rate only if one could be measured
+  PLINE=$(grep ' blobs, ' <<<"$ERR" || true)
+  assert_match "^kiln: $REG/team/app: ([0-9]+)/[0-9]+ blobs, [0-9.]+ [kMG]?B / [0-9.]+ [kMG]?B in [0-9]+\.[0-9]+ s(, [0-9.]+ [kMG]?B/s)?\$" \
+    "$PLINE" "$MODE: the progress summary says how long the push took"
+  assert_eq "" "$(grep -E ', 0 B/s|in 0\.0[0-4] s, ' <<<"$PLINE" || true)" "$MODE: no rate made up for a push too short to measure"
   assert_match '^sha256:[0-9a-f]{64}$' "$DIGEST" "$MODE: stdout is exactly one digest"
   assert_eq "$(layout_manifest_digest "$T/local-$MODE" 1.0)" "$DIGEST" "$MODE: pushed digest = the oci: output's digest"
   assert_eq 1 "$(registry_request_count '^PUT /v2/team/app/manifests/1\.0$')" "$MODE: one manifest PUT by tag"

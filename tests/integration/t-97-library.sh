@@ -15,10 +15,18 @@ assert_file_exists "$T/prefix/include/kiln/kiln.h" "the public header is install
 PC=$(find "$T/prefix" -name kiln.pc | head -n 1)
 assert_file_exists "$PC" "kiln.pc is installed"
 export PKG_CONFIG_PATH=$(dirname "$PC")
-# installed with --prefix, not where it was configured: tell pkg-config
-PCD=--define-variable=prefix=$T/prefix
 run pkg-config --modversion kiln
 assert_match '^[0-9]+\.[0-9]+\.[0-9]+$' "$OUT" "pkg-config knows kiln"
+# installed with --prefix, not where it was configured: kiln.pc says where
+run pkg-config --variable=prefix kiln
+assert_eq "$T/prefix" "$OUT" "kiln.pc names the prefix given to cmake --install"
+run pkg-config --cflags --libs kiln
+assert_eq "-I$T/prefix/include -L$(dirname "$(dirname "$PC")") -lkiln" "${OUT% }" "its flags point into that prefix"
+run cmake --install "$KILN_BUILD_DIR" --prefix "$T/prefix2"
+assert_eq "$T/prefix2" "$(PKG_CONFIG_PATH=$(dirname "$(find "$T/prefix2" -name kiln.pc)") pkg-config --variable=prefix kiln)" \
+  "installed again elsewhere, kiln.pc names the new prefix"
+run env DESTDIR="$T/stage" cmake --install "$KILN_BUILD_DIR" --prefix /usr
+assert_eq "prefix=/usr" "$(head -n 1 "$(find "$T/stage" -name kiln.pc)")" "DESTDIR (staging) is not part of the prefix"
 
 say "symbol visibility: libkiln.so exports the API of kiln.h and nothing else"
 SO=$(find "$T/prefix" -name 'libkiln.so.*.*' | head -n 1)
@@ -36,7 +44,7 @@ sed -nE 's/^KILN_API .*[ *](kiln_[a-z0-9_]+)\(.*/\1/p' "$H" | sort -u >"$T/decla
   not_ok "kiln.h declares the API" "$(cat "$T/declared")"
 assert_eq "" "$(comm -23 "$T/declared" "$T/exported.api" | tr '\n' ' ')" "every function of kiln.h is exported"
 assert_eq "" "$(comm -13 "$T/declared" "$T/exported.api" | tr '\n' ' ')" "nothing but the functions of kiln.h is exported"
-run sh -c "cc -Wall -Wextra -Werror '$KILN_SOURCE_DIR/examples/libkiln/build-and-push.c' \$(pkg-config $PCD --cflags --libs kiln) -Wl,-rpath,$(pkg-config $PCD --variable=libdir kiln) -o '$T/example'"
+run sh -c "cc -Wall -Wextra -Werror '$KILN_SOURCE_DIR/examples/libkiln/build-and-push.c' \$(pkg-config --cflags --libs kiln) -Wl,-rpath,$(pkg-config --variable=libdir kiln) -o '$T/example'"
 assert_eq 0 "$RC" "the example compiles against the installed library"; [ "$RC" -eq 0 ] || say "$ERR"
 assert_match 'libkiln\.so' "$(ldd "$T/example" 2>/dev/null)" "it links libkiln dynamically"
 

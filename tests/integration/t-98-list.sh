@@ -2,7 +2,8 @@
 # kiln list (ls): the images of OCI layouts written by kiln, umoci and skopeo
 # (several tags in one layout, a multi-platform index), of OCI archives and of
 # docker archives (RepoTags). Every line is checked against the layout's own
-# index.json and the blobs, read with jq; corrupt documents are refused.
+# index.json and the blobs, read with jq; corrupt documents are refused: the
+# entry is listed as broken, the others as they are, and kiln list exits 1.
 . "$(dirname "$0")/lib.sh"
 need_kiln
 need jq umoci skopeo
@@ -136,6 +137,43 @@ mb=$(blob "$T/bad" "$DARM"); chmod u+w "$mb"; printf ' ' >>"$mb"
 run "$KILN" list "oci:$T/bad"
 assert_eq 1 "$RC" "a manifest that does not match its digest is refused"
 assert_contains "$DARM" "$ERR" "naming the manifest"
+assert_match "^1\.0 +$D10 +$HOST " "$(sed -n 2p <<<"$OUT")" "the other entries are still listed"
+
+say "an entry whose manifest is missing is listed as broken, the others as before"
+cp -a "$T/k" "$T/miss"
+rm -f "$(blob "$T/miss" "$DARM")"
+run "$KILN" list "oci:$T/miss"
+assert_eq 1 "$RC" "kiln list exits 1: an entry cannot be read"
+assert_eq 4 "$(grep -c '' <<<"$OUT")" "the table has a header and all three entries"
+assert_eq "$("$KILN" list "oci:$T/k" | sed -n 2p | tr -s ' ')" "$(sed -n 2p <<<"$OUT" | tr -s ' ')" "the intact entry's line is as in the intact layout"
+assert_match "^arm +$DARM +\(broken\) +- +-$" "$(sed -n 3p <<<"$OUT")" "the entry without its manifest is marked broken"
+assert_match "^multi +$DIDX +\(broken\) +- +-$" "$(sed -n 4p <<<"$OUT")" "so is the index that names it"
+assert_eq 1 "$(grep -c '' <<<"$ERR")" "one line on stderr"
+assert_contains "kiln: oci:$T/miss: 2 of 3 entries cannot be read (listed as broken): 'arm' ($DARM): manifest: " "$ERR" \
+  "it names the broken entries and says why"
+assert_contains "'multi' ($DIDX): manifest: " "$ERR" "... each of them"
+assert_contains "No such file or directory" "$ERR" "... the file that is missing"
+J=$("$KILN" list --format json "oci:$T/miss" 2>/dev/null || true)
+assert_eq "false true true" "$(jq -r '[.[].broken] | map(tostring) | join(" ")' <<<"$J")" "JSON: broken, per entry"
+assert_eq "arm $DARM null null null null" "$(jq -r '.[1] | [.name, .digest, .config, .platforms, .size, .created] | map(tostring) | join(" ")' <<<"$J")" \
+  "JSON: a broken entry has its name and digest, and nothing it cannot know"
+assert_eq "$(listed "oci:$T/k:1.0")" "$(listed "oci:$T/miss:1.0")" "listing the intact tag alone: as before"
+run "$KILN" list "oci:$T/miss:1.0"
+assert_eq 0 "$RC" "... and exit 0"
+tar -C "$T/miss" -cf "$T/miss.tar" .
+run "$KILN" list "oci-archive:$T/miss.tar"
+assert_eq "1 4" "$RC $(grep -c '' <<<"$OUT")" "the same from an oci-archive: exit 1, all entries listed"
+mkdir -p "$T/dx"; tar -C "$T/dx" -xf "$T/d.tar"
+rm -f "$T/dx/$(jq -r '.[0].Layers[0]' "$T/dx/manifest.json")"; tar -C "$T/dx" -cf "$T/dmiss.tar" .
+run "$KILN" list "docker-archive:$T/dmiss.tar"
+assert_eq 1 "$RC" "a docker-archive image without its layer: exit 1"
+assert_match "^app:1\.0 +$CFG +\(broken\) " "$(sed -n 2p <<<"$OUT")" "its entry is listed as broken, with its image ID"
+assert_contains "is missing" "$ERR" "the layer is named as missing"
+mkdir -p "$T/notjson"; printf '{"manifests": [' >"$T/notjson/index.json"
+KABS=$(realpath "$KILN")
+run sh -c "cd '$T' && exec '$KABS' list oci:notjson"
+assert_eq 1 "$RC" "an index.json that is not JSON is refused"
+assert_contains "oci:notjson: $(realpath "$T")/notjson/index.json is not JSON: " "$ERR" "naming it once, by its full path"
 run "$KILN" help ls
 assert_contains "Usage: kiln list" "$OUT" "kiln help ls"
 assert_contains "list the images of an OCI layout or archive" "$("$KILN" --help)" "kiln --help names list"

@@ -185,23 +185,28 @@ static const struct member *find_member(const struct lister *L, const char *name
     return NULL;
 }
 
-/* A file of the layout or archive, by its path inside it. */
-static int get_file(const struct lister *L, const char *name, size_t max, struct kiln_buf *out,
-                    struct kiln_error *err)
+/* A file of the layout or archive, by its path inside it; `what` it is
+ * (a manifest, a config), if its name does not say. */
+static int get_file(const struct lister *L, const char *name, const char *what, size_t max,
+                    struct kiln_buf *out, struct kiln_error *err)
 {
+    const char *w = what ? what : "", *sp = what ? " " : "";
     if (L->kind == LIST_OCI) {
         _cleanup_free_ char *p = kiln_path_join(L->path, name, err);
         if (!p)
             return -1;
         if (kiln_read_file(p, max, out, err) < 0)
-            return kiln_error_prefix(err, "%s", L->spec);
+            return what ? kiln_error_prefix(err, "%s: %s", L->spec, what)
+                        : kiln_error_prefix(err, "%s", L->spec);
         return 0;
     }
     const struct member *m = find_member(L, name);
     if (!m)
-        return kiln_fail(err, KILN_ERR_INPUT, "%s: no %s in the archive", L->spec, name);
+        return kiln_fail(err, KILN_ERR_INPUT, "%s: no %s%s%s in the archive", L->spec, w, sp,
+                         name);
     if (!m->data.data || m->data.len != m->size)
-        return kiln_fail(err, KILN_ERR_FORMAT, "%s: %s is not a JSON document", L->spec, name);
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: %s%s%s is not a JSON document", L->spec, w,
+                         sp, name);
     return kiln_buf_append(out, m->data.data, m->data.len, err);
 }
 
@@ -209,7 +214,7 @@ static json_t *load_json(const struct lister *L, const char *name, const char *w
                          const char *digest, size_t max, struct kiln_error *err)
 {
     struct kiln_buf b = { 0 };
-    if (get_file(L, name, max, &b, err) < 0)
+    if (get_file(L, name, digest ? what : NULL, max, &b, err) < 0)
         return NULL;
     if (digest) {
         char got[KILN_DIGEST_MAX];
@@ -227,10 +232,21 @@ static json_t *load_json(const struct lister *L, const char *name, const char *w
     json_error_t je;
     json_t *j = json_loadb(b.data, b.len, 0, &je);
     kiln_buf_free(&b);
-    if (!j)
-        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s %s is not JSON: %s", L->spec, what,
-                  digest ? digest : name, je.text);
-    return j;
+    if (j)
+        return j;
+    if (digest)
+        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s %s is not JSON: %s (line %d)", L->spec, what,
+                  digest, je.text, je.line);
+    else if (L->kind == LIST_OCI) {
+        /* a file of the layout by name (index.json): its full path */
+        _cleanup_free_ char *p = kiln_path_join(L->path, name, NULL);
+        _cleanup_free_ char *full = p ? realpath(p, NULL) : NULL;
+        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s is not JSON: %s (line %d)", L->spec,
+                  full ? full : p ? p : name, je.text, je.line);
+    } else
+        kiln_fail(err, KILN_ERR_FORMAT, "%s: %s in the archive is not JSON: %s (line %d)",
+                  L->spec, name, je.text, je.line);
+    return NULL;
 }
 
 /* The document a descriptor names, read from blobs/ALG/HEX. */
@@ -372,6 +388,52 @@ static int finish_entry(struct kiln_image_entry *e, const char *name, const char
     return 0;
 }
 
+/* Entries that cannot be read are listed anyway, marked broken (platforms
+ * NULL, no config, size 0, created NULL); the listing then fails with one
+ * message that names each of them and why, and keeps its entries. */
+#define LIST_PARTIAL (-2)
+
+struct broken {
+    size_t n;
+    int code;
+    struct kiln_buf why; /* "'NAME' (DIGEST): cause; ..." */
+};
+
+/* Whether a failure reading one entry may be listed as a broken entry (not
+ * running out of memory, nor an interrupt). */
+static bool entry_failure(const struct kiln_error *e)
+{
+    return e->code != KILN_ERR_NOMEM && e->code != KILN_ERR_INTERRUPTED;
+}
+
+static int add_broken(struct broken *b, const struct lister *L, const char *name,
+                      const char *digest, const struct kiln_error *e, struct kiln_error *err)
+{
+    /* the cause without the "SPEC: " every message of the lister starts with */
+    const char *cause = e->message;
+    size_t sl = strlen(L->spec);
+    if (!strncmp(cause, L->spec, sl) && !strncmp(cause + sl, ": ", 2))
+        cause += sl + 2;
+    if (!b->n++)
+        b->code = e->code;
+    if (b->why.len >= KILN_ERROR_MESSAGE_MAX)
+        return 0; /* more than the message holds: the count says how many */
+    return kiln_buf_printf(&b->why, err, "%s'%s'%s%s%s: %s", b->why.len ? "; " : "",
+                           name ? name : "<none>", digest && *digest ? " (" : "",
+                           digest && *digest ? digest : "", digest && *digest ? ")" : "", cause);
+}
+
+static int broken_result(struct broken *b, const struct lister *L, size_t total,
+                         struct kiln_error *err)
+{
+    if (!b->n)
+        return 0;
+    kiln_fail(err, b->code, "%s: %zu of %zu entries cannot be read (listed as broken): %s",
+              L->spec, b->n, total, b->why.data);
+    kiln_buf_free(&b->why);
+    return LIST_PARTIAL;
+}
+
 static int list_layout(const struct lister *L, struct kiln_image_entry **v, size_t *n,
                        struct kiln_error *err)
 {
@@ -386,6 +448,7 @@ static int list_layout(const struct lister *L, struct kiln_image_entry **v, size
     int rc = 0;
     size_t i;
     json_t *d;
+    struct broken b = { 0 };
     json_array_foreach(ms, i, d)
     {
         const char *name = json_string_value(
@@ -397,15 +460,27 @@ static int list_layout(const struct lister *L, struct kiln_image_entry **v, size
         struct acc a = { 0 };
         struct kiln_image_entry *e;
         char config[KILN_DIGEST_MAX] = "";
-        rc = walk(L, d, 0, &a, config, err);
+        struct kiln_error we = { 0 };
+        const char *digest = json_string_value(json_object_get(d, "digest"));
+        bool broken = walk(L, d, 0, &a, config, &we) < 0;
+        if (broken && !entry_failure(&we)) {
+            *err = we;
+            rc = -1;
+        } else if (broken)
+            rc = add_broken(&b, L, name, digest, &we, err);
         if (rc == 0)
             rc = push_entry(v, n, &e, err);
         if (rc == 0) {
             const char *mt = json_string_value(json_object_get(d, "mediaType"));
-            snprintf(e->digest, sizeof(e->digest), "%s",
-                     json_string_value(json_object_get(d, "digest")));
-            snprintf(e->config_digest, sizeof(e->config_digest), "%s", config);
-            rc = finish_entry(e, name, mt, &a, err);
+            snprintf(e->digest, sizeof(e->digest), "%s", digest ? digest : "");
+            if (broken) { /* what index.json says of it, and nothing else */
+                if ((name && !(e->name = kiln_strdup(name, err))) ||
+                    (mt && !(e->media_type = kiln_strdup(mt, err))))
+                    rc = -1;
+            } else {
+                snprintf(e->config_digest, sizeof(e->config_digest), "%s", config);
+                rc = finish_entry(e, name, mt, &a, err);
+            }
         }
         kiln_strlist_free(&a.platforms);
         if (rc < 0)
@@ -414,6 +489,53 @@ static int list_layout(const struct lister *L, struct kiln_image_entry **v, size
     json_decref(idx);
     if (rc == 0 && L->tag && *n == 0)
         rc = kiln_fail(err, KILN_ERR_INPUT, "%s: no image with that tag", L->spec);
+    if (rc == 0)
+        rc = broken_result(&b, L, *n, err);
+    kiln_buf_free(&b.why);
+    return rc;
+}
+
+/* One image of manifest.json: its config (id, platform, created) and the
+ * sizes of its config and layers, into a. */
+static int read_docker_image(const struct lister *L, json_t *im, size_t i, struct acc *a,
+                             char id[KILN_DIGEST_MAX], struct kiln_buf *norm,
+                             struct kiln_error *err)
+{
+    const char *cfg = json_string_value(json_object_get(im, "Config"));
+    if (!cfg)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: manifest.json: image %zu has no Config",
+                         L->spec, i);
+    if (kiln_normalise_member_path(cfg, norm, err) < 0)
+        return -1;
+    struct kiln_buf cb = { 0 };
+    if (get_file(L, norm->data, "config", CONFIG_MAX, &cb, err) < 0)
+        return -1;
+    int rc = kiln_sha256_buf(cb.data, cb.len, id, err);
+    json_t *config = rc == 0 ? json_loadb(cb.data, cb.len, 0, NULL) : NULL;
+    a->size = cb.len;
+    kiln_buf_free(&cb);
+    if (rc == 0 && !config)
+        rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: config %s is not JSON", L->spec, cfg);
+    if (rc == 0)
+        rc = add_platform(a, config, err);
+    if (config)
+        add_created(a, config);
+    json_decref(config);
+    size_t j;
+    json_t *l;
+    json_array_foreach(json_object_get(im, "Layers"), j, l)
+    {
+        if (rc < 0)
+            break;
+        const char *lp = json_string_value(l);
+        if ((rc = kiln_normalise_member_path(lp ? lp : "", norm, err)) < 0)
+            break;
+        const struct member *lm = find_member(L, norm->data);
+        if (!lm)
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s: layer %s is missing", L->spec, norm->data);
+        else
+            a->size += lm->size;
+    }
     return rc;
 }
 
@@ -429,64 +551,42 @@ static int list_docker_archive(const struct lister *L, struct kiln_image_entry *
         return -1;
     int rc = 0;
     struct kiln_buf norm = { 0 };
+    struct broken b = { 0 };
     size_t i;
     json_t *im;
     json_array_foreach(m, i, im)
     {
-        const char *cfg = json_string_value(json_object_get(im, "Config"));
-        if (!cfg) {
-            rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: manifest.json: image %zu has no Config",
-                           L->spec, i);
-            break;
-        }
-        if ((rc = kiln_normalise_member_path(cfg, &norm, err)) < 0)
-            break;
-        struct kiln_buf cb = { 0 };
-        if ((rc = get_file(L, norm.data, CONFIG_MAX, &cb, err)) < 0)
-            break;
-        char id[KILN_DIGEST_MAX];
-        rc = kiln_sha256_buf(cb.data, cb.len, id, err);
-        json_t *config = rc == 0 ? json_loadb(cb.data, cb.len, 0, NULL) : NULL;
         struct acc a = { 0 };
-        a.size = cb.len;
-        kiln_buf_free(&cb);
-        if (rc == 0 && !config)
-            rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: config %s is not JSON", L->spec, cfg);
-        if (rc == 0)
-            rc = add_platform(&a, config, err);
-        if (config)
-            add_created(&a, config);
-        json_decref(config);
-        size_t j;
-        json_t *l;
-        json_array_foreach(json_object_get(im, "Layers"), j, l)
-        {
-            if (rc < 0)
-                break;
-            const char *lp = json_string_value(l);
-            if ((rc = kiln_normalise_member_path(lp ? lp : "", &norm, err)) < 0)
-                break;
-            const struct member *lm = find_member(L, norm.data);
-            if (!lm)
-                rc = kiln_fail(err, KILN_ERR_INPUT, "%s: layer %s is missing", L->spec, norm.data);
-            else
-                a.size += lm->size;
+        char id[KILN_DIGEST_MAX] = "";
+        struct kiln_error we = { 0 };
+        bool broken = read_docker_image(L, im, i, &a, id, &norm, &we) < 0;
+        if (broken && !entry_failure(&we)) {
+            *err = we;
+            rc = -1;
         }
         /* one entry per name, as docker images shows them; one unnamed if none */
         json_t *tags = json_object_get(im, "RepoTags");
         size_t nt = json_array_size(tags);
         for (size_t t = 0; rc == 0 && t < (nt ? nt : 1); t++) {
             struct kiln_image_entry *e;
+            const char *name = nt ? json_string_value(json_array_get(tags, t)) : NULL;
+            if (broken && (rc = add_broken(&b, L, name, id, &we, err)) < 0)
+                break;
             if ((rc = push_entry(v, n, &e, err)) < 0)
                 break;
             snprintf(e->config_digest, sizeof(e->config_digest), "%s", id);
-            rc = finish_entry(e, nt ? json_string_value(json_array_get(tags, t)) : NULL, NULL, &a,
-                              err);
+            if (broken)
+                rc = name && !(e->name = kiln_strdup(name, err)) ? -1 : 0;
+            else
+                rc = finish_entry(e, name, NULL, &a, err);
         }
         kiln_strlist_free(&a.platforms);
         if (rc < 0)
             break;
     }
+    if (rc == 0)
+        rc = broken_result(&b, L, *n, err);
+    kiln_buf_free(&b.why);
     kiln_buf_free(&norm);
     json_decref(m);
     return rc;
@@ -520,11 +620,13 @@ int kiln_list_images(const char *ref, struct kiln_image_entry **entries, size_t 
         rc = L.kind == LIST_DOCKER_ARCHIVE ? list_docker_archive(&L, &v, &nv, err)
                                            : list_layout(&L, &v, &nv, err);
     lister_free(&L);
-    if (rc < 0) {
+    if (rc < 0 && rc != LIST_PARTIAL) {
         kiln_image_list_free(v, nv);
         return -1;
     }
+    /* a partial listing fails too, but keeps every entry, broken ones
+     * included (platforms NULL): the caller frees them */
     *entries = v;
     *n = nv;
-    return 0;
+    return rc < 0 ? -1 : 0;
 }

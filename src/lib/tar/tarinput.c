@@ -135,7 +135,14 @@ static struct archive *open_archive(const char *file, struct kiln_error *err)
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
     if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
-        kiln_fail(err, KILN_ERR_INPUT, "--tar %s: %s", file, archive_error_string(a));
+        /* libarchive says "Failed to open 'FILE'" and keeps the cause in
+         * its errno (permission denied, no such file, a directory) */
+        int e = archive_errno(a);
+        const char *m = archive_error_string(a);
+        if (e > 0 && m && !strncmp(m, "Failed to open", 14))
+            kiln_fail_errno(err, KILN_ERR_INPUT, e, "--tar %s", file);
+        else
+            kiln_fail(err, KILN_ERR_INPUT, "--tar %s: %s", file, m ? m : "cannot read it");
         archive_read_free(a);
         return NULL;
     }
@@ -284,6 +291,32 @@ static int too_big(const char *file, const struct kiln_layer_opts *o, struct kil
                      file, (unsigned long long)o->max_bytes);
 }
 
+/* Where the spool file goes: TMPDIR, or /tmp. */
+static const char *spool_dir(void)
+{
+    const char *dir = getenv("TMPDIR");
+    return dir && *dir ? dir : "/tmp";
+}
+
+static int spool_write(int spool, const void *p, size_t n, const char *file,
+                       struct kiln_error *err)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(spool, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno,
+                                   "--tar %s: cannot spool its files to a temporary file in "
+                                   "%s (set TMPDIR to a directory with room for them)",
+                                   file, spool_dir());
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 static int read_members(const char *file, const struct kiln_layer_opts *o, int spool,
                         struct member **out, size_t *nout, struct kiln_error *err)
 {
@@ -320,7 +353,7 @@ static int read_members(const char *file, const struct kiln_layer_opts *o, int s
             }
             if (got == 0)
                 break;
-            if (kiln_write_all(spool, buf, (size_t)got, "temporary spool file", err) < 0) {
+            if (spool_write(spool, buf, (size_t)got, file, err) < 0) {
                 rc = -1;
                 goto out;
             }
@@ -528,7 +561,8 @@ static int copy_spool(int spool, uint64_t off, uint64_t size, struct kiln_tar_wr
             continue;
         if (r <= 0)
             return kiln_fail_errno(err, KILN_ERR_INTERNAL, r < 0 ? errno : EIO,
-                                   "temporary spool file: read failed");
+                                   "temporary spool file in %s (TMPDIR): read failed",
+                                   spool_dir());
         if (kiln_tar_write_data(w, buf, (size_t)r, err) < 0)
             return -1;
         off += (uint64_t)r;
@@ -539,9 +573,7 @@ static int copy_spool(int spool, uint64_t off, uint64_t size, struct kiln_tar_wr
 
 static int open_spool(struct kiln_error *err)
 {
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir)
-        dir = "/tmp";
+    const char *dir = spool_dir();
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0)
         return fd;
