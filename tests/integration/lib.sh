@@ -317,7 +317,10 @@ start_dockerd() {
   # unix socket paths (exec-root/containerd/containerd.sock.ttrpc) must stay < ~100 chars
   if [ ${#d} -gt 40 ]; then short_dir d kd; else mkdir -p "$d"; fi
   DOCKERD_DIR=$d
-  dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+  # (its containerd writes a goroutine dump, containerd.PID.stacks.log, into
+  # TMPDIR when it is stopped: the daemon's own directory, not the test's)
+  mkdir -p "$d/tmp"
+  TMPDIR=$d/tmp dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
     --data-root="$d/data" --exec-root="$d/exec" -H "unix://$d/sock" --pidfile "$d/pid" \
     >"$d/log" 2>&1 </dev/null &
   DOCKERD_PID=$!
