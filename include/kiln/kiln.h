@@ -287,7 +287,10 @@ struct kiln_image_entry {
  * holds, in their order: one entry per manifest of index.json, or per RepoTag
  * (one if none) of manifest.json. With oci:DIR:TAG, only the entries named
  * TAG. Reads only the JSON documents, each checked against its digest. Free
- * *entries with kiln_image_list_free(). */
+ * *entries with kiln_image_list_free(), also when it returns -1: an entry
+ * whose documents cannot be read is listed with platforms == NULL, the
+ * others as usual, and the call returns -1 with err naming the broken
+ * entries (*entries is NULL only when nothing could be listed). */
 KILN_API int kiln_list_images(const char *ref, struct kiln_image_entry **entries, size_t *n,
                               struct kiln_error *err);
 KILN_API void kiln_image_list_free(struct kiln_image_entry *entries, size_t n);
