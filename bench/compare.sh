@@ -35,7 +35,7 @@ export SOURCE_DATE_EPOCH=1700000000
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_registry() { # a new registry with an empty store: REG
-  [ -z "$REG_PID" ] || { kill "$REG_PID"; wait "$REG_PID" 2>/dev/null || true; }
+  [ -z "$REG_PID" ] || { kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; REG_PID=; }
   rm -rf "$W/reg"; mkdir -p "$W/reg/data"
   local port; port=$(free_port)
   printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
@@ -62,13 +62,13 @@ row() { # NAME KILN: one run of the row, prints the time
     build-existing-layout)
       rm -rf "$W/E"; "$k" build --rootfs "$TREE" -o "oci:$W/E:a" >/dev/null
       timed "$k" build --rootfs "$TREE" -o "oci:$W/E:b" ;;
-    build-push) start_registry; timed "$k" build --rootfs "$TREE" -o "docker://$REG/bench/img:1" --insecure-registry "$REG" ;;
+    build-push) start_registry; timed "$k" build --rootfs "$TREE" -o "docker://$REG/bench/img:1" ;;
   esac
 }
 
 ROWS=(build-new-layout build-existing-layout build-push)
 {
-  echo "# kiln vs kiln: $(basename "$(dirname "$(dirname "$(dirname "$OLD")")")") (old) and $(basename "$(dirname "$(dirname "$(dirname "$NEW")")")") (new)"
+  echo "# kiln vs kiln: old $OLD ($("$OLD" version | head -n 1)), new $NEW ($("$NEW" version | head -n 1))"
   echo
   echo "Tree: $TREE ($(find "$TREE" | wc -l) entries, $(du -sm "$TREE" | cut -f1) MiB); $RUNS alternating runs per row; $(nproc) cores; $(date -u +%Y-%m-%d)."
   echo
