@@ -86,6 +86,8 @@ void cli_progress(void *userdata, const struct kiln_progress *p);
 /* The text of a progress line: "HOST/REPO: n/N blobs, DONE / TOTAL", then
  * " in T s" once done, then ", RATE/s" when `elapsed` (seconds since the
  * first report) is long enough to measure one (progress.c). */
+/* A byte count for people: "335.4 kB" (powers of 1000; progress.c). */
+void cli_human_size(uint64_t n, char *out, size_t len);
 void cli_progress_line(char *out, size_t len, const struct kiln_progress *p, double elapsed);
 
 #endif

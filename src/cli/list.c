@@ -22,18 +22,6 @@ static const char help[] =
     "  --format json             the list as a JSON array\n"
     "  -h, --help\n";
 
-static void human(uint64_t n, char *out, size_t len)
-{
-    const char *u[] = { "B", "kB", "MB", "GB", "TB" };
-    double v = (double)n;
-    int i = 0;
-    while (v >= 1000 && i < 4) {
-        v /= 1000;
-        i++;
-    }
-    snprintf(out, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
 /* JSON string or null. Names come from JSON documents, so they are UTF-8. */
 static void json_str(FILE *f, const char *s)
 {
@@ -119,7 +107,7 @@ static void print_table(const struct kiln_image_entry *e, size_t n, bool docker)
         wd = l > wd ? l : wd;
         l = (int)strlen(broken(&e[i]) ? "(broken)" : e[i].platforms);
         wp = l > wp ? l : wp;
-        human(e[i].size, size, sizeof(size));
+        cli_human_size(e[i].size, size, sizeof(size));
         l = (int)strlen(size);
         ws = l > ws ? l : ws;
     }
@@ -130,7 +118,7 @@ static void print_table(const struct kiln_image_entry *e, size_t n, bool docker)
         if (broken(&e[i]))
             snprintf(size, sizeof(size), "-");
         else
-            human(e[i].size, size, sizeof(size));
+            cli_human_size(e[i].size, size, sizeof(size));
         short_time(e[i].created, when, sizeof(when));
         printf("%-*s  %-*s  %-*s  %*s  %s\n", wn, e[i].name ? e[i].name : "<none>", wd,
                *id ? id : "-", wp,

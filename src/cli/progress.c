@@ -10,7 +10,7 @@
  * blobs the registry had), so the rate would be noise, or a made-up 0 B/s. */
 #define MIN_RATE_SECONDS 0.05
 
-static void human(uint64_t n, char *out, size_t len)
+void cli_human_size(uint64_t n, char *out, size_t len)
 {
     const char *u[] = { "B", "kB", "MB", "GB", "TB" };
     double v = (double)n;
@@ -25,12 +25,12 @@ static void human(uint64_t n, char *out, size_t len)
 void cli_progress_line(char *out, size_t len, const struct kiln_progress *p, double elapsed)
 {
     char done[32], total[32], rate[48] = "", took[32] = "";
-    human(p->bytes_done, done, sizeof(done));
-    human(p->bytes_total, total, sizeof(total));
+    cli_human_size(p->bytes_done, done, sizeof(done));
+    cli_human_size(p->bytes_total, total, sizeof(total));
     /* the threshold applies to the time as printed (0.0497 s shows as 0.05) */
     if ((double)(long)(elapsed * 100 + 0.5) / 100 >= MIN_RATE_SECONDS) {
         char r[32];
-        human((uint64_t)((double)p->bytes_done / elapsed), r, sizeof(r));
+        cli_human_size((uint64_t)((double)p->bytes_done / elapsed), r, sizeof(r));
         snprintf(rate, sizeof(rate), ", %s/s", r);
     }
     if (p->done)
