@@ -62,7 +62,10 @@ row() { # NAME KILN: one run of the row, prints the time
     build-existing-layout)
       rm -rf "$W/E"; "$k" build --rootfs "$TREE" -o "oci:$W/E:a" >/dev/null
       timed "$k" build --rootfs "$TREE" -o "oci:$W/E:b" ;;
-    build-push) start_registry; timed "$k" build --rootfs "$TREE" -o "docker://$REG/bench/img:1" ;;
+    build-push) # (row runs in $(...): the registry is stopped in the same shell)
+      start_registry
+      timed "$k" build --rootfs "$TREE" -o "docker://$REG/bench/img:1"
+      kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true ;;
   esac
 }
 
