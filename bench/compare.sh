@@ -29,13 +29,13 @@ command -v docker-registry >/dev/null || { echo "compare.sh: docker-registry is 
 
 W=$(mktemp -d /var/tmp/kiln-compare.XXXXXX)
 REG_PID=
-cleanup() { [ -z "$REG_PID" ] || kill "$REG_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
+cleanup() { [ -z "$REG_PID" ] || kill "$REG_PID" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
 export SOURCE_DATE_EPOCH=1700000000
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_registry() { # a new registry with an empty store: REG
-  [ -z "$REG_PID" ] || { kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; REG_PID=; }
+  [ -z "$REG_PID" ] || { kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; REG_PID=; }
   rm -rf "$W/reg"; mkdir -p "$W/reg/data"
   local port; port=$(free_port)
   printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
@@ -65,7 +65,7 @@ row() { # NAME KILN: one run of the row, prints the time
     build-push) # (row runs in $(...): the registry is stopped in the same shell)
       start_registry
       timed "$k" build --rootfs "$TREE" -o "docker://$REG/bench/img:1"
-      kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true ;;
+      kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; REG_PID= ;;
   esac
 }
 
