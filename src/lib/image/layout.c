@@ -78,6 +78,16 @@ fail:;
     return -1;
 }
 
+int kiln_held_beside(const char *path, bool dir, struct kiln_held *h, struct kiln_error *err)
+{
+    size_t n = strlen(path) + sizeof(KILN_TMP_INFIX);
+    _cleanup_free_ char *name = kiln_xmalloc(n, err);
+    if (!name)
+        return -1;
+    snprintf(name, n, "%s%s", path, KILN_TMP_INFIX);
+    return kiln_held_create(name, dir, h, err);
+}
+
 int kiln_held_open(const char *path, struct kiln_held *h, struct kiln_error *err)
 {
     if (!(h->path = kiln_strdup(path, err)))
@@ -184,7 +194,6 @@ void kiln_layout_unlock(int fd)
 
 /* ---- index.json entries ----------------------------------------------------- */
 
-static const char oci_layout_bytes[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
 const char *kiln_layout_tag(const struct kiln_output *o, const struct kiln_image_out *img)
 {
@@ -303,6 +312,7 @@ static int index_put(json_t *idx, json_t *entry, json_t **displaced, struct kiln
     return 0;
 }
 
+/* index.json and its entries, as kiln writes every JSON document */
 static char *dump_index(json_t *idx, struct kiln_error *err)
 {
     char *s = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
@@ -510,15 +520,14 @@ static int make_entry(struct kiln_output *o, const struct kiln_image_out *img,
     json_t *e = kiln_layout_entry(o, img, err);
     if (!e)
         return -1;
-    o->entry = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    o->entry = dump_index(e, err);
     json_decref(e);
-    return o->entry ? 0 : kiln_oom(err);
+    return o->entry ? 0 : -1;
 }
 
 int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
                         struct kiln_error *err)
 {
-    o->img = img;
     if (make_entry(o, img, err) < 0)
         return -1;
     _cleanup_free_ char *parent = kiln_dirname(o->path, err);
@@ -530,17 +539,12 @@ int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
             return kiln_error_prefix(err, "-o %s", o->spec);
         return stage_blobs(o, o->path, o->stage.path, false, err);
     }
-    size_t n = strlen(o->path) + sizeof(KILN_TMP_INFIX);
-    _cleanup_free_ char *name = kiln_xmalloc(n, err);
-    if (!name)
-        return -1;
-    snprintf(name, n, "%s%s", o->path, KILN_TMP_INFIX);
-    if (kiln_held_create(name, true, &o->tmp, err) < 0)
+    if (kiln_held_beside(o->path, true, &o->tmp, err) < 0)
         return kiln_error_prefix(err, "-o %s", o->spec);
     const char *L = o->tmp.path;
     _cleanup_free_ char *lf = kiln_path_join(L, "oci-layout", err);
     _cleanup_free_ char *sha = lf ? kiln_path_join(L, "blobs/sha256", err) : NULL;
-    if (!sha || kiln_write_file_atomic(lf, oci_layout_bytes, strlen(oci_layout_bytes), err) < 0 ||
+    if (!sha || kiln_write_file_atomic(lf, KILN_OCI_LAYOUT_BYTES, strlen(KILN_OCI_LAYOUT_BYTES), err) < 0 ||
         mkdir_blobs(L, err) < 0 || stage_blobs(o, L, sha, false, err) < 0)
         return -1;
     /* every blob is staged under its final name in L/blobs/sha256 */
@@ -570,8 +574,8 @@ static int merge_locked(struct kiln_output *o, const char *stage, const char *sc
     if (rc == 0)
         rc = write_index(o, o->path, scratch, idx, err);
     if (rc == 0 && displaced &&
-        !(o->displaced = json_dumps(displaced, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)))
-        rc = kiln_oom(err);
+        !(o->displaced = dump_index(displaced, err)))
+        rc = -1;
     json_decref(displaced);
     json_decref(e);
     json_decref(idx);
@@ -710,16 +714,12 @@ void kiln_layout_rollback(struct kiln_output *o)
             if (o->fresh_commit && o->now_empty && !others_inside(o->path)) {
                 /* Nobody else wrote to it: the layout goes as it came. Waiters
                  * on its lock see it gone and start again. */
-                size_t n = strlen(o->path) + sizeof(KILN_TMP_INFIX) + 8;
-                _cleanup_free_ char *away = malloc(n);
-                if (away) {
-                    snprintf(away, n, "%s%sXXXXXX", o->path, KILN_TMP_INFIX);
-                    if (mkdtemp(away) && rename(o->path, away) == 0) {
-                        kiln_rm_rf(away);
-                        if (o->removed_empty_dir)
-                            mkdir(o->path, 0755);
-                    } else
-                        rmdir(away);
+                struct kiln_held away = KILN_HELD_INIT;
+                if (kiln_held_beside(o->path, true, &away, NULL) == 0) {
+                    /* renamed over the empty held directory, then removed */
+                    if (rename(o->path, away.path) == 0 && o->removed_empty_dir)
+                        mkdir(o->path, 0755);
+                    kiln_held_release(&away, true);
                 }
             }
             kiln_layout_unlock(lock);

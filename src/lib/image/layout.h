@@ -26,10 +26,13 @@
 #define KILN_STAGE_PREFIX ".kiln-stage-"
 #define KILN_TMP_INFIX ".kiln-tmp-"
 #define KILN_STALE_SECONDS 2
+#define KILN_OCI_LAYOUT_BYTES "{\"imageLayoutVersion\":\"1.0.0\"}"
 
 /* Creates and holds DIR/NAMEXXXXXX (a directory when dir is true). */
 int kiln_held_create(const char *dir_and_name, bool dir, struct kiln_held *h,
                      struct kiln_error *err);
+/* Creates and holds PATH.kiln-tmp-XXXXXX, beside path (a directory when dir). */
+int kiln_held_beside(const char *path, bool dir, struct kiln_held *h, struct kiln_error *err);
 /* Holds an existing path (a file just linked into place, say). */
 int kiln_held_open(const char *path, struct kiln_held *h, struct kiln_error *err);
 /* Lets go of it; removes it first (recursively) when remove is true. */

@@ -151,22 +151,10 @@ int kiln_output_check(struct kiln_output *o, struct kiln_error *err)
     return 0;
 }
 
-static int held_beside(const char *path, bool dir, struct kiln_held *h, struct kiln_error *err)
-{
-    size_t n = strlen(path) + sizeof(KILN_TMP_INFIX);
-    _cleanup_free_ char *name = kiln_xmalloc(n, err);
-    if (!name)
-        return -1;
-    snprintf(name, n, "%s%s", path, KILN_TMP_INFIX);
-    return kiln_held_create(name, dir, h, err);
-}
-
 static const char *hex_of(const char *digest)
 {
     return digest + 7;
 }
-
-static const char oci_layout_bytes[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
 /* ---- archives ---- */
 
@@ -299,7 +287,7 @@ static int write_archive(struct kiln_output *o, struct items *it, int64_t mtime,
 {
     qsort(it->v, it->n, sizeof(*it->v), item_cmp);
     /* held (and so not reclaimed) until the commit renames it */
-    if (held_beside(o->path, false, &o->tmp, err) < 0)
+    if (kiln_held_beside(o->path, false, &o->tmp, err) < 0)
         return kiln_error_prefix(err, "-o %s", o->spec);
     int fd = o->tmp.fd;
     struct kiln_fd_sink fs;
@@ -340,7 +328,7 @@ static int prepare_oci_archive(struct kiln_output *o, const struct kiln_image_ou
     char name[128];
     int rc = kiln_layout_index_bytes(o, img, &ij, err);
     if (rc == 0)
-        rc = add_bytes(&it, "oci-layout", oci_layout_bytes, strlen(oci_layout_bytes), NULL, err);
+        rc = add_bytes(&it, "oci-layout", KILN_OCI_LAYOUT_BYTES, strlen(KILN_OCI_LAYOUT_BYTES), NULL, err);
     if (rc == 0)
         rc = add_bytes(&it, "index.json", ij.data, ij.len, NULL, err);
     if (rc == 0)
@@ -550,7 +538,7 @@ int kiln_output_commit(struct kiln_output *o, struct kiln_error *err)
         /* Keep what is replaced until every output is in place: a link to
          * it, under a name made for it, held. */
         struct kiln_held b = KILN_HELD_INIT;
-        if (held_beside(o->path, false, &b, err) < 0)
+        if (kiln_held_beside(o->path, false, &b, err) < 0)
             return kiln_error_prefix(err, "-o %s", o->spec);
         _cleanup_free_ char *name = kiln_strdup(b.path, err);
         kiln_held_release(&b, true);
