@@ -975,7 +975,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         !first ? kiln_strdup(tmp && *tmp ? tmp : "/tmp", err)
         : first->kind == KILN_OUT_OCI && first->existed ? kiln_strdup(first->path, err)
                                                         : kiln_dirname(first->path, err);
-    _cleanup_free_ char *stage_name = parent ? kiln_path_join(parent, ".kiln-stage-", err) : NULL;
+    _cleanup_free_ char *stage_name = parent ? kiln_path_join(parent, KILN_STAGE_PREFIX, err) : NULL;
     struct kiln_held held_stage = KILN_HELD_INIT;
     if (!stage_name || kiln_held_create(stage_name, true, &held_stage, err) < 0) {
         kiln_src_free(base);
