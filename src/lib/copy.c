@@ -297,10 +297,8 @@ static json_t *describe_image(const struct kiln_src_image *im)
     uint64_t total = 0;
     json_object_set_new(j, "digest", json_string(im->manifest_digest));
     json_object_set_new(j, "mediaType", json_string(im->media_type));
-    char plat[96];
-    snprintf(plat, sizeof(plat), "%s/%s%s%s", im->platform.os, im->platform.arch,
-             im->platform.variant[0] ? "/" : "", im->platform.variant);
-    json_object_set_new(j, "platform", json_string(plat));
+    char plat[KILN_PLATFORM_MAX];
+    json_object_set_new(j, "platform", json_string(kiln_platform_format(&im->platform, plat)));
     char created[32];
     kiln_format_time(im->created, created);
     json_object_set_new(j, "created", json_string(created));
@@ -342,7 +340,7 @@ static int summary(const struct kiln_src *s, struct kiln_buf *b, struct kiln_err
                              s->index_digest, s->index_media_type, s->nimages);
     for (size_t k = 0; rc == 0 && k < s->nimages; k++) {
         const struct kiln_src_image *im = &s->images[k];
-        char created[32], sz[32];
+        char created[32], sz[32], plat[KILN_PLATFORM_MAX];
         kiln_format_time(im->created, created);
         uint64_t total = 0;
         for (size_t i = 0; i < im->nlayers; i++)
@@ -352,12 +350,11 @@ static int summary(const struct kiln_src *s, struct kiln_buf *b, struct kiln_err
             rc = kiln_buf_printf(b, err, "\n");
         if (rc == 0)
             rc = kiln_buf_printf(b, err,
-                                 "%sDigest:     %s\n%sMediaType:  %s\n%sPlatform:   %s/%s%s%s\n"
+                                 "%sDigest:     %s\n%sMediaType:  %s\n%sPlatform:   %s\n"
                                  "%sCreated:    %s\n%sConfig:     %s (%zu bytes)\n%sLayers:\n",
                                  ind, im->manifest_digest, ind, im->media_type, ind,
-                                 im->platform.os, im->platform.arch,
-                                 im->platform.variant[0] ? "/" : "", im->platform.variant, ind,
-                                 created, ind, im->config_digest, im->config.len, ind);
+                                 kiln_platform_format(&im->platform, plat), ind, created, ind,
+                                 im->config_digest, im->config.len, ind);
         for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
             human_size(im->layers[i].size, sz);
             rc = kiln_buf_printf(b, err, "%s  %s  %9s  %s\n", ind, im->layers[i].digest, sz,
@@ -585,13 +582,12 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
         for (size_t k = 0; rc == 0 && k < src[i]->nimages; k++) {
             struct kiln_src_image *im = &src[i]->images[k];
             for (size_t j = 0; j < nimgs; j++)
-                if (!strcmp(imgs[j].platform.os, im->platform.os) &&
-                    !strcmp(imgs[j].platform.arch, im->platform.arch) &&
-                    !strcmp(imgs[j].platform.variant, im->platform.variant))
+                if (kiln_platform_equal(&imgs[j].platform, &im->platform)) {
+                    char ps[KILN_PLATFORM_MAX];
                     rc = kiln_fail(err, KILN_ERR_INPUT,
-                                   "index: %s and an earlier image are both %s/%s%s%s", srcs[i],
-                                   im->platform.os, im->platform.arch,
-                                   im->platform.variant[0] ? "/" : "", im->platform.variant);
+                                   "index: %s and an earlier image are both %s", srcs[i],
+                                   kiln_platform_format(&im->platform, ps));
+                }
             for (size_t l = 0; rc == 0 && l < im->nlayers; l++)
                 rc = kiln_src_layer_path(src[i], &im->layers[l], err);
             if (rc < 0)
@@ -621,7 +617,7 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
                        "index: the images mix OCI and Docker manifests; registries such as "
                        "Quay refuse such lists: convert them to one family first");
     /* An OCI index, or a Docker manifest list for Docker-typed manifests. */
-    const char *mt = docker ? "application/vnd.docker.distribution.manifest.list.v2+json"
+    const char *mt = docker ? KILN_MT_DOCKER_LIST
                             : KILN_MT_OCI_INDEX;
     struct kiln_src comb = {.kind = KILN_SRC_LAYOUT, .spec = (char *)"index", .is_index = true,
                             .images = imgs, .nimages = nimgs};

@@ -73,6 +73,15 @@ int kiln_copy_or_link(const char *src, const char *dst, struct kiln_error *err);
 /* The --max-bytes / --max-entries bounds of a build (also for a Dockerfile's
  * ADD of a tarball). */
 void kiln_build_tar_limits(const kiln_build *b, uint64_t *max_bytes, uint64_t *max_entries);
+struct kiln_src;
+/* KILN_SET_FROM with the image already opened (kiln_src_open_ex with
+ * KILN_SRC_HOST_DEFAULT, for the build's platform): the build takes s and
+ * uses it once instead of opening ref again. */
+int kiln_build_set_base(kiln_build *b, const char *ref, struct kiln_src *s, struct kiln_error *err);
+/* kiln_unpack of an image already opened (its first one); s stays open, and
+ * layers it downloaded stay for later readers. */
+int kiln_unpack_src(struct kiln_src *s, const char *dir, kiln_log_fn log, void *log_userdata,
+                    struct kiln_error *err);
 /* pseudo (OpenEmbedded's fakeroot) is preloaded and active. */
 bool kiln_under_pseudo(void);
 struct kiln_blob_check;
@@ -314,8 +323,24 @@ struct kiln_platform {
     char arch[32];
     char variant[16];
 };
+/* Room for "os/arch/variant" and its NUL. */
+#define KILN_PLATFORM_MAX (sizeof(((struct kiln_platform *)0)->os) + \
+                           sizeof(((struct kiln_platform *)0)->arch) + \
+                           sizeof(((struct kiln_platform *)0)->variant))
 int kiln_platform_parse(const char *text, struct kiln_platform *p, struct kiln_error *err);
 void kiln_platform_host(struct kiln_platform *p);
+/* "os/arch[/variant]" into out (KILN_PLATFORM_MAX bytes); returns out. */
+char *kiln_platform_format(const struct kiln_platform *p, char *out);
+/* The platform object of an index entry or a config ({"os", "architecture",
+ * "variant"}); missing fields are empty. */
+struct json_t;
+void kiln_platform_from_json(const struct json_t *obj, struct kiln_platform *out);
+/* Whether `have` serves a request for `want`: os and arch equal, and the
+ * variant too when `want` names one (arm64's v8 is arm64 without one). */
+bool kiln_platform_match(const struct kiln_platform *want, const struct kiln_platform *have);
+bool kiln_platform_equal(const struct kiln_platform *a, const struct kiln_platform *b);
+/* An image index or a Docker manifest list. */
+bool kiln_media_type_is_index(const char *mt);
 /* Maps GNU/Yocto architecture names to Go's; returns false if unknown. */
 bool kiln_arch_canonical(const char *in, char arch[32], char variant[16]);
 
@@ -389,6 +414,7 @@ const char *kiln_layer_media_type(enum kiln_manifest_kind kind, enum kiln_compre
 #define KILN_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
 #define KILN_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define KILN_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define KILN_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define KILN_ANNOT_REF_NAME "org.opencontainers.image.ref.name"
 #define KILN_ANNOT_CONTAINERD_NAME "io.containerd.image.name"
 

@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "../copy.h"
 #include "dockerfile.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -41,6 +42,10 @@ struct stage {
     char *name;     /* FROM ... AS name, lower case; NULL if none */
     int parent;     /* FROM an earlier stage: its index; -1 otherwise */
     char *base_ref; /* image for kiln (with transport); NULL: scratch */
+    /* base_ref opened once (FROM IMAGE, not FROM STAGE): its config, its
+     * files, then, handed to the build, its layers; NULL once handed on */
+    struct kiln_src *base;
+    char *base_platform; /* what base was opened for; NULL: the host's */
     char *platform;
     char *rootfs;
     json_t *config; /* the container config */
@@ -457,6 +462,8 @@ static void stage_free(struct stage *s)
 {
     free(s->name);
     free(s->base_ref);
+    kiln_src_free(s->base);
+    free(s->base_platform);
     free(s->platform);
     free(s->rootfs);
     json_decref(s->config);
@@ -557,17 +564,6 @@ static int update_env_json(struct stage *s)
     return a ? json_object_set_new(s->config, "Env", a) : -1;
 }
 
-static void platform_string(const char *want, char out[96])
-{
-    if (want) {
-        snprintf(out, 96, "%s", want);
-        return;
-    }
-    struct kiln_platform p;
-    kiln_platform_host(&p);
-    snprintf(out, 96, "%s/%s%s%s", p.os, p.arch, p.variant[0] ? "/" : "", p.variant);
-}
-
 /* An image name as kiln reads it: transports kept, anything else is a
  * registry reference. */
 static char *image_ref(const char *name, struct kiln_error *err)
@@ -582,30 +578,37 @@ static char *image_ref(const char *name, struct kiln_error *err)
     return r;
 }
 
-/* The container config of an image: of `plat` if given; else of the image
- * itself, or of the host's platform when it is a multi-platform index. */
-static int image_config(struct kiln_dockerfile *d, const char *ref, const char *plat, json_t **out,
-                        struct kiln_error *err)
+/* Opens a stage's base image once, for `want` (NULL: the image itself, or
+ * the host's of a multi-platform index): the stage takes its container
+ * config and its files from it, and the build later its layers (emit). */
+static int open_base(struct kiln_dockerfile *d, struct stage *s, const char *want,
+                     struct kiln_error *err)
 {
-    char *txt = NULL;
-    size_t len = 0;
-    if (kiln_inspect(ref, KILN_INSPECT_CONFIG, plat, d->o->remote, &txt, &len, err) < 0) {
-        char host[96];
-        platform_string(NULL, host);
-        if (plat || kiln_inspect(ref, KILN_INSPECT_CONFIG, host, d->o->remote, &txt, &len, err) < 0)
-            return -1;
+    struct kiln_remote_opts def;
+    const struct kiln_remote_opts *o = d->o->remote;
+    if (!o) {
+        kiln_remote_opts_init(&def);
+        o = &def;
     }
-    json_error_t je;
-    json_t *doc = json_loadb(txt, len, 0, &je);
-    free(txt);
+    struct kiln_registry_opts ro;
+    kiln_registry_opts_from(o, o->src_creds, &ro);
+    if (want && !(s->base_platform = kiln_strdup(want, err)))
+        return -1;
+    if (kiln_src_open_ex(s->base_ref, want, KILN_SRC_HOST_DEFAULT, &ro, &s->base, err) < 0)
+        return -1;
+    const struct kiln_buf *cb = &s->base->images[0].config;
+    json_t *doc = json_loadb(cb->data, cb->len, 0, NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
-        return kiln_fail(err, KILN_ERR_FORMAT, "%s: the image config is not a JSON object", ref);
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: the image config is not a JSON object",
+                         s->base_ref);
     }
     json_t *c = json_object_get(doc, "config");
-    *out = json_is_object(c) ? json_deep_copy(c) : json_object();
+    s->config = json_is_object(c) ? json_deep_copy(c) : json_object();
     json_decref(doc);
-    return *out ? 0 : kiln_oom(err);
+    if (!s->config)
+        return kiln_oom(err);
+    return kiln_unpack_src(s->base, s->rootfs, o->log, o->log_userdata, err);
 }
 
 static int exec_instr(struct kiln_dockerfile *d, struct stage *s, const struct df_instr *in,
@@ -696,9 +699,7 @@ static int do_from(struct kiln_dockerfile *d, const struct df_instr *in, struct 
         if (!(s->base_ref = image_ref(image, err)))
             rc = -1;
         if (rc == 0)
-            rc = image_config(d, s->base_ref, want, &s->config, err);
-        if (rc == 0)
-            rc = kiln_unpack(s->base_ref, s->rootfs, want, d->o->remote, err);
+            rc = open_base(d, s, want, err);
         if (rc < 0)
             kiln_error_prefix(err, "%s", image);
     }
@@ -1992,9 +1993,8 @@ static int load(struct kiln_dockerfile *d, struct kiln_error *err)
     const struct kiln_platform *pl[2] = { &tp, &bp };
     for (int k = 0; k < 2; k++) {
         const char *pre = k ? "BUILD" : "TARGET";
-        char name[32], val[128];
-        snprintf(val, sizeof(val), "%s/%s%s%s", pl[k]->os, pl[k]->arch,
-                 pl[k]->variant[0] ? "/" : "", pl[k]->variant);
+        char name[32], val[KILN_PLATFORM_MAX];
+        kiln_platform_format(pl[k], val);
         snprintf(name, sizeof(name), "%sPLATFORM", pre);
         if (set_kv(&d->meta, name, val, err) < 0)
             return -1;
@@ -2036,8 +2036,16 @@ static int emit(struct kiln_dockerfile *d, kiln_build *b, size_t target, struct 
     size_t chain[256], n = 0;
     for (int i = (int)target; i >= 0 && n < ARRAY_SIZE(chain); i = d->st[i].parent)
         chain[n++] = (size_t)i;
-    const struct stage *root = &d->st[chain[n - 1]], *s = &d->st[target];
-    if (root->base_ref && kiln_build_set(b, KILN_SET_FROM, root->base_ref, err) < 0)
+    struct stage *root = &d->st[chain[n - 1]];
+    const struct stage *s = &d->st[target];
+    /* The root's base goes to the build as it was opened, when the build
+     * asks for the same platform; else the build opens it for its own. */
+    const char *bp = d->o->platform ? d->o->platform : s->platform;
+    bool same = root->base && (bp && root->base_platform ? !strcmp(bp, root->base_platform)
+                                                         : !bp && !root->base_platform);
+    if (same && kiln_build_set_base(b, root->base_ref, TAKE_PTR(root->base), err) < 0)
+        return -1;
+    if (!same && root->base_ref && kiln_build_set(b, KILN_SET_FROM, root->base_ref, err) < 0)
         return -1;
     if (!d->o->platform && s->platform &&
         kiln_build_set(b, KILN_SET_PLATFORM, s->platform, err) < 0)

@@ -44,11 +44,19 @@ struct kiln_src {
     struct kiln_registry *reg;
     struct kiln_reference ref; /* registry sources */
     char *tag;                 /* the tag the source was named by, if any */
+    bool host_default;         /* KILN_SRC_HOST_DEFAULT was given */
 };
 
 /* Opens SPEC; platform ("os/arch[/variant]") keeps one image of an index. */
 int kiln_src_open(const char *spec, const char *platform, const struct kiln_registry_opts *ro,
                   struct kiln_src **out, struct kiln_error *err);
+/* With no platform asked for, an index gives the host's image (an error
+ * naming the platforms it has when there is none); a single image is taken
+ * whatever its platform. For consumers of one image: a base, an unpack. */
+#define KILN_SRC_HOST_DEFAULT 1u
+int kiln_src_open_ex(const char *spec, const char *platform, unsigned flags,
+                     const struct kiln_registry_opts *ro, struct kiln_src **out,
+                     struct kiln_error *err);
 void kiln_src_free(struct kiln_src *s);
 /* Makes the layer's bytes available as a local file (downloads if needed). */
 int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kiln_error *err);
