@@ -494,8 +494,8 @@ static int registry_host(const char *in, char *out, size_t n, struct kiln_error 
     for (char *q = out; *q; q++)
         if (*q >= 'A' && *q <= 'Z')
             *q = (char)(*q - 'A' + 'a');
-    if (!strcmp(out, "index.docker.io") || !strcmp(out, "registry-1.docker.io"))
-        snprintf(out, n, "docker.io");
+    if (kiln_is_docker_hub(out))
+        snprintf(out, n, "%s", KILN_HUB_DOMAIN);
     return 0;
 }
 

@@ -345,6 +345,16 @@ bool kiln_media_type_is_index(const char *mt);
 bool kiln_arch_canonical(const char *in, char arch[32], char variant[16]);
 
 /* ---- image/reference.c ------------------------------------------------ */
+/* Docker Hub goes by three names: docker.io in references, registry-1.docker.io
+ * for its API, and index.docker.io in docker's config.json
+ * ("https://index.docker.io/v1/"). */
+#define KILN_HUB_DOMAIN "docker.io"
+#define KILN_HUB_API_HOST "registry-1.docker.io"
+#define KILN_HUB_AUTH_KEY "https://index.docker.io/v1/"
+/* Whether host (lower case, no scheme) is one of Docker Hub's names. */
+bool kiln_is_docker_hub(const char *host);
+/* host, or "docker.io" for any of Docker Hub's names. */
+const char *kiln_hub_canonical(const char *host);
 struct kiln_reference {
     char *domain; /* "docker.io" when none was given */
     char *path;   /* "library/app" for docker.io one-part names */

@@ -112,7 +112,7 @@ int kiln_registry_open(const char *host, const struct kiln_registry_opts *o,
     if (!r->o.retry_base_ms)
         r->o.retry_base_ms = 200;
     r->host = kiln_strdup(host, err);
-    r->api_host = kiln_strdup(!strcmp(host, "docker.io") ? "registry-1.docker.io" : host, err);
+    r->api_host = kiln_strdup(kiln_is_docker_hub(host) ? KILN_HUB_API_HOST : host, err);
     if (!r->host || !r->api_host)
         goto fail;
     if (kiln_http_new(&r->o.tls, o->log, o->log_ud, &r->http, err) < 0)
