@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "copy.h"
+#include "internal.h"
 
 void kiln_remote_opts_init(struct kiln_remote_opts *o)
 {

@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "sink.h" /* kiln_copy_or_link_checked */
 
 void *kiln_xmalloc(size_t n, struct kiln_error *err)
 {

@@ -3,7 +3,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "sha256.h"
 
 int kiln_sha256_init(struct kiln_sha256 *h, struct kiln_error *err)
 {

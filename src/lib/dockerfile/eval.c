@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../copy.h"
+#include "../internal.h"
 #include "dockerfile.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

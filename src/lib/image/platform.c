@@ -3,7 +3,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "../internal.h"
+#include "platform.h"
 
 struct arch_alias {
     const char *name;
@@ -151,9 +151,4 @@ bool kiln_platform_match(const struct kiln_platform *want, const struct kiln_pla
 bool kiln_platform_equal(const struct kiln_platform *a, const struct kiln_platform *b)
 {
     return !strcmp(a->os, b->os) && !strcmp(a->arch, b->arch) && !strcmp(a->variant, b->variant);
-}
-
-bool kiln_media_type_is_index(const char *mt)
-{
-    return mt && (!strcmp(mt, KILN_MT_OCI_INDEX) || !strcmp(mt, KILN_MT_DOCKER_LIST));
 }

@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "reference.h"
 
 static bool alnum_lower(char c)
 {

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tar/tar.h"
+#include "output.h"
 #include "source.h"
 
 #define DOC_MAX (4 * 1024 * 1024)

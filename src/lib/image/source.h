@@ -3,6 +3,7 @@
 #define KILN_IMAGE_SOURCE_H
 
 #include "../registry/registry.h"
+#include "config.h"
 
 struct kiln_src_layer {
     char digest[KILN_DIGEST_MAX];
@@ -58,6 +59,10 @@ int kiln_src_open_ex(const char *spec, const char *platform, unsigned flags,
                      const struct kiln_registry_opts *ro, struct kiln_src **out,
                      struct kiln_error *err);
 void kiln_src_free(struct kiln_src *s);
+/* kiln_unpack of an image already opened (its first one); s stays open, and
+ * layers it downloaded stay for later readers. */
+int kiln_unpack_src(struct kiln_src *s, const char *dir, kiln_log_fn log, void *log_userdata,
+                    struct kiln_error *err);
 /* Makes the layer's bytes available as a local file (downloads if needed). */
 int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kiln_error *err);
 /* Parses "docker://REF" (the prefix is optional when `bare` is true). */

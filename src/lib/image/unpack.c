@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../copy.h"
+#include "../tar/tar.h"
 
 #define MAX_SYMLINKS 40
 

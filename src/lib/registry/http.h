@@ -2,7 +2,7 @@
 #ifndef KILN_REGISTRY_HTTP_H
 #define KILN_REGISTRY_HTTP_H
 
-#include "../internal.h"
+#include "../base/sink.h"
 
 struct kiln_tls {
     bool verify;          /* verify certificates and host names */

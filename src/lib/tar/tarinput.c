@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "tar.h"
 
 #define COPY_CHUNK (1024 * 1024)
 
