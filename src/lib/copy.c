@@ -369,6 +369,32 @@ static int summary(const struct kiln_src *s, struct kiln_buf *b, struct kiln_err
     return rc;
 }
 
+/* The digest of a registry's manifest from a HEAD request, which Docker Hub
+ * does not count against its pull limit: no manifest or config is read.
+ * Returns 1 when the registry gives no digest that way. */
+static int head_digest(const char *ref, const struct kiln_registry_opts *ro, char **out,
+                       size_t *len, struct kiln_error *err)
+{
+    struct kiln_reference r;
+    if (kiln_parse_docker_ref(ref, false, &r, err) < 0)
+        return -1;
+    struct kiln_registry *reg = NULL;
+    char digest[KILN_DIGEST_MAX], mt[128];
+    int rc = kiln_registry_open(r.domain, ro, &reg, err);
+    if (rc == 0)
+        rc = kiln_registry_head_manifest(reg, r.path, r.digest ? r.digest : r.tag, digest, mt, err);
+    kiln_registry_close(reg);
+    kiln_reference_free(&r);
+    if (rc != 0)
+        return rc;
+    struct kiln_buf b = {0};
+    if (kiln_buf_printf(&b, err, "%s\n", digest) < 0)
+        return -1;
+    *out = b.data;
+    *len = b.len;
+    return 0;
+}
+
 int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platform,
                  const struct kiln_remote_opts *o, char **out, size_t *len, struct kiln_error *err)
 {
@@ -379,12 +405,13 @@ int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platf
     }
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
-    const char *plat = platform;
-    if (what == KILN_INSPECT_CONFIG && !plat) {
-        /* a config belongs to one image: the host's, when given an index */
+    if (what == KILN_INSPECT_DIGEST && !platform && !strncmp(ref, "docker://", 9)) {
+        int r = head_digest(ref, &ro, out, len, err);
+        if (r <= 0)
+            return r;
     }
     struct kiln_src *s;
-    if (kiln_src_open(ref, plat, &ro, &s, err) < 0)
+    if (kiln_src_open(ref, platform, &ro, &s, err) < 0)
         return -1;
     struct kiln_buf b = {0};
     int rc = 0;

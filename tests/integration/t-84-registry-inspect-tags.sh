@@ -62,6 +62,20 @@ for ref in "docker://$REG/insp/app:1.0" "docker://$REG/insp/app@$D" "oci:$T/lay:
     assert_match "(^|[^0-9])${l#*=}([^0-9]|$)|[0-9.]+ ?([kKMG]i?B|B)" "$line" "inspect $ref: the layer line has its size (${l#*=} bytes)"
   done
 done
+say "kiln digest of a registry image asks with HEAD (Docker Hub counts GETs against its pull limit)"
+M=$(registry_log_mark)
+run "$KILN" digest "docker://$REG/insp/app:1.0"
+assert_eq "0 $D" "$RC $OUT" "kiln digest docker://…:1.0"
+assert_eq 1 "$(registry_request_count '^HEAD /v2/insp/app/manifests/1.0' "$M")" "one HEAD of the manifest"
+assert_eq 0 "$(registry_request_count '^GET /v2/insp/app/(manifests|blobs)/' "$M")" "no manifest or blob is downloaded"
+run "$KILN" digest "docker://$REG/insp/app:nope"
+assert_eq 1 "$RC" "kiln digest of a missing tag exits 1"
+assert_match 'insp/app:nope' "$ERR" "the error names the reference"
+run "$KILN" digest "docker://$REG/insp/app@sha256:$(printf '0%.0s' $(seq 64))"
+assert_eq 1 "$RC" "kiln digest of a missing digest exits 1"
+M=$(registry_log_mark)
+run "$KILN" digest --platform "linux/$ARCH" "docker://$REG/insp/app:1.0"
+assert_eq "0 $D" "$RC $OUT" "kiln digest --platform of a single image reads the manifest (to check its platform)"
 run skopeo inspect --raw --tls-verify=false "docker://$REG/insp/app:1.0"
 assert_eq "$(cat "$T/raw.1")" "$OUT" "skopeo inspect --raw = kiln inspect --raw (docker://)"
 
@@ -105,3 +119,11 @@ assert_eq 250 "$(wc -l <"$T/tags.paged.raw")" "paged: no duplicates"
 N=$(proxy_request_count '^GET /v2/insp/many/tags/list' "$PM")
 [ "$N" -ge 3 ] && ok "paged: $N page requests" || not_ok "paged: at least 3 page requests" "$(proxy_requests "$PM")"
 assert_eq 0 "$(proxy_requests "$PM" | awk '$2 ~ /tags\/list/ && $3 != 200' | wc -l)" "paged: every page request succeeded"
+
+say "a registry that sends no Docker-Content-Digest: kiln reads the manifest and hashes it"
+set_faults '[{"method":"HEAD","path":"/manifests/","on":"all","action":"strip-header","header":"Docker-Content-Digest"}]'
+PM=$(proxy_log_mark)
+run "$KILN" digest "docker://$REG/insp/app:1.0"
+assert_eq "0 $D" "$RC $OUT" "kiln digest through the proxy: the same digest"
+assert_eq 1 "$(proxy_request_count '^HEAD /v2/insp/app/manifests/1.0' "$PM")" "it asked with HEAD first"
+assert_eq 1 "$(proxy_request_count '^GET /v2/insp/app/manifests/1.0' "$PM")" "then fell back to one GET"
