@@ -365,7 +365,8 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     kiln_build_set_tar_limits(b, max_bytes, max_entries);
     kiln_dockerfile *df = NULL;
     if (rc == 0 && context) {
-        struct kiln_dockerfile_opts dopts = {.file = dockerfile,
+        struct kiln_dockerfile_opts dopts = {.size = sizeof(dopts),
+                                             .file = dockerfile,
                                              .context = context,
                                              .build_args = build_args,
                                              .nbuild_args = nbuild_args,

@@ -689,7 +689,7 @@ void kiln_build_set_xattrs(kiln_build *b, bool keep)
 
 void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o)
 {
-    b->remote = *o;
+    kiln_remote_opts_get(o, &b->remote);
 }
 
 int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err)

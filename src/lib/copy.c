@@ -8,14 +8,32 @@
 #include "copy.h"
 #include "internal.h"
 
-void kiln_remote_opts_init(struct kiln_remote_opts *o)
+void kiln_remote_opts_init_size(struct kiln_remote_opts *o, size_t size)
 {
-    memset(o, 0, sizeof(*o));
-    o->tls_verify = true;
-    o->jobs = 4;
-    o->retries = 5;
-    const char *b = getenv("KILN_RETRY_BASE_MS");
-    o->retry_base_ms = b && *b ? (unsigned)strtoul(b, NULL, 10) : 200;
+    /* this version's defaults, of which the caller's struct gets its part */
+    struct kiln_remote_opts d = {.size = sizeof(d),
+                                 .tls_verify = true,
+                                 .jobs = 4,
+                                 .retries = 5,
+                                 .retry_base_ms = 200,
+                                 .stall_seconds = 60};
+    size_t n = size < sizeof(d) ? size : sizeof(d);
+    memcpy(o, &d, n);
+    if (n >= sizeof(o->size))
+        o->size = n;
+}
+
+const struct kiln_remote_opts *kiln_remote_opts_get(const struct kiln_remote_opts *o,
+                                                    struct kiln_remote_opts *local)
+{
+    kiln_remote_opts_init(local);
+    if (!o)
+        return local;
+    /* what the caller's struct holds (an older, smaller one: its fields only) */
+    size_t n = o->size && o->size < sizeof(*o) ? o->size : sizeof(*o);
+    memcpy(local, o, n);
+    local->size = sizeof(*local);
+    return local;
 }
 
 void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds,
@@ -25,6 +43,7 @@ void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds
     ro->tls.verify = o->tls_verify;
     ro->tls.ca_file = (char *)o->ca_file;
     ro->tls.cert_dir = (char *)o->cert_dir;
+    ro->tls.stall_seconds = o->stall_seconds;
     ro->insecure = o->insecure;
     ro->creds = (char *)(creds ? creds : o->creds);
     ro->authfile = (char *)o->authfile;
@@ -261,11 +280,8 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
               const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
               struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     struct kiln_reference dref = {0};
     bool remote_dest = !strncmp(dest, "docker://", 9);
     if (remote_dest && kiln_parse_docker_ref(dest, false, &dref, err) < 0)
@@ -398,11 +414,8 @@ static int head_digest(const char *ref, const struct kiln_registry_opts *ro, cha
 int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platform,
                  const struct kiln_remote_opts *o, char **out, size_t *len, struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
     if (what == KILN_INSPECT_DIGEST && !platform && !strncmp(ref, "docker://", 9)) {
@@ -472,11 +485,8 @@ int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platf
 int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,
                    struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     struct kiln_reference r;
     if (kiln_parse_docker_ref(repo, true, &r, err) < 0)
         return -1;
@@ -535,11 +545,8 @@ int kiln_login(const char *registry, const char *user, const char *password,
         return -1;
     if (!user || !*user)
         return kiln_fail(err, KILN_ERR_USAGE, "login %s: a user name is required", host);
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     size_t n = strlen(user) + strlen(password ? password : "") + 2;
     char *creds = kiln_xmalloc(n, err);
     if (!creds)
@@ -589,11 +596,8 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
                const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
                struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     if (!nsrcs)
         return kiln_fail(err, KILN_ERR_USAGE, "index: name at least one image");
     struct kiln_registry_opts ro;

@@ -312,12 +312,8 @@ char *df_image_ref(const char *name, struct kiln_error *err)
 static int open_base(struct kiln_dockerfile *d, struct stage *s, const char *want,
                      struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    const struct kiln_remote_opts *o = d->o->remote;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    const struct kiln_remote_opts *o = kiln_remote_opts_get(d->o->remote, &local);
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
     if (want && !(s->base_platform = kiln_strdup(want, err)))
@@ -660,7 +656,11 @@ int kiln_dockerfile_build(kiln_build *b, const struct kiln_dockerfile_opts *o,
     kiln_dockerfile *d = calloc(1, sizeof(*d));
     if (!d)
         return kiln_oom(err);
-    d->o = o;
+    /* the caller's options, as many fields as its struct has */
+    size_t n = o->size && o->size < sizeof(d->opts) ? o->size : sizeof(d->opts);
+    memcpy(&d->opts, o, n);
+    d->opts.size = sizeof(d->opts);
+    d->o = &d->opts;
     kiln_build_tar_limits(b, &d->max_bytes, &d->max_entries);
     int rc = load(d, err);
     /* ARGs before the first FROM, then the stages up to the target */

@@ -48,7 +48,8 @@ struct stage {
 };
 
 struct kiln_dockerfile {
-    const struct kiln_dockerfile_opts *o;
+    struct kiln_dockerfile_opts opts; /* the caller's, of this version's size */
+    const struct kiln_dockerfile_opts *o; /* &opts */
     struct df_file f;
     char *context;
     char *tmp;

@@ -653,11 +653,8 @@ static int layer_pass(struct unpack *u, const char *file, bool whiteouts,
 int kiln_unpack(const char *ref, const char *dir, const char *platform,
                 const struct kiln_remote_opts *o, struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     struct stat st;
     if (lstat(dir, &st) == 0)
         return kiln_fail(err, KILN_ERR_OUTPUT, "unpack: %s exists; name a new directory", dir);
