@@ -17,6 +17,13 @@
  *     library fills for a callback (kiln_progress) also only grow at the end.
  *     kiln_version_number() tells the library's version at run time.
  *
+ *   - The environment the library reads: TMPDIR (temporary files; /tmp when
+ *     unset), the auth files' conventional places when no authfile is given
+ *     (DOCKER_CONFIG, HOME, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, as docker and
+ *     podman read them), LD_PRELOAD and PSEUDO_DISABLED (to tell that pseudo
+ *     is active), and the variables a Dockerfile build arg names without a
+ *     value. Nothing else: the CLI passes its own settings as options.
+ *
  * A build turns inputs (directory trees, tarballs) into one image layer each,
  * streams every layer once through tar -> sha256 (diff_id) -> compressor ->
  * sha256 (digest), and writes every requested output from that one pass.

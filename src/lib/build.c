@@ -973,10 +973,9 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
      * write permission on its parent), else beside it. The staging
      * directory is held, so that a later writer can tell it from one that a
      * killed build left, and reclaim that. */
-    const char *tmp = getenv("TMPDIR");
     const struct kiln_output *first = b->noutputs ? &b->outputs[0] : NULL;
     _cleanup_free_ char *parent =
-        !first ? kiln_strdup(tmp && *tmp ? tmp : "/tmp", err)
+        !first ? kiln_strdup(kiln_tmpdir(), err)
         : first->kind == KILN_OUT_OCI && first->existed ? kiln_strdup(first->path, err)
                                                         : kiln_dirname(first->path, err);
     _cleanup_free_ char *stage_name = parent ? kiln_path_join(parent, KILN_STAGE_PREFIX, err) : NULL;

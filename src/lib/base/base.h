@@ -84,6 +84,8 @@ struct kiln_blob_check;
 int kiln_copy_or_link_checked(const char *src, const char *dst, struct kiln_blob_check *c,
                               struct kiln_error *err);
 int kiln_rm_rf(const char *path);
+/* Where temporary files go: $TMPDIR, or /tmp when it is unset or empty. */
+const char *kiln_tmpdir(void);
 char *kiln_path_join(const char *a, const char *b, struct kiln_error *err);
 char *kiln_dirname(const char *path, struct kiln_error *err);
 void kiln_format_time(int64_t t, char out[32]); /* RFC 3339, UTC, seconds */

@@ -42,6 +42,12 @@ int kiln_write_all(int fd, const void *p, size_t n, const char *what, struct kil
     return 0;
 }
 
+const char *kiln_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
 char *kiln_path_join(const char *a, const char *b, struct kiln_error *err)
 {
     size_t la = strlen(a);

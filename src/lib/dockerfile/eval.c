@@ -592,9 +592,8 @@ static int load(struct kiln_dockerfile *d, struct kiln_error *err)
     d->cur = NULL;
     if (!d->f.n)
         return kiln_fail(err, KILN_ERR_USAGE, "%s: the Dockerfile is empty", d->f.name);
-    const char *tmp = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
-    _cleanup_free_ char *t =
-        kiln_path_join(tmp && *tmp ? tmp : "/tmp", "kiln-dockerfile-XXXXXX", err);
+    _cleanup_free_ char *t = kiln_path_join(o->tmpdir && *o->tmpdir ? o->tmpdir : kiln_tmpdir(),
+                                            "kiln-dockerfile-XXXXXX", err);
     if (!t)
         return -1;
     if (!mkdtemp(t))

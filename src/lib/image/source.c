@@ -72,8 +72,7 @@ static int make_tmpdir(struct kiln_src *s, struct kiln_error *err)
 {
     if (s->tmpdir)
         return 0;
-    const char *t = getenv("TMPDIR");
-    const char *dir = t && *t ? t : "/tmp";
+    const char *dir = kiln_tmpdir();
     char *p = kiln_path_join(dir, "kiln-src-XXXXXX", err);
     if (!p)
         return -1;
@@ -82,9 +81,9 @@ static int make_tmpdir(struct kiln_src *s, struct kiln_error *err)
         free(p);
         return kiln_fail_errno(err, KILN_ERR_OUTPUT, e,
                                "cannot create a temporary directory in %s%s", dir,
-                               t && *t ? " (TMPDIR: create it, or set TMPDIR to a writable "
-                                         "directory)"
-                                       : "");
+                               strcmp(dir, "/tmp") ? " (TMPDIR: create it, or set TMPDIR to a "
+                                                     "writable directory)"
+                                                   : "");
     }
     s->tmpdir = p;
     return 0;
