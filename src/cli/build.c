@@ -63,6 +63,7 @@ static const char help[] =
     "  -o, --output DEST         oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE,\n"
     "                            docker://HOST/REPO:TAG (push)\n"
     "  --push-jobs N             parallel blob uploads (default 4)\n"
+    "  --digestfile FILE         also write the manifest digest to FILE (no newline)\n"
     "Other:\n"
     "  -q, --quiet               no warnings on stderr\n"
     "  -v, --verbose             report each layer on stderr\n"
@@ -98,6 +99,7 @@ enum {
     OPT_MAX_ENTRIES,
     OPT_BUILD_ARG,
     OPT_TARGET,
+    OPT_DIGESTFILE,
 };
 
 static const struct option options[] = {
@@ -133,6 +135,7 @@ static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
     { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
     { "output", required_argument, NULL, 'o' },
+    { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "debug", no_argument, NULL, OPT_DEBUG },
@@ -208,6 +211,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     unsigned long long max_bytes = 64ULL << 30, max_entries = 10000000;
     /* Dockerfile mode */
     const char *dockerfile = NULL, *target = NULL, *platform = NULL, *input_opt = NULL;
+    const char *digestfile = NULL;
     const char **build_args = calloc((size_t)argc + 1, sizeof(*build_args));
     size_t nbuild_args = 0;
     if (!build_args) {
@@ -266,6 +270,9 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             break;
         case OPT_TARGET:
             target = optarg;
+            break;
+        case OPT_DIGESTFILE:
+            digestfile = optarg;
             break;
         case OPT_SDE:
             sde = optarg;
@@ -377,8 +384,12 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
                                              .log_userdata = g};
         rc = kiln_dockerfile_build(b, &dopts, &df, &err);
     }
+    if (rc == 0 && digestfile)
+        rc = cli_digestfile_check(digestfile, &err);
     if (rc == 0)
         rc = kiln_build_run(b, digest, &err);
+    if (rc == 0 && digestfile)
+        rc = cli_digestfile_write(digestfile, digest, &err);
     kiln_build_free(b);
     kiln_dockerfile_free(df);
     free(build_args);
