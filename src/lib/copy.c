@@ -323,6 +323,27 @@ static json_t *describe_image(const struct kiln_src_image *im)
     json_object_set_new(c, "digest", json_string(im->config_digest));
     json_object_set_new(c, "size", json_integer((json_int_t)im->config.len));
     json_object_set_new(j, "config", c);
+    /* what scripts ask of an image (skopeo inspect's fields), from its config */
+    json_object_set_new(j, "os", json_string(im->platform.os));
+    json_object_set_new(j, "architecture", json_string(im->platform.arch));
+    if (im->platform.variant[0])
+        json_object_set_new(j, "variant", json_string(im->platform.variant));
+    json_t *cfg = json_loadb(im->config.data, im->config.len, 0, NULL);
+    json_t *cc = json_object_get(cfg, "config");
+    static const char *const keys[][2] = {
+        {"Labels", "labels"}, {"Env", "env"},   {"Entrypoint", "entrypoint"},
+        {"Cmd", "cmd"},       {"User", "user"}, {"WorkingDir", "workingDir"},
+        {"ExposedPorts", "exposedPorts"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        json_t *v = json_object_get(cc, keys[i][0]);
+        if (v && !json_is_null(v))
+            json_object_set(j, keys[i][1], v);
+    }
+    json_t *author = json_object_get(cfg, "author");
+    if (json_is_string(author))
+        json_object_set(j, "author", author);
+    json_decref(cfg);
     for (size_t i = 0; i < im->nlayers; i++) {
         json_t *l = json_object();
         json_object_set_new(l, "digest", json_string(im->layers[i].digest));

@@ -13,6 +13,7 @@ reg_rootfs "$T/rootfs" "inspect me"
 mkdir -p "$T/layer2"
 printf 'second layer\n' >"$T/layer2/two.txt"
 kiln_build --rootfs "$T/rootfs" --rootfs "$T/layer2" --source-date-epoch 1700000000 --cmd '["/bin/cat","/hello.txt"]' \
+  --label org.example.team=platform --label tier=base \
   -t insp/app:1.0 -o "oci:$T/lay:1.0" -o "oci-archive:$T/img.oci.tar:1.0" -o "docker-archive:$T/img.docker.tar"
 D=$DIGEST
 CFG=$(layout_manifest "$T/lay" 1.0 | jq -r .config.digest)
@@ -76,6 +77,21 @@ assert_eq 1 "$RC" "kiln digest of a missing digest exits 1"
 M=$(registry_log_mark)
 run "$KILN" digest --platform "linux/$ARCH" "docker://$REG/insp/app:1.0"
 assert_eq "0 $D" "$RC $OUT" "kiln digest --platform of a single image reads the manifest (to check its platform)"
+say "--format TEMPLATE: the fields scripts ask for, as skopeo inspect --format gives them"
+F='{{.Digest}} {{.Os}}/{{.Architecture}} {{index .Labels "org.example.team"}} {{len .Labels}} {{.Labels}}'
+run skopeo inspect --tls-verify=false --format "$F" "docker://$REG/insp/app:1.0"
+assert_eq 0 "$RC" "skopeo inspect --format"; [ "$RC" -eq 0 ] || say "$ERR"
+SK=$OUT
+for ref in "docker://$REG/insp/app:1.0" "oci:$T/lay:1.0" "oci-archive:$T/img.oci.tar:1.0"; do
+  run "$KILN" inspect --format "$F" "$ref"
+  assert_eq "0 $SK" "$RC $OUT" "kiln inspect --format = skopeo inspect --format ($ref)"
+done
+run "$KILN" inspect --format '{{range .Layers}}{{.Digest}} {{end}}' "docker://$REG/insp/app:1.0"
+assert_eq "$(jq -r '[.layers[].digest] | join(" ")' "$T/raw.1") " "$OUT" "range over the layers"
+run "$KILN" inspect --format '{{.Digest' "docker://$REG/insp/app:1.0"
+assert_eq 2 "$RC" "a broken template is a usage error"
+assert_contains "expected '}}'" "$ERR" "that says what is wrong"
+
 run skopeo inspect --raw --tls-verify=false "docker://$REG/insp/app:1.0"
 assert_eq "$(cat "$T/raw.1")" "$OUT" "skopeo inspect --raw = kiln inspect --raw (docker://)"
 
