@@ -16,7 +16,8 @@
 # It exports REG (127.0.0.1:PORT), REG_URL (http[s]://REG), REG_CA (the CA's PEM,
 # TLS modes), REG_USER/REG_PASS (auth modes), REG_DIR, REG_LOG; token modes also
 # TOKEN_URL, TOKEN_LOG. Tunables (set before the call): REG_TOKEN_LIFETIME
-# (seconds, default 300), REG_ANON_PULL=1 (anonymous pull tokens).
+# (seconds, default 300), REG_ANON_PULL=1 (anonymous pull tokens), REG_DELETE=false
+# (a registry that refuses deletes).
 # Everything started here is stopped by the test's EXIT trap (lib.sh's
 # _CLEANUP_HOOKS). Several registries may run in one test: each call replaces
 # the REG* variables; stop_registry stops the current one early.
@@ -197,7 +198,7 @@ storage:
   filesystem:
     rootdirectory: $REG_DIR/data
   delete:
-    enabled: true
+    enabled: ${REG_DELETE:-true}
   maintenance:
     uploadpurging:
       enabled: false
