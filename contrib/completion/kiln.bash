@@ -9,7 +9,7 @@
 _kiln_commands='build copy index inspect diff digest tags list ls unpack rm gc login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
-  --chunk-size --debug'
+  --chunk-size --registry-mirror --debug'
 
 # _kiln_options CMD: the options of a subcommand.
 _kiln_options()
@@ -60,6 +60,7 @@ _kiln_takes_value()
             --compression | --compression-level | -j | --jobs | --max-bytes | --max-entries | \
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
+            --registry-mirror | \
             --digestfile)
             return 0 ;;
     esac

@@ -250,6 +250,13 @@ struct kiln_remote_opts {
     kiln_progress_fn progress; /* may be NULL */
     void *progress_userdata;
     unsigned stall_seconds; /* a transfer under 1 byte/s this long is retried (default 60) */
+    /* Mirrors for pulls, tried in order before the registry itself: each
+     * "REGISTRY=MIRROR" (MIRROR alone: for docker.io), MIRROR a host[:port] or
+     * an http[s]:// URL. Then, for docker.io, the "registry-mirrors" of
+     * docker's daemon.json. Pushes never go to a mirror. */
+    const char *const *mirrors;
+    size_t nmirrors;
+    const char *daemon_json; /* NULL: /etc/docker/daemon.json; "": do not read one */
 };
 /* Fills o with the defaults. A macro, so that the library learns the size of
  * the struct the program was compiled with, and writes no further. */

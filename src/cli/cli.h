@@ -42,6 +42,7 @@ enum {
     OPT_RETRIES,
     OPT_CHUNK_SIZE,
     OPT_PUSH_JOBS,
+    OPT_REGISTRY_MIRROR,
     OPT_REMOTE_END,
 };
 #define CLI_REMOTE_OPTIONS                                                                     \
@@ -52,7 +53,8 @@ enum {
         {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},                               \
         {"insecure", no_argument, NULL, OPT_INSECURE},                                         \
         {"retries", required_argument, NULL, OPT_RETRIES},                                     \
-        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE}
+        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},                               \
+        {"registry-mirror", required_argument, NULL, OPT_REGISTRY_MIRROR}
 #define CLI_REMOTE_HELP                                                                        \
     "Registry options:\n"                                                                      \
     "  --creds USER[:PASS]       credentials (default: the auth files, as docker/podman)\n"   \
@@ -63,6 +65,8 @@ enum {
     "  --insecure                allow plain http (always allowed for loopback)\n"            \
     "  --retries N               retries per request on transient errors (default 5)\n"       \
     "  --chunk-size BYTES        upload in chunks of this size (default: one request)\n"      \
+    "  --registry-mirror [REGISTRY=]MIRROR\n"                                                  \
+    "                            pull from MIRROR first (repeatable; REGISTRY: docker.io)\n"   \
     "  --debug                   log every HTTP request (never credentials or tokens)\n"
 
 /* Default registry options, reporting through the CLI's log (and progress

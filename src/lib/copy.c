@@ -56,6 +56,9 @@ void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds
     ro->log_ud = o->log_userdata;
     ro->progress = o->progress;
     ro->progress_ud = o->progress_userdata;
+    ro->mirrors = o->mirrors;
+    ro->nmirrors = o->nmirrors;
+    ro->daemon_json = o->daemon_json;
 }
 
 struct fetch_ctx {
@@ -418,7 +421,15 @@ static int head_digest(const char *ref, const struct kiln_registry_opts *ro, cha
         return -1;
     struct kiln_registry *reg = NULL;
     char digest[KILN_DIGEST_MAX], mt[128];
-    int rc = kiln_registry_open(r.domain, ro, &reg, err);
+    /* with mirrors, the digest comes from where a pull would take the image */
+    struct kiln_mirror *m = NULL;
+    size_t nm = 0;
+    int rc = kiln_registry_mirrors(ro, r.domain, &m, &nm, err);
+    free(m);
+    if (rc == 0 && nm)
+        rc = 1;
+    if (rc == 0)
+        rc = kiln_registry_open(r.domain, ro, &reg, err);
     if (rc == 0)
         rc = kiln_registry_head_manifest(reg, r.path, r.digest ? r.digest : r.tag, digest, mt, err);
     kiln_registry_close(reg);

@@ -739,15 +739,58 @@ static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln
 
 /* ---- docker:// ---- */
 
+/* The manifest from the first mirror that has it (s->reg then stays that
+ * mirror's, for the blobs too). Returns 1 when none has it. A mirror's
+ * failure is only logged: the next one, then the registry itself, is tried,
+ * as docker does. */
+static int from_mirror(struct kiln_src *s, const struct kiln_registry_opts *ro,
+                       struct kiln_buf *doc, char mt[128], char digest[KILN_DIGEST_MAX],
+                       struct kiln_error *err)
+{
+    struct kiln_mirror *m = NULL;
+    size_t n = 0;
+    if (kiln_registry_mirrors(ro, s->ref.domain, &m, &n, err) < 0)
+        return -1;
+    const char *ref = s->ref.digest ? s->ref.digest : s->ref.tag;
+    int rc = 1;
+    for (size_t i = 0; rc == 1 && i < n; i++) {
+        /* the mirror's own credentials (auth files), not the registry's */
+        struct kiln_registry_opts mo = *ro;
+        mo.creds = NULL;
+        mo.insecure = ro->insecure || m[i].insecure;
+        mo.retries = ro->retries < 1 ? ro->retries : 1;
+        struct kiln_registry *reg = NULL;
+        struct kiln_error e = {0};
+        if (kiln_registry_open(m[i].host, &mo, &reg, &e) == 0 &&
+            kiln_registry_get_manifest(reg, s->ref.path, ref, doc, mt, digest, &e) == 0) {
+            s->reg = reg;
+            kiln_log(ro->log, ro->log_ud, KILN_LOG_INFO, "%s: from the mirror %s", s->spec,
+                     m[i].host);
+            rc = 0;
+        } else {
+            kiln_log(ro->log, ro->log_ud, KILN_LOG_INFO, "%s: mirror %s: %s; trying %s",
+                     s->spec, m[i].host, e.message,
+                     i + 1 < n ? "the next mirror" : "the registry itself");
+            kiln_registry_close(reg);
+        }
+    }
+    free(m);
+    return rc;
+}
+
 static int open_registry(struct kiln_src *s, const char *platform,
                          const struct kiln_registry_opts *ro, struct kiln_error *err)
 {
-    if (kiln_registry_open(s->ref.domain, ro, &s->reg, err) < 0)
-        return -1;
     const char *ref = s->ref.digest ? s->ref.digest : s->ref.tag;
     struct kiln_buf doc = {0};
     char mt[128] = "", digest[KILN_DIGEST_MAX];
-    int rc = kiln_registry_get_manifest(s->reg, s->ref.path, ref, &doc, mt, digest, err);
+    int rc = from_mirror(s, ro, &doc, mt, digest, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 1 && kiln_registry_open(s->ref.domain, ro, &s->reg, err) < 0)
+        return -1;
+    if (rc == 1)
+        rc = kiln_registry_get_manifest(s->reg, s->ref.path, ref, &doc, mt, digest, err);
     if (rc == 0)
         rc = load_top(s, s->ref.path, &doc, mt, digest, platform, err);
     kiln_buf_free(&doc);
