@@ -161,7 +161,7 @@ run bash -c '. /usr/share/bash-completion/completions/kiln && complete -p kiln'
 assert_match '^complete .*kiln$' "$OUT" "the bash completion defines kiln's completion"
 
 say "scripts/demo.sh against /usr/bin/kiln"
-ls -d /tmp/kiln-demo.* 2>/dev/null | sort >"$T/demo-dirs.before" || true
+find /tmp -maxdepth 1 -name 'kiln-demo.*' | sort >"$T/demo-dirs.before"
 start=$(date +%s)
 run env KILN=/usr/bin/kiln "$SRC/scripts/demo.sh"
 assert_eq 0 "$RC" "KILN=/usr/bin/kiln scripts/demo.sh passes ($(($(date +%s) - start)) s)"
@@ -169,7 +169,7 @@ assert_eq 0 "$RC" "KILN=/usr/bin/kiln scripts/demo.sh passes ($(($(date +%s) - s
 assert_contains "using /usr/bin/kiln: kiln $VERSION" "$OUT" "the demo used the installed kiln"
 assert_contains "hello from a kiln-built image (uid 1000, args: from the docker-archive)" "$OUT" "docker ran the demo's image"
 assert_eq "" "$(_pids_mentioning /tmp/kiln-demo. | tr '\n' ' ')" "the demo left no process behind"
-ls -d /tmp/kiln-demo.* 2>/dev/null | sort >"$T/demo-dirs.after" || true
+find /tmp -maxdepth 1 -name 'kiln-demo.*' | sort >"$T/demo-dirs.after"
 assert_same_text "$T/demo-dirs.before" "$T/demo-dirs.after" "the demo left no directory behind"
 
 # ------------------------------------------------------------ purged
