@@ -273,6 +273,19 @@ KILN_API int kiln_unpack(const char *ref, const char *dir, const char *platform,
 KILN_API int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,
                             struct kiln_error *err);
 
+/* The transport a REF names by its prefix: oci:DIR[:NAME|:@INDEX],
+ * oci-archive:FILE[:NAME|:@INDEX], docker-archive:FILE[:REF|:@INDEX],
+ * docker://[HOST/]REPO[:TAG][@DIGEST]. The path ends at the first ':' after
+ * the prefix (as skopeo reads it); a ':' in the path is written "\:". */
+enum kiln_transport {
+    KILN_TRANSPORT_NONE, /* none of the four prefixes */
+    KILN_TRANSPORT_OCI,
+    KILN_TRANSPORT_OCI_ARCHIVE,
+    KILN_TRANSPORT_DOCKER_ARCHIVE,
+    KILN_TRANSPORT_DOCKER,
+};
+KILN_API enum kiln_transport kiln_transport_of(const char *ref);
+
 /* One image, or multi-platform index, of a local layout or archive. */
 struct kiln_image_entry {
     char *name; /* org.opencontainers.image.ref.name, or a docker-archive RepoTag; NULL: none */

@@ -20,6 +20,7 @@
 #include "copy.h"
 #include "tar/layermap.h"
 #include "image/layout.h"
+#include "image/transport.h"
 #include "internal.h"
 
 struct add_item {
@@ -690,10 +691,13 @@ void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o)
 
 int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err)
 {
-    if (!strncmp(dest, "docker://", 9)) {
-        struct kiln_reference r;
-        if (kiln_parse_docker_ref(dest, false, &r, err) < 0)
-            return kiln_error_prefix(err, "-o");
+    if (kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER) {
+        struct kiln_spec t;
+        if (kiln_spec_parse(dest, "-o", &t, err) < 0)
+            return -1;
+        struct kiln_reference r = t.ref;
+        memset(&t.ref, 0, sizeof(t.ref));
+        kiln_spec_free(&t);
         if (r.digest) {
             kiln_reference_free(&r);
             return kiln_fail(err, KILN_ERR_USAGE, "-o %s: push to a tag, not a digest", dest);

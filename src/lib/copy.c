@@ -266,7 +266,7 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
         o = &def;
     }
     struct kiln_reference dref = {0};
-    bool remote_dest = !strncmp(dest, "docker://", 9);
+    bool remote_dest = kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER;
     if (remote_dest && kiln_parse_docker_ref(dest, false, &dref, err) < 0)
         return -1;
     if (!remote_dest) {
@@ -482,8 +482,8 @@ int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **ou
 static int registry_host(const char *in, char *out, size_t n, struct kiln_error *err)
 {
     const char *p = in;
-    if (!strncmp(p, "docker://", 9))
-        p += 9;
+    if (kiln_transport_of(p) == KILN_TRANSPORT_DOCKER)
+        p += strlen("docker://");
     else if (!strncmp(p, "https://", 8))
         p += 8;
     else if (!strncmp(p, "http://", 7))
@@ -638,7 +638,7 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
         rc = kiln_sha256_buf(comb.index.data, comb.index.len, comb.index_digest, err);
     snprintf(comb.index_media_type, sizeof(comb.index_media_type), "%s", mt);
     if (rc == 0) {
-        if (!strncmp(dest, "docker://", 9)) {
+        if (kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER) {
             struct kiln_reference dref;
             rc = kiln_parse_docker_ref(dest, false, &dref, err);
             if (rc == 0)
