@@ -1,10 +1,11 @@
 /* The transport spec parser (image/transport.c): one for every command. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "image/transport.h"
 
