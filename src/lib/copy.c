@@ -3,6 +3,7 @@
  * public API, and the push routine kiln_build uses for docker:// outputs.
  */
 #include <jansson.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "copy.h"
@@ -161,13 +162,56 @@ static int push_src(struct kiln_src *s, const struct kiln_reference *dst,
     return rc;
 }
 
-static int write_local(struct kiln_src *s, const char *dest, char digest[],
-                       struct kiln_error *err)
+static void warn(const struct kiln_remote_opts *o, const char *fmt, ...) KILN_PRINTF(2, 3);
+static void warn(const struct kiln_remote_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kiln_logv(o->log, o->log_userdata, KILN_LOG_WARNING, fmt, ap);
+    va_end(ap);
+}
+
+static bool is_docker_type(const char *mt)
+{
+    return !strcmp(mt, KILN_MT_DOCKER_MANIFEST) ||
+           !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
+}
+
+/* What a consumer of the destination will not read, said before writing it
+ * (the bytes are kept: a conversion would change the digests). */
+static void warn_consumers(const struct kiln_src *s, const struct kiln_output *out,
+                           const struct kiln_remote_opts *o)
+{
+    const char *top = s->is_index ? s->index_media_type : s->images[0].media_type;
+    if (out->kind != KILN_OUT_DOCKER_ARCHIVE && is_docker_type(top))
+        warn(o,
+             "-o %s: the %s keeps its Docker media type (%s): kiln and Docker read the entry, "
+             "but skopeo, podman and umoci will not find it by its tag (containers/image and "
+             "umoci take only OCI types from an OCI layout); to keep a Docker image, copy it "
+             "to a registry or a docker-archive:",
+             out->spec, s->is_index ? "index" : "manifest", top);
+    if (out->kind != KILN_OUT_DOCKER_ARCHIVE)
+        return;
+    for (size_t k = 0; k < s->nimages; k++)
+        for (size_t i = 0; i < s->images[k].nlayers; i++)
+            if (strstr(s->images[k].layers[i].media_type, "zstd")) {
+                warn(o,
+                     "-o %s: layer %s is zstd-compressed: Docker before 23 cannot load this "
+                     "archive",
+                     out->spec, s->images[k].layers[i].digest);
+                return;
+            }
+}
+
+static int write_local(struct kiln_src *s, const char *dest, const struct kiln_remote_opts *o,
+                       char digest[], struct kiln_error *err)
 {
     struct kiln_output out;
     if (kiln_output_parse(dest, &out, err) < 0)
         return -1;
     int rc = kiln_output_check(&out, err);
+    if (rc == 0 && s->nimages)
+        warn_consumers(s, &out, o);
     size_t total = 0;
     for (size_t k = 0; k < s->nimages; k++)
         total += s->images[k].nlayers;
@@ -283,7 +327,7 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
         return -1;
     }
     int rc = remote_dest ? push_src(s, &dref, o, o->dest_creds, digest_out, err)
-                         : write_local(s, dest, digest_out, err);
+                         : write_local(s, dest, o, digest_out, err);
     kiln_src_free(s);
     kiln_reference_free(&dref);
     return rc;
@@ -645,7 +689,7 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
                 rc = push_src(&comb, &dref, o, o->dest_creds, digest_out, err);
             kiln_reference_free(&dref);
         } else
-            rc = write_local(&comb, dest, digest_out, err);
+            rc = write_local(&comb, dest, o, digest_out, err);
     }
     kiln_buf_free(&comb.index);
     json_decref(ms);
