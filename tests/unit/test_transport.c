@@ -170,6 +170,10 @@ static void test_link_resolve(void **state)
     assert_int_equal(kiln_archive_link_resolve("x", "../../etc/passwd", true, &b, &err), -1);
     assert_non_null(strstr(err.message, "outside the archive"));
     assert_int_equal(kiln_archive_link_resolve("a/x", "../../y", true, &b, &err), -1);
+    /* the member's own directory is resolved too (found by fuzz_reference) */
+    assert_int_equal(kiln_archive_link_resolve("r//../x", "y", true, &b, &err), 0);
+    assert_string_equal(b.data, "y");
+    assert_int_equal(kiln_archive_link_resolve("../d/x", "y", true, &b, &err), -1);
     kiln_buf_free(&b);
 }
 

@@ -196,39 +196,55 @@ int kiln_spec_parse(const char *spec, const char *what, struct kiln_spec *s, str
     return -1;
 }
 
+/* Appends the components of text[0..n) to out, "." dropped and ".." taking
+ * the last one off; fails when ".." would leave the top. */
+static int push_components(struct kiln_buf *out, const char *text, size_t n, bool *escapes,
+                           struct kiln_error *err)
+{
+    for (const char *p = text, *end = text + n; p < end;) {
+        while (p < end && *p == '/')
+            p++;
+        const char *c = p;
+        while (p < end && *p != '/')
+            p++;
+        size_t l = (size_t)(p - c);
+        if (l == 0 || (l == 1 && c[0] == '.'))
+            continue;
+        if (l == 2 && c[0] == '.' && c[1] == '.') {
+            if (!out->len) {
+                *escapes = true;
+                return -1;
+            }
+            char *up = strrchr(out->data, '/');
+            out->len = up ? (size_t)(up - out->data) : 0;
+            out->data[out->len] = '\0';
+            continue;
+        }
+        if ((out->len && kiln_buf_append(out, "/", 1, err) < 0) ||
+            kiln_buf_append(out, c, l, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int kiln_archive_link_resolve(const char *member, const char *target, bool symlink,
                               struct kiln_buf *out, struct kiln_error *err)
 {
     kiln_buf_free(out);
     if (kiln_buf_append(out, "", 0, err) < 0)
         return -1;
+    bool escapes = false;
     /* a symlink's target is relative to its directory; a hardlink's to the archive */
-    if (symlink && target[0] != '/') {
-        const char *slash = strrchr(member, '/');
-        if (slash && kiln_buf_append(out, member, (size_t)(slash - member), err) < 0)
-            return -1;
-    }
-    for (const char *p = target; *p;) {
-        while (*p == '/')
-            p++;
-        const char *c = p;
-        while (*p && *p != '/')
-            p++;
-        size_t n = (size_t)(p - c);
-        if (n == 0 || (n == 1 && c[0] == '.'))
-            continue;
-        if (n == 2 && c[0] == '.' && c[1] == '.') {
-            char *up = out->len ? strrchr(out->data, '/') : NULL;
-            if (!out->len)
-                return kiln_fail(err, KILN_ERR_INPUT,
-                                 "link '%s' -> '%s' points outside the archive", member, target);
-            out->len = up ? (size_t)(up - out->data) : 0;
-            out->data[out->len] = '\0';
-            continue;
-        }
-        if ((out->len && kiln_buf_append(out, "/", 1, err) < 0) ||
-            kiln_buf_append(out, c, n, err) < 0)
-            return -1;
-    }
+    const char *slash = strrchr(member, '/');
+    if (symlink && target[0] != '/' && slash &&
+        push_components(out, member, (size_t)(slash - member), &escapes, err) < 0)
+        goto fail;
+    if (push_components(out, target, strlen(target), &escapes, err) < 0)
+        goto fail;
     return 0;
+fail:
+    if (escapes)
+        kiln_fail(err, KILN_ERR_INPUT, "link '%s' -> '%s' points outside the archive", member,
+                  target);
+    return -1;
 }
