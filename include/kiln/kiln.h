@@ -197,8 +197,10 @@ KILN_API void kiln_build_set_tar_limits(kiln_build *b, uint64_t max_bytes, uint6
 /* Keep extended attributes (default true). */
 KILN_API void kiln_build_set_xattrs(kiln_build *b, bool keep);
 
-/* "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE",
- * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote). */
+/* "oci:DIR[:NAME]", "oci-archive:FILE[:NAME]", "docker-archive:FILE[:REF]"
+ * (REF: the image's only RepoTag, in place of the -t tags),
+ * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote).
+ * The path ends at the first ':' (see enum kiln_transport). */
 KILN_API int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err);
 
 /* Transfer progress of a push or pull, reported as it happens (from any
@@ -298,8 +300,10 @@ struct kiln_image_entry {
 };
 /* Lists the images that "oci:DIR", "oci-archive:FILE" or "docker-archive:FILE"
  * holds, in their order: one entry per manifest of index.json, or per RepoTag
- * (one if none) of manifest.json. With oci:DIR:TAG, only the entries named
- * TAG. Reads only the JSON documents, each checked against its digest. Free
+ * (one if none) of each image of manifest.json (every image: docker save and
+ * podman save --multi-image-archive write several, a shared layer once). With
+ * oci:DIR:TAG, only the entries named TAG; with docker-archive:FILE:REF, the
+ * entry of that name; with :@INDEX, those of the image at that position. Reads only the JSON documents, each checked against its digest. Free
  * *entries with kiln_image_list_free(), also when it returns -1: an entry
  * whose documents cannot be read is listed with platforms == NULL, the
  * others as usual, and the call returns -1 with err naming the broken
