@@ -20,12 +20,12 @@ _kiln_options()
               --workdir --user --port --volume --label --annotation --stop-signal --author
               --platform -t --tag --source-date-epoch --compression --compression-level
               -j --jobs --no-xattrs --max-bytes --max-entries -o --output --push-jobs
-              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+              --digestfile -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         copy)
-            echo "--platform --src-creds --dest-creds -j --jobs -q --quiet -v --verbose
+            echo "--platform --digestfile --src-creds --dest-creds -j --jobs -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
         index)
-            echo "-o --output -j --jobs -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+            echo "-o --output --digestfile -j --jobs -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         inspect)
             echo "--raw --config --format --platform -h --help $_kiln_remote_opts" ;;
         digest)
@@ -55,7 +55,8 @@ _kiln_takes_value()
             --stop-signal | --author | --platform | -t | --tag | --source-date-epoch | \
             --compression | --compression-level | -j | --jobs | --max-bytes | --max-entries | \
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
-            --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username)
+            --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
+            --digestfile)
             return 0 ;;
     esac
     return 1

@@ -9,6 +9,20 @@
  *   - The library never prints and never exits. Warnings and progress reach
  *     the caller through the log callback set with kiln_build_set_log().
  *   - Free functions accept NULL.
+ *   - ABI: objects are opaque (kiln_build) or set through functions; the
+ *     option structs a program fills (kiln_remote_opts, kiln_dockerfile_opts)
+ *     start with a `size` member and only ever grow at their end, so a
+ *     program built against an older header keeps working with a newer
+ *     library (the fields it does not know keep their defaults). Structs the
+ *     library fills for a callback (kiln_progress) also only grow at the end.
+ *     kiln_version_number() tells the library's version at run time.
+ *
+ *   - The environment the library reads: TMPDIR (temporary files; /tmp when
+ *     unset), the auth files' conventional places when no authfile is given
+ *     (DOCKER_CONFIG, HOME, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, as docker and
+ *     podman read them), LD_PRELOAD and PSEUDO_DISABLED (to tell that pseudo
+ *     is active), and the variables a Dockerfile build arg names without a
+ *     value. Nothing else: the CLI passes its own settings as options.
  *
  * A build turns inputs (directory trees, tarballs) into one image layer each,
  * streams every layer once through tar -> sha256 (diff_id) -> compressor ->
@@ -160,6 +174,7 @@ KILN_API int kiln_build_set_config_json(kiln_build *b, const char *json, struct 
  * kiln_dockerfile_free() after kiln_build_run(). Unused build args are
  * reported through the log callback as warnings, as docker does. */
 struct kiln_dockerfile_opts {
+    size_t size; /* sizeof(struct kiln_dockerfile_opts); 0 is taken as this version's */
     const char *file;              /* the Dockerfile; NULL: CONTEXT/Dockerfile; "-": stdin */
     const char *context;           /* the build context directory (.dockerignore applies) */
     const char *const *build_args; /* "NAME=VALUE" or "NAME" (value from the environment) */
@@ -215,8 +230,11 @@ struct kiln_progress {
 typedef void (*kiln_progress_fn)(void *userdata, const struct kiln_progress *p);
 
 /* How kiln talks to registries. Strings are borrowed, not copied: they must
- * outlive the calls that use them. Secrets are never logged. */
+ * outlive the calls that use them. Secrets are never logged. Fill it with
+ * kiln_remote_opts_init(), then set fields: later versions add fields at the
+ * end, and `size` tells the library how many of them a program knows. */
 struct kiln_remote_opts {
+    size_t size;            /* sizeof(struct kiln_remote_opts) of the caller's header */
     const char *creds;      /* "USER[:PASSWORD]" for every registry, or NULL */
     const char *src_creds;  /* kiln_copy: for the source only */
     const char *dest_creds; /* kiln_copy: for the destination only */
@@ -233,8 +251,12 @@ struct kiln_remote_opts {
     void *log_userdata;
     kiln_progress_fn progress; /* may be NULL */
     void *progress_userdata;
+    unsigned stall_seconds; /* a transfer under 1 byte/s this long is retried (default 60) */
 };
-KILN_API void kiln_remote_opts_init(struct kiln_remote_opts *o);
+/* Fills o with the defaults. A macro, so that the library learns the size of
+ * the struct the program was compiled with, and writes no further. */
+#define kiln_remote_opts_init(o) kiln_remote_opts_init_size((o), sizeof(*(o)))
+KILN_API void kiln_remote_opts_init_size(struct kiln_remote_opts *o, size_t size);
 KILN_API void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o);
 
 /* Copies an image (or a whole multi-platform index) between transports.

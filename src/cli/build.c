@@ -64,6 +64,7 @@ static const char help[] =
     "                            docker://HOST/REPO:TAG (push); a path ends at its first ':'\n"
     "                            (write a ':' in it as \\:)\n"
     "  --push-jobs N             parallel blob uploads (default 4)\n"
+    "  --digestfile FILE         also write the manifest digest to FILE (no newline)\n"
     "Other:\n"
     "  -q, --quiet               no warnings on stderr\n"
     "  -v, --verbose             report each layer on stderr\n"
@@ -99,6 +100,7 @@ enum {
     OPT_MAX_ENTRIES,
     OPT_BUILD_ARG,
     OPT_TARGET,
+    OPT_DIGESTFILE,
 };
 
 static const struct option options[] = {
@@ -134,6 +136,7 @@ static const struct option options[] = {
     { "jobs", required_argument, NULL, 'j' },
     { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
     { "output", required_argument, NULL, 'o' },
+    { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "debug", no_argument, NULL, OPT_DEBUG },
@@ -209,6 +212,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     unsigned long long max_bytes = 64ULL << 30, max_entries = 10000000;
     /* Dockerfile mode */
     const char *dockerfile = NULL, *target = NULL, *platform = NULL, *input_opt = NULL;
+    const char *digestfile = NULL;
     const char **build_args = calloc((size_t)argc + 1, sizeof(*build_args));
     size_t nbuild_args = 0;
     if (!build_args) {
@@ -267,6 +271,9 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             break;
         case OPT_TARGET:
             target = optarg;
+            break;
+        case OPT_DIGESTFILE:
+            digestfile = optarg;
             break;
         case OPT_SDE:
             sde = optarg;
@@ -366,7 +373,8 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     kiln_build_set_tar_limits(b, max_bytes, max_entries);
     kiln_dockerfile *df = NULL;
     if (rc == 0 && context) {
-        struct kiln_dockerfile_opts dopts = {.file = dockerfile,
+        struct kiln_dockerfile_opts dopts = {.size = sizeof(dopts),
+                                             .file = dockerfile,
                                              .context = context,
                                              .build_args = build_args,
                                              .nbuild_args = nbuild_args,
@@ -377,8 +385,12 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
                                              .log_userdata = g};
         rc = kiln_dockerfile_build(b, &dopts, &df, &err);
     }
+    if (rc == 0 && digestfile)
+        rc = cli_digestfile_check(digestfile, &err);
     if (rc == 0)
         rc = kiln_build_run(b, digest, &err);
+    if (rc == 0 && digestfile)
+        rc = cli_digestfile_write(digestfile, digest, &err);
     kiln_build_free(b);
     kiln_dockerfile_free(df);
     free(build_args);

@@ -79,6 +79,20 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
  * '?' and ':', naming the word and, for a prefix, the options it begins. */
 int cli_bad_option(const char *cmd, int opt, char **argv, struct kiln_error *err);
 
+/* --digestfile FILE: checked before the operation (its directory must be
+ * writable, so that a push is not done for nothing), then written with the
+ * digest and no newline, atomically (digestfile.c). */
+int cli_digestfile_check(const char *path, struct kiln_error *err);
+int cli_digestfile_write(const char *path, const char *digest, struct kiln_error *err);
+
+/* --format '{{…}}': a subset of Go templates over the JSON of --format json
+ * (template.c; the syntax is in kiln-inspect(1)). Render returns a malloc'ed
+ * string, or NULL when out of memory or json_text is not JSON. */
+struct cli_template;
+int cli_template_parse(const char *src, struct cli_template **out, struct kiln_error *err);
+char *cli_template_render(const struct cli_template *t, const char *json_text);
+void cli_template_free(struct cli_template *t);
+
 /* Prints "kiln: MESSAGE" on stderr and returns the exit code for the error. */
 int cli_report(const struct kiln_error *err);
 void cli_log(void *userdata, enum kiln_log_level level, const char *message);

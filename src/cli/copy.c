@@ -16,6 +16,7 @@ static const char help[] =
     "\n"
     "Options:\n"
     "  --platform OS/ARCH[/VAR]  copy only this platform's image of an index\n"
+    "  --digestfile FILE         also write the digest to FILE (no newline)\n"
     "  --src-creds USER[:PASS]   credentials for the source registry\n"
     "  --dest-creds USER[:PASS]  credentials for the destination registry\n"
     "  -j, --jobs N              parallel blob transfers (default 4)\n"
@@ -24,13 +25,14 @@ static const char help[] =
 
 int cmd_copy(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_PLATFORM = 1, OPT_DEBUG };
+    enum { OPT_PLATFORM = 1, OPT_DEBUG, OPT_DIGESTFILE };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "src-creds", required_argument, NULL, OPT_SRC_CREDS },
         { "dest-creds", required_argument, NULL, OPT_DEST_CREDS },
         { "jobs", required_argument, NULL, 'j' },
         { "platform", required_argument, NULL, OPT_PLATFORM },
+        { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "debug", no_argument, NULL, OPT_DEBUG },
@@ -40,7 +42,7 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
     cli_remote_setup(&ro, g, true);
-    const char *platform = NULL;
+    const char *platform = NULL, *digestfile = NULL;
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
@@ -53,6 +55,9 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         switch (opt) {
         case OPT_PLATFORM:
             platform = optarg;
+            break;
+        case OPT_DIGESTFILE:
+            digestfile = optarg;
             break;
         case 'q':
             g->verbosity = -1;
@@ -74,9 +79,13 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     if (rc == 0 && argc - optind != 2) {
         rc = cli_usage(&err, "copy", "expected SOURCE and DESTINATION; run 'kiln copy --help'");
     }
+    if (rc == 0 && digestfile)
+        rc = cli_digestfile_check(digestfile, &err);
     char digest[KILN_DIGEST_MAX];
     if (rc == 0)
         rc = kiln_copy(argv[optind], argv[optind + 1], platform, &ro, digest, &err);
+    if (rc == 0 && digestfile)
+        rc = cli_digestfile_write(digestfile, digest, &err);
     if (rc < 0)
         return cli_report(&err);
     printf("%s\n", digest);

@@ -16,16 +16,18 @@ static const char help[] =
     "\n"
     "Options:\n"
     "  -o, --output DEST         where the index goes\n"
+    "  --digestfile FILE         also write the index digest to FILE (no newline)\n"
     "  -j, --jobs N              parallel blob transfers (default 4)\n"
     "  -q, --quiet, -v, --verbose\n"
     "  -h, --help\n" CLI_REMOTE_HELP;
 
 int cmd_index(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_DEBUG = 1 };
+    enum { OPT_DEBUG = 1, OPT_DIGESTFILE };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "output", required_argument, NULL, 'o' },
+        { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
         { "jobs", required_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
@@ -36,7 +38,7 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
     struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
     cli_remote_setup(&ro, g, true);
-    const char *dest = NULL;
+    const char *dest = NULL, *digestfile = NULL;
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
@@ -49,6 +51,9 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
         switch (opt) {
         case 'o':
             dest = optarg;
+            break;
+        case OPT_DIGESTFILE:
+            digestfile = optarg;
             break;
         case 'q':
             g->verbosity = -1;
@@ -71,10 +76,14 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
         rc = cli_usage(&err, "index",
                        "expected -o DEST and at least one IMAGE; run 'kiln index --help'");
     }
+    if (rc == 0 && digestfile)
+        rc = cli_digestfile_check(digestfile, &err);
     char digest[KILN_DIGEST_MAX];
     if (rc == 0)
         rc = kiln_index((const char *const *)argv + optind, (size_t)(argc - optind), dest, &ro,
                         digest, &err);
+    if (rc == 0 && digestfile)
+        rc = cli_digestfile_write(digestfile, digest, &err);
     if (rc < 0)
         return cli_report(&err);
     printf("%s\n", digest);

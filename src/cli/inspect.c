@@ -18,6 +18,8 @@ static const char help[] =
     "  --raw                     print the exact manifest (or index) bytes\n"
     "  --config                  print the image config JSON\n"
     "  --format json             the summary as JSON\n"
+    "  --format TEMPLATE         fields of that JSON, Go-template style: '{{.Digest}}',\n"
+    "                            '{{index .Labels \"k\"}}', '{{range .Layers}}{{.Digest}} {{end}}'\n"
     "  --platform OS/ARCH[/VAR]  one image of a multi-platform index\n"
     "  -h, --help\n" CLI_REMOTE_HELP;
 
@@ -43,6 +45,7 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
     struct kiln_remote_opts ro;
     cli_remote_setup(&ro, g, false);
     const char *platform = NULL;
+    struct cli_template *tmpl = NULL;
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
@@ -60,13 +63,15 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
             what = KILN_INSPECT_CONFIG;
             break;
         case OPT_FORMAT:
-            if (strcmp(optarg, "json")) {
-                err.code = KILN_ERR_USAGE;
-                snprintf(err.message, sizeof(err.message),
-                         "%s: --format '%s': only json is supported", cmd, optarg);
+            what = KILN_INSPECT_JSON;
+            cli_template_free(tmpl);
+            tmpl = NULL;
+            if (strcmp(optarg, "json") && cli_template_parse(optarg, &tmpl, &err) < 0) {
+                char m[sizeof(err.message)];
+                snprintf(m, sizeof(m), "%s", err.message);
+                snprintf(err.message, sizeof(err.message), "%s: %s", cmd, m);
                 rc = -1;
-            } else
-                what = KILN_INSPECT_JSON;
+            }
             break;
         case OPT_PLATFORM:
             platform = optarg;
@@ -78,6 +83,7 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
             g->verbosity = 2;
             break;
         case 'h':
+            cli_template_free(tmpl);
             fputs(usage, stdout);
             return EXIT_OK;
         default:
@@ -95,9 +101,24 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
     size_t len = 0;
     if (rc == 0)
         rc = kiln_inspect(argv[optind], what, platform, &ro, &out, &len, &err);
+    if (rc == 0 && tmpl) {
+        char *r = cli_template_render(tmpl, out);
+        free(out);
+        out = r;
+        len = r ? strlen(r) : 0;
+        if (!r) {
+            err.code = KILN_ERR_NOMEM;
+            snprintf(err.message, sizeof(err.message), "%s: --format: out of memory", cmd);
+            rc = -1;
+        }
+    }
+    bool newline = tmpl != NULL;
+    cli_template_free(tmpl);
     if (rc < 0)
         return cli_report(&err);
     fwrite(out, 1, len, stdout);
+    if (newline)
+        fputc('\n', stdout);
     free(out);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILURE_;
 }

@@ -23,6 +23,8 @@ static const char help[] =
     "\n"
     "Options:\n"
     "  --format json             the list as a JSON array\n"
+    "  --format TEMPLATE         one line per entry with fields of that JSON, Go-template\n"
+    "                            style: '{{.Name}} {{.Digest}} {{join .Platforms \",\"}}'\n"
     "  -h, --help\n";
 
 /* JSON string or null. Names come from JSON documents, so they are UTF-8. */
@@ -51,41 +53,72 @@ static bool broken(const struct kiln_image_entry *e)
     return !e->platforms;
 }
 
+/* One entry as a JSON object, on one line. */
+static void entry_json(FILE *f, const struct kiln_image_entry *e)
+{
+    fputs("{\"name\": ", f);
+    json_str(f, e->name);
+    fputs(", \"digest\": ", f);
+    json_str(f, e->digest);
+    fputs(", \"config\": ", f);
+    json_str(f, e->config_digest);
+    fputs(", \"mediaType\": ", f);
+    json_str(f, e->media_type);
+    if (broken(e))
+        fputs(", \"platforms\": null", f);
+    else
+        fputs(", \"platforms\": [", f);
+    const char *p = e->platforms ? e->platforms : "";
+    while (*p) {
+        char one[128];
+        size_t l = strcspn(p, ",");
+        snprintf(one, sizeof(one), "%.*s", (int)l, p);
+        fputs(p == e->platforms ? "" : ", ", f);
+        json_str(f, one);
+        p += l + (p[l] == ',');
+    }
+    if (broken(e))
+        fputs(", \"size\": null, \"created\": null, \"broken\": true}", f);
+    else {
+        fprintf(f, "], \"size\": %llu, \"created\": ", (unsigned long long)e->size);
+        json_str(f, e->created);
+        fputs(", \"broken\": false}", f);
+    }
+}
+
 static void print_json(const struct kiln_image_entry *e, size_t n)
 {
     fputs("[", stdout);
     for (size_t i = 0; i < n; i++) {
-        fputs(i ? ",\n  {" : "\n  {", stdout);
-        fputs("\"name\": ", stdout);
-        json_str(stdout, e[i].name);
-        fputs(", \"digest\": ", stdout);
-        json_str(stdout, e[i].digest);
-        fputs(", \"config\": ", stdout);
-        json_str(stdout, e[i].config_digest);
-        fputs(", \"mediaType\": ", stdout);
-        json_str(stdout, e[i].media_type);
-        if (broken(&e[i]))
-            fputs(", \"platforms\": null", stdout);
-        else
-            fputs(", \"platforms\": [", stdout);
-        const char *p = e[i].platforms ? e[i].platforms : "";
-        while (*p) {
-            char one[128];
-            size_t l = strcspn(p, ",");
-            snprintf(one, sizeof(one), "%.*s", (int)l, p);
-            fputs(p == e[i].platforms ? "" : ", ", stdout);
-            json_str(stdout, one);
-            p += l + (p[l] == ',');
-        }
-        if (broken(&e[i]))
-            fputs(", \"size\": null, \"created\": null, \"broken\": true}", stdout);
-        else {
-            printf("], \"size\": %llu, \"created\": ", (unsigned long long)e[i].size);
-            json_str(stdout, e[i].created);
-            fputs(", \"broken\": false}", stdout);
-        }
+        fputs(i ? ",\n  " : "\n  ", stdout);
+        entry_json(stdout, &e[i]);
     }
     fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+/* --format TEMPLATE: one line per entry. */
+static int print_template(const struct cli_template *t, const struct kiln_image_entry *e,
+                          size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *obj = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&obj, &len);
+        if (!m)
+            return -1;
+        entry_json(m, &e[i]);
+        if (fclose(m) != 0) {
+            free(obj);
+            return -1;
+        }
+        char *line = cli_template_render(t, obj);
+        free(obj);
+        if (!line)
+            return -1;
+        printf("%s\n", line);
+        free(line);
+    }
+    return 0;
 }
 
 /* "2023-11-14T22:13:20.123456Z" -> "2023-11-14T22:13:20Z" */
@@ -143,15 +176,23 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
     };
     struct kiln_error err = { 0 };
     bool json = false;
+    struct cli_template *tmpl = NULL;
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
         if (opt == OPT_FORMAT) {
-            if (strcmp(optarg, "json"))
-                rc = cli_usage(&err, "list", "--format: only json is supported");
-            json = true;
+            cli_template_free(tmpl);
+            tmpl = NULL;
+            json = !strcmp(optarg, "json");
+            if (!json && cli_template_parse(optarg, &tmpl, &err) < 0) {
+                char m[sizeof(err.message)];
+                snprintf(m, sizeof(m), "%s", err.message);
+                snprintf(err.message, sizeof(err.message), "list: %s", m);
+                rc = -1;
+            }
         } else if (opt == 'h') {
+            cli_template_free(tmpl);
             fputs(help, stdout);
             return EXIT_OK;
         } else
@@ -165,13 +206,21 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
         rc = kiln_list_images(argv[optind], &e, &n, &err);
     /* a listing with broken entries fails but keeps its entries: they are
      * printed, the broken ones marked, then the error that names them */
-    if (rc < 0 && !e)
+    if (rc < 0 && !e) {
+        cli_template_free(tmpl);
         return cli_report(&err);
-    if (json)
+    }
+    int pr = 0;
+    if (tmpl)
+        pr = print_template(tmpl, e, n);
+    else if (json)
         print_json(e, n);
     else
         print_table(e, n, kiln_transport_of(argv[optind]) == KILN_TRANSPORT_DOCKER_ARCHIVE);
     kiln_image_list_free(e, n);
-    int out = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILURE_;
+    cli_template_free(tmpl);
+    if (pr < 0)
+        fputs("kiln: list: --format: out of memory\n", stderr);
+    int out = fflush(stdout) == 0 && pr == 0 ? EXIT_OK : EXIT_FAILURE_;
     return rc < 0 ? cli_report(&err) : out;
 }

@@ -80,9 +80,22 @@ int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, stru
     }
 }
 
+/* A whole number from the environment, or def when unset, empty or not a number. */
+static unsigned env_uint(const char *name, unsigned def)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long n = v && *v ? strtoul(v, &end, 10) : 0;
+    return v && *v && !*end && n <= 3600000 ? (unsigned)n : def;
+}
+
 void cli_remote_setup(struct kiln_remote_opts *o, struct cli_globals *g, bool progress)
 {
     kiln_remote_opts_init(o);
+    /* the library reads no environment: the CLI passes these on (kiln-login(1),
+     * ENVIRONMENT) */
+    o->retry_base_ms = env_uint("KILN_RETRY_BASE_MS", o->retry_base_ms);
+    o->stall_seconds = env_uint("KILN_STALL_SECONDS", o->stall_seconds);
     o->log = cli_log;
     o->log_userdata = g;
     if (progress) {

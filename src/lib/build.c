@@ -61,6 +61,7 @@ struct kiln_build {
     kiln_log_fn log;
     void *log_userdata;
     char *from;                     /* base image reference */
+    struct kiln_src *base;          /* `from`, already opened (kiln_build_set_base) */
     struct kiln_reference *remotes; /* docker:// outputs */
     size_t nremotes;
     struct kiln_remote_opts remote;
@@ -107,6 +108,7 @@ void kiln_build_free(kiln_build *b)
         kiln_reference_free(&b->remotes[i]);
     free(b->remotes);
     free(b->from);
+    kiln_src_free(b->base);
     struct kiln_image_config *c = &b->cfg;
     free(c->author);
     free(c->user);
@@ -611,6 +613,8 @@ int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *v, struct 
     case KILN_SET_FROM:
         if (!*v)
             return kiln_fail(err, KILN_ERR_USAGE, "--from: empty reference");
+        kiln_src_free(b->base);
+        b->base = NULL;
         return replace_str(&b->from, v, err);
     case KILN_SET_TAG: {
         struct kiln_reference r;
@@ -686,7 +690,7 @@ void kiln_build_set_xattrs(kiln_build *b, bool keep)
 
 void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o)
 {
-    b->remote = *o;
+    kiln_remote_opts_get(o, &b->remote);
 }
 
 int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err)
@@ -881,31 +885,31 @@ static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
     return 0;
 }
 
+int kiln_build_set_base(kiln_build *b, const char *ref, struct kiln_src *s, struct kiln_error *err)
+{
+    if (kiln_build_set(b, KILN_SET_FROM, ref, err) < 0) {
+        kiln_src_free(s);
+        return -1;
+    }
+    b->base = s;
+    return 0;
+}
+
 /* Opens the base image: the platform asked for, else the host's from an
- * index, else whatever single image the reference names. */
+ * index, else whatever single image the reference names. One given by
+ * kiln_build_set_base is used once, as it is. */
 static int open_base(kiln_build *b, struct kiln_src **out, struct kiln_error *err)
 {
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(&b->remote, NULL, &ro);
-    char plat[96];
-    struct kiln_platform host;
-    const struct kiln_platform *p = b->have_platform ? &b->cfg.platform : NULL;
-    if (!p) {
-        kiln_platform_host(&host);
-        p = &host;
-    }
-    snprintf(plat, sizeof(plat), "%s/%s%s%s", p->os, p->arch, p->variant[0] ? "/" : "",
-             p->variant);
-    struct kiln_src *s = NULL;
+    char plat[KILN_PLATFORM_MAX];
+    struct kiln_src *s = TAKE_PTR(b->base);
     /* A single image of another platform is fine without --platform: the
      * image takes the base's platform. */
-    if (kiln_src_open(b->from, b->have_platform ? plat : NULL, &ro, &s, err) < 0)
+    if (!s && kiln_src_open_ex(b->from,
+                         b->have_platform ? kiln_platform_format(&b->cfg.platform, plat) : NULL,
+                         KILN_SRC_HOST_DEFAULT, &ro, &s, err) < 0)
         return kiln_error_prefix(err, "--from");
-    if (s->is_index) {
-        kiln_src_free(s);
-        if (kiln_src_open(b->from, plat, &ro, &s, err) < 0)
-            return kiln_error_prefix(err, "--from");
-    }
     struct kiln_src_image *bi = &s->images[0];
     if (bi->diff_ids.n != bi->nlayers) {
         kiln_src_free(s);
@@ -986,10 +990,9 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
      * write permission on its parent), else beside it. The staging
      * directory is held, so that a later writer can tell it from one that a
      * killed build left, and reclaim that. */
-    const char *tmp = getenv("TMPDIR");
     const struct kiln_output *first = b->noutputs ? &b->outputs[0] : NULL;
     _cleanup_free_ char *parent =
-        !first ? kiln_strdup(tmp && *tmp ? tmp : "/tmp", err)
+        !first ? kiln_strdup(kiln_tmpdir(), err)
         : first->kind == KILN_OUT_OCI && first->existed ? kiln_strdup(first->path, err)
                                                         : kiln_dirname(first->path, err);
     _cleanup_free_ char *stage_name = parent ? kiln_path_join(parent, KILN_STAGE_PREFIX, err) : NULL;

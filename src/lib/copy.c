@@ -7,15 +7,34 @@
 #include <string.h>
 
 #include "copy.h"
+#include "internal.h"
 
-void kiln_remote_opts_init(struct kiln_remote_opts *o)
+void kiln_remote_opts_init_size(struct kiln_remote_opts *o, size_t size)
 {
-    memset(o, 0, sizeof(*o));
-    o->tls_verify = true;
-    o->jobs = 4;
-    o->retries = 5;
-    const char *b = getenv("KILN_RETRY_BASE_MS");
-    o->retry_base_ms = b && *b ? (unsigned)strtoul(b, NULL, 10) : 200;
+    /* this version's defaults, of which the caller's struct gets its part */
+    struct kiln_remote_opts d = {.size = sizeof(d),
+                                 .tls_verify = true,
+                                 .jobs = 4,
+                                 .retries = 5,
+                                 .retry_base_ms = 200,
+                                 .stall_seconds = 60};
+    size_t n = size < sizeof(d) ? size : sizeof(d);
+    memcpy(o, &d, n);
+    if (n >= sizeof(o->size))
+        o->size = n;
+}
+
+const struct kiln_remote_opts *kiln_remote_opts_get(const struct kiln_remote_opts *o,
+                                                    struct kiln_remote_opts *local)
+{
+    kiln_remote_opts_init(local);
+    if (!o)
+        return local;
+    /* what the caller's struct holds (an older, smaller one: its fields only) */
+    size_t n = o->size && o->size < sizeof(*o) ? o->size : sizeof(*o);
+    memcpy(local, o, n);
+    local->size = sizeof(*local);
+    return local;
 }
 
 void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds,
@@ -25,6 +44,7 @@ void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds
     ro->tls.verify = o->tls_verify;
     ro->tls.ca_file = (char *)o->ca_file;
     ro->tls.cert_dir = (char *)o->cert_dir;
+    ro->tls.stall_seconds = o->stall_seconds;
     ro->insecure = o->insecure;
     ro->creds = (char *)(creds ? creds : o->creds);
     ro->authfile = (char *)o->authfile;
@@ -304,11 +324,8 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
               const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
               struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     struct kiln_reference dref = {0};
     bool remote_dest = kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER;
     if (remote_dest && kiln_parse_docker_ref(dest, false, &dref, err) < 0)
@@ -341,10 +358,8 @@ static json_t *describe_image(const struct kiln_src_image *im)
     uint64_t total = 0;
     json_object_set_new(j, "digest", json_string(im->manifest_digest));
     json_object_set_new(j, "mediaType", json_string(im->media_type));
-    char plat[96];
-    snprintf(plat, sizeof(plat), "%s/%s%s%s", im->platform.os, im->platform.arch,
-             im->platform.variant[0] ? "/" : "", im->platform.variant);
-    json_object_set_new(j, "platform", json_string(plat));
+    char plat[KILN_PLATFORM_MAX];
+    json_object_set_new(j, "platform", json_string(kiln_platform_format(&im->platform, plat)));
     char created[32];
     kiln_format_time(im->created, created);
     json_object_set_new(j, "created", json_string(created));
@@ -352,6 +367,27 @@ static json_t *describe_image(const struct kiln_src_image *im)
     json_object_set_new(c, "digest", json_string(im->config_digest));
     json_object_set_new(c, "size", json_integer((json_int_t)im->config.len));
     json_object_set_new(j, "config", c);
+    /* what scripts ask of an image (skopeo inspect's fields), from its config */
+    json_object_set_new(j, "os", json_string(im->platform.os));
+    json_object_set_new(j, "architecture", json_string(im->platform.arch));
+    if (im->platform.variant[0])
+        json_object_set_new(j, "variant", json_string(im->platform.variant));
+    json_t *cfg = json_loadb(im->config.data, im->config.len, 0, NULL);
+    json_t *cc = json_object_get(cfg, "config");
+    static const char *const keys[][2] = {
+        {"Labels", "labels"}, {"Env", "env"},   {"Entrypoint", "entrypoint"},
+        {"Cmd", "cmd"},       {"User", "user"}, {"WorkingDir", "workingDir"},
+        {"ExposedPorts", "exposedPorts"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        json_t *v = json_object_get(cc, keys[i][0]);
+        if (v && !json_is_null(v))
+            json_object_set(j, keys[i][1], v);
+    }
+    json_t *author = json_object_get(cfg, "author");
+    if (json_is_string(author))
+        json_object_set(j, "author", author);
+    json_decref(cfg);
     for (size_t i = 0; i < im->nlayers; i++) {
         json_t *l = json_object();
         json_object_set_new(l, "digest", json_string(im->layers[i].digest));
@@ -386,7 +422,7 @@ static int summary(const struct kiln_src *s, struct kiln_buf *b, struct kiln_err
                              s->index_digest, s->index_media_type, s->nimages);
     for (size_t k = 0; rc == 0 && k < s->nimages; k++) {
         const struct kiln_src_image *im = &s->images[k];
-        char created[32], sz[32];
+        char created[32], sz[32], plat[KILN_PLATFORM_MAX];
         kiln_format_time(im->created, created);
         uint64_t total = 0;
         for (size_t i = 0; i < im->nlayers; i++)
@@ -396,12 +432,11 @@ static int summary(const struct kiln_src *s, struct kiln_buf *b, struct kiln_err
             rc = kiln_buf_printf(b, err, "\n");
         if (rc == 0)
             rc = kiln_buf_printf(b, err,
-                                 "%sDigest:     %s\n%sMediaType:  %s\n%sPlatform:   %s/%s%s%s\n"
+                                 "%sDigest:     %s\n%sMediaType:  %s\n%sPlatform:   %s\n"
                                  "%sCreated:    %s\n%sConfig:     %s (%zu bytes)\n%sLayers:\n",
                                  ind, im->manifest_digest, ind, im->media_type, ind,
-                                 im->platform.os, im->platform.arch,
-                                 im->platform.variant[0] ? "/" : "", im->platform.variant, ind,
-                                 created, ind, im->config_digest, im->config.len, ind);
+                                 kiln_platform_format(&im->platform, plat), ind, created, ind,
+                                 im->config_digest, im->config.len, ind);
         for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
             human_size(im->layers[i].size, sz);
             rc = kiln_buf_printf(b, err, "%s  %s  %9s  %s\n", ind, im->layers[i].digest, sz,
@@ -415,22 +450,47 @@ static int summary(const struct kiln_src *s, struct kiln_buf *b, struct kiln_err
     return rc;
 }
 
+/* The digest of a registry's manifest from a HEAD request, which Docker Hub
+ * does not count against its pull limit: no manifest or config is read.
+ * Returns 1 when the registry gives no digest that way. */
+static int head_digest(const char *ref, const struct kiln_registry_opts *ro, char **out,
+                       size_t *len, struct kiln_error *err)
+{
+    struct kiln_reference r;
+    if (kiln_parse_docker_ref(ref, false, &r, err) < 0)
+        return -1;
+    struct kiln_registry *reg = NULL;
+    char digest[KILN_DIGEST_MAX], mt[128];
+    int rc = kiln_registry_open(r.domain, ro, &reg, err);
+    if (rc == 0)
+        rc = kiln_registry_head_manifest(reg, r.path, r.digest ? r.digest : r.tag, digest, mt, err);
+    kiln_registry_close(reg);
+    kiln_reference_free(&r);
+    if (rc != 0)
+        return rc;
+    struct kiln_buf b = {0};
+    if (kiln_buf_printf(&b, err, "%s\n", digest) < 0)
+        return -1;
+    *out = b.data;
+    *len = b.len;
+    return 0;
+}
+
 int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platform,
                  const struct kiln_remote_opts *o, char **out, size_t *len, struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
-    const char *plat = platform;
-    if (what == KILN_INSPECT_CONFIG && !plat) {
-        /* a config belongs to one image: the host's, when given an index */
+    if (what == KILN_INSPECT_DIGEST && !platform &&
+        kiln_transport_of(ref) == KILN_TRANSPORT_DOCKER) {
+        int r = head_digest(ref, &ro, out, len, err);
+        if (r <= 0)
+            return r;
     }
     struct kiln_src *s;
-    if (kiln_src_open(ref, plat, &ro, &s, err) < 0)
+    if (kiln_src_open(ref, platform, &ro, &s, err) < 0)
         return -1;
     struct kiln_buf b = {0};
     int rc = 0;
@@ -491,11 +551,8 @@ int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platf
 int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,
                    struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     struct kiln_reference r;
     if (kiln_parse_docker_ref(repo, true, &r, err) < 0)
         return -1;
@@ -541,8 +598,8 @@ static int registry_host(const char *in, char *out, size_t n, struct kiln_error 
     for (char *q = out; *q; q++)
         if (*q >= 'A' && *q <= 'Z')
             *q = (char)(*q - 'A' + 'a');
-    if (!strcmp(out, "index.docker.io") || !strcmp(out, "registry-1.docker.io"))
-        snprintf(out, n, "docker.io");
+    if (kiln_is_docker_hub(out))
+        snprintf(out, n, "%s", KILN_HUB_DOMAIN);
     return 0;
 }
 
@@ -554,11 +611,8 @@ int kiln_login(const char *registry, const char *user, const char *password,
         return -1;
     if (!user || !*user)
         return kiln_fail(err, KILN_ERR_USAGE, "login %s: a user name is required", host);
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     size_t n = strlen(user) + strlen(password ? password : "") + 2;
     char *creds = kiln_xmalloc(n, err);
     if (!creds)
@@ -608,11 +662,8 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
                const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
                struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     if (!nsrcs)
         return kiln_fail(err, KILN_ERR_USAGE, "index: name at least one image");
     struct kiln_registry_opts ro;
@@ -629,13 +680,12 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
         for (size_t k = 0; rc == 0 && k < src[i]->nimages; k++) {
             struct kiln_src_image *im = &src[i]->images[k];
             for (size_t j = 0; j < nimgs; j++)
-                if (!strcmp(imgs[j].platform.os, im->platform.os) &&
-                    !strcmp(imgs[j].platform.arch, im->platform.arch) &&
-                    !strcmp(imgs[j].platform.variant, im->platform.variant))
+                if (kiln_platform_equal(&imgs[j].platform, &im->platform)) {
+                    char ps[KILN_PLATFORM_MAX];
                     rc = kiln_fail(err, KILN_ERR_INPUT,
-                                   "index: %s and an earlier image are both %s/%s%s%s", srcs[i],
-                                   im->platform.os, im->platform.arch,
-                                   im->platform.variant[0] ? "/" : "", im->platform.variant);
+                                   "index: %s and an earlier image are both %s", srcs[i],
+                                   kiln_platform_format(&im->platform, ps));
+                }
             for (size_t l = 0; rc == 0 && l < im->nlayers; l++)
                 rc = kiln_src_layer_path(src[i], &im->layers[l], err);
             if (rc < 0)
@@ -665,7 +715,7 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
                        "index: the images mix OCI and Docker manifests; registries such as "
                        "Quay refuse such lists: convert them to one family first");
     /* An OCI index, or a Docker manifest list for Docker-typed manifests. */
-    const char *mt = docker ? "application/vnd.docker.distribution.manifest.list.v2+json"
+    const char *mt = docker ? KILN_MT_DOCKER_LIST
                             : KILN_MT_OCI_INDEX;
     struct kiln_src comb = {.kind = KILN_SRC_LAYOUT, .spec = (char *)"index", .is_index = true,
                             .images = imgs, .nimages = nimgs};

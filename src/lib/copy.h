@@ -20,6 +20,11 @@ struct kiln_push_image {
     const char *base_mount_from;
 };
 
+/* The caller's options (NULL: the defaults) as a struct of this version's
+ * size in *local: fields an older caller's smaller struct lacks keep their
+ * defaults. Returns local. */
+const struct kiln_remote_opts *kiln_remote_opts_get(const struct kiln_remote_opts *o,
+                                                    struct kiln_remote_opts *local);
 void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds,
                              struct kiln_registry_opts *ro);
 /* Uploads every image's blobs (skipping what the repository has, mounting

@@ -175,6 +175,8 @@ static int op_push(bool dry, struct kiln_error *err)
     struct kiln_remote_opts o;
     kiln_remote_opts_init(&o);
     o.retries = 0;
+    if (getenv("KILN_STALL_SECONDS"))
+        o.stall_seconds = (unsigned)strtoul(getenv("KILN_STALL_SECONDS"), NULL, 10);
     char digest[KILN_DIGEST_MAX];
     return kiln_copy(src, dst, NULL, &o, digest, err);
 }
@@ -188,6 +190,8 @@ static int op_pull(bool dry, struct kiln_error *err)
     struct kiln_remote_opts o;
     kiln_remote_opts_init(&o);
     o.retries = 0;
+    if (getenv("KILN_STALL_SECONDS"))
+        o.stall_seconds = (unsigned)strtoul(getenv("KILN_STALL_SECONDS"), NULL, 10);
     char digest[KILN_DIGEST_MAX];
     return kiln_copy(src, dst, NULL, &o, digest, err);
 }

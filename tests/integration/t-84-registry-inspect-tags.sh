@@ -13,6 +13,7 @@ reg_rootfs "$T/rootfs" "inspect me"
 mkdir -p "$T/layer2"
 printf 'second layer\n' >"$T/layer2/two.txt"
 kiln_build --rootfs "$T/rootfs" --rootfs "$T/layer2" --source-date-epoch 1700000000 --cmd '["/bin/cat","/hello.txt"]' \
+  --label org.example.team=platform --label tier=base \
   -t insp/app:1.0 -o "oci:$T/lay:1.0" -o "oci-archive:$T/img.oci.tar:1.0" -o "docker-archive:$T/img.docker.tar"
 D=$DIGEST
 CFG=$(layout_manifest "$T/lay" 1.0 | jq -r .config.digest)
@@ -62,6 +63,35 @@ for ref in "docker://$REG/insp/app:1.0" "docker://$REG/insp/app@$D" "oci:$T/lay:
     assert_match "(^|[^0-9])${l#*=}([^0-9]|$)|[0-9.]+ ?([kKMG]i?B|B)" "$line" "inspect $ref: the layer line has its size (${l#*=} bytes)"
   done
 done
+say "kiln digest of a registry image asks with HEAD (Docker Hub counts GETs against its pull limit)"
+M=$(registry_log_mark)
+run "$KILN" digest "docker://$REG/insp/app:1.0"
+assert_eq "0 $D" "$RC $OUT" "kiln digest docker://…:1.0"
+assert_eq 1 "$(registry_request_count '^HEAD /v2/insp/app/manifests/1.0' "$M")" "one HEAD of the manifest"
+assert_eq 0 "$(registry_request_count '^GET /v2/insp/app/(manifests|blobs)/' "$M")" "no manifest or blob is downloaded"
+run "$KILN" digest "docker://$REG/insp/app:nope"
+assert_eq 1 "$RC" "kiln digest of a missing tag exits 1"
+assert_match 'insp/app:nope' "$ERR" "the error names the reference"
+run "$KILN" digest "docker://$REG/insp/app@sha256:$(printf '0%.0s' $(seq 64))"
+assert_eq 1 "$RC" "kiln digest of a missing digest exits 1"
+M=$(registry_log_mark)
+run "$KILN" digest --platform "linux/$ARCH" "docker://$REG/insp/app:1.0"
+assert_eq "0 $D" "$RC $OUT" "kiln digest --platform of a single image reads the manifest (to check its platform)"
+say "--format TEMPLATE: the fields scripts ask for, as skopeo inspect --format gives them"
+F='{{.Digest}} {{.Os}}/{{.Architecture}} {{index .Labels "org.example.team"}} {{len .Labels}} {{.Labels}}'
+run skopeo inspect --tls-verify=false --format "$F" "docker://$REG/insp/app:1.0"
+assert_eq 0 "$RC" "skopeo inspect --format"; [ "$RC" -eq 0 ] || say "$ERR"
+SK=$OUT
+for ref in "docker://$REG/insp/app:1.0" "oci:$T/lay:1.0" "oci-archive:$T/img.oci.tar:1.0"; do
+  run "$KILN" inspect --format "$F" "$ref"
+  assert_eq "0 $SK" "$RC $OUT" "kiln inspect --format = skopeo inspect --format ($ref)"
+done
+run "$KILN" inspect --format '{{range .Layers}}{{.Digest}} {{end}}' "docker://$REG/insp/app:1.0"
+assert_eq "$(jq -r '[.layers[].digest] | join(" ")' "$T/raw.1") " "$OUT" "range over the layers"
+run "$KILN" inspect --format '{{.Digest' "docker://$REG/insp/app:1.0"
+assert_eq 2 "$RC" "a broken template is a usage error"
+assert_contains "expected '}}'" "$ERR" "that says what is wrong"
+
 run skopeo inspect --raw --tls-verify=false "docker://$REG/insp/app:1.0"
 assert_eq "$(cat "$T/raw.1")" "$OUT" "skopeo inspect --raw = kiln inspect --raw (docker://)"
 
@@ -105,3 +135,11 @@ assert_eq 250 "$(wc -l <"$T/tags.paged.raw")" "paged: no duplicates"
 N=$(proxy_request_count '^GET /v2/insp/many/tags/list' "$PM")
 [ "$N" -ge 3 ] && ok "paged: $N page requests" || not_ok "paged: at least 3 page requests" "$(proxy_requests "$PM")"
 assert_eq 0 "$(proxy_requests "$PM" | awk '$2 ~ /tags\/list/ && $3 != 200' | wc -l)" "paged: every page request succeeded"
+
+say "a registry that sends no Docker-Content-Digest: kiln reads the manifest and hashes it"
+set_faults '[{"method":"HEAD","path":"/manifests/","on":"all","action":"strip-header","header":"Docker-Content-Digest"}]'
+PM=$(proxy_log_mark)
+run "$KILN" digest "docker://$REG/insp/app:1.0"
+assert_eq "0 $D" "$RC $OUT" "kiln digest through the proxy: the same digest"
+assert_eq 1 "$(proxy_request_count '^HEAD /v2/insp/app/manifests/1.0' "$PM")" "it asked with HEAD first"
+assert_eq 1 "$(proxy_request_count '^GET /v2/insp/app/manifests/1.0' "$PM")" "then fell back to one GET"

@@ -69,6 +69,22 @@ assert_eq "app sees: base-release 1 / from the base / BASE=overridden APP=2" "$O
 run "$KILN" inspect --config "docker://$REG/team/app:1"
 check_config registry "$OUT"
 
+say "a Dockerfile FROM a registry image opens it once: one manifest read, each base layer downloaded once"
+mkdir -p "$T/dfctx"
+printf 'from the Dockerfile\n' >"$T/dfctx/df.txt"
+printf 'FROM %s\nCOPY df.txt /df.txt\nCMD ["/bin/sh", "-c", "cat /etc/release /df.txt"]\n' \
+  "$REG/library/base:1" >"$T/dfctx/Dockerfile"
+M=$(registry_log_mark)
+kiln_build -o "oci:$T/df-app:1" "$T/dfctx"
+assert_eq 1 "$(registry_request_count '^GET /v2/library/base/manifests/' "$M")" "the base manifest is read once"
+assert_eq 1 "$(registry_request_count "^GET /v2/library/base/blobs/$BASE_LAYER" "$M")" "the base layer is downloaded once (for the files and for the image)"
+assert_eq "$BASE_LAYER" "$(layout_manifest "$T/df-app" 1 | jq -r '.layers[0].digest')" "the Dockerfile image keeps the base layer"
+run "$KILN" copy "oci:$T/df-app:1" "docker-archive:$T/df-app.tar"
+run docker_ load -i "$T/df-app.tar"
+IMG=$(printf '%s' "$OUT" | sed -n 's/^Loaded image ID: //p')
+run docker_ run --rm --network none "$IMG"
+assert_eq "$(printf 'base-release 1\nfrom the Dockerfile')" "$OUT" "docker runs the Dockerfile image on the registry base"
+
 say "--from an index picks the platform (--platform), or the host's"
 run "$KILN" build --from "docker://$REG/library/base:1" --platform linux/arm64 --rootfs "$T/app" -o "oci:$T/x:1"
 assert_eq 1 "$RC" "a single amd64 base with --platform linux/arm64 is refused"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The C library as a user gets it: `cmake --install` into a prefix, the example
 # program compiled against it with pkg-config, run: it builds an image that
-# docker loads and runs, and pushes it to a registry.
+# docker loads and runs, and pushes it to a registry; a second puts an app on that
+# image as a registry base and writes it to a layout and the registry in one run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry/lib-registry.sh"
 need_root
-need cc pkg-config cmake nm
+need cc pkg-config cmake nm jq
 [ -x /bin/busybox ] || _missing busybox
 [ -n "${KILN_BUILD_DIR:-}" ] || fail "KILN_BUILD_DIR is not set"
 
@@ -61,3 +62,25 @@ run docker_ run --rm --network none example/libkiln:1
 assert_eq "hello from libkiln" "$OUT" "docker runs the image"
 run "$KILN" digest "docker://$REG/lib/example:1"
 assert_eq "$DIGEST" "$OUT" "the pushed manifest is the one built"
+
+say "an application on a registry base, written to a layout and to the registry by one run"
+run sh -c "cc -Wall -Wextra -Werror '$KILN_SOURCE_DIR/examples/libkiln/app-on-base.c' \$(pkg-config --cflags --libs kiln) -Wl,-rpath,$(pkg-config --variable=libdir kiln) -o '$T/app-on-base'"
+assert_eq 0 "$RC" "app-on-base compiles against the installed library"; [ "$RC" -eq 0 ] || say "$ERR"
+mkdir -p "$T/app/app"
+printf '#!/bin/sh\necho "app ($APP_MODE) on: $(cat /hello.txt)"\n' >"$T/app/app/run"
+chmod 755 "$T/app/app/run"
+BASE_LAYER=$("$KILN" inspect --raw "docker://$REG/lib/example:1" | jq -r '.layers[0].digest')
+M=$(registry_log_mark)
+run "$T/app-on-base" "docker://$REG/lib/example:1" "$T/app" "oci:$T/app-oci:1" "docker://$REG/lib/app:1"
+assert_eq 0 "$RC" "app-on-base builds"; [ "$RC" -eq 0 ] || say "$ERR"
+APP_DIGEST=$OUT
+assert_eq "$APP_DIGEST" "$(jq -r '.manifests[0].digest' "$T/app-oci/index.json")" "the layout holds the image built"
+run "$KILN" digest "docker://$REG/lib/app:1"
+assert_eq "$APP_DIGEST" "$OUT" "the registry holds the same image"
+assert_eq "$BASE_LAYER" "$(layout_manifest "$T/app-oci" 1 | jq -r '.layers[0].digest')" "the base layer is kept as it was"
+assert_eq 0 "$(registry_request_count "^PUT /v2/lib/app/blobs/uploads/.*digest=$BASE_LAYER" "$M")" "the base layer is not uploaded again"
+assert_eq 1 "$(registry_request_count "^POST /v2/lib/app/blobs/uploads/\?.*mount=$BASE_LAYER" "$M")" "it is mounted from the base's repository"
+run docker_reg pull "$REG/lib/app:1"
+assert_eq 0 "$RC" "docker pulls the app"
+run docker_reg run --rm --network none "$REG/lib/app:1"
+assert_eq "app (production) on: hello from libkiln" "$OUT" "docker runs the app on its base"

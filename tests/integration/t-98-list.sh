@@ -47,6 +47,9 @@ check_layout() {
   expected "$L" >"$T/exp"
   listed "oci:$L" >"$T/got" 2>"$T/got.err" || not_ok "$msg: kiln list --format json oci:$L exits 0" "$(cat "$T/got.err")"
   assert_same_text "$T/exp" "$T/got" "$msg: kiln list = index.json (names, digests, platforms, sizes, created)"
+  "$KILN" list --format '{{.Name}}|{{.Digest}}|{{join .Platforms ","}}|{{.Size}}|{{.Created}}' "oci:$L" >"$T/got.t" 2>&1 ||
+    not_ok "$msg: kiln list --format TEMPLATE exits 0" "$(cat "$T/got.t")"
+  assert_same_text "$T/exp" "$T/got.t" "$msg: kiln list --format TEMPLATE gives the same fields"
   [ -s "$T/exp" ] || not_ok "$msg: the layout lists something"
   "$KILN" list "oci:$L" >"$T/table" 2>&1 || true
   assert_eq "$(($(wc -l <"$T/exp") + 1))" "$(wc -l <"$T/table")" "$msg: the table has a header and one line per entry"
@@ -130,8 +133,9 @@ run "$KILN" list "docker://example.com/a"
 assert_eq 2 "$RC" "a registry is a usage error (kiln tags lists those)"
 run "$KILN" list "oci:$T/k" extra
 assert_eq 2 "$RC" "two REFs: usage error"
-run "$KILN" list --format yaml "oci:$T/k"
-assert_eq 2 "$RC" "--format yaml: usage error"
+run "$KILN" list --format '{{.Name' "oci:$T/k"
+assert_eq 2 "$RC" "--format with a broken template: usage error"
+assert_contains "expected '}}'" "$ERR" "the error says what is wrong with the template"
 cp -a "$T/k" "$T/bad"
 mb=$(blob "$T/bad" "$DARM"); chmod u+w "$mb"; printf ' ' >>"$mb"
 run "$KILN" list "oci:$T/bad"

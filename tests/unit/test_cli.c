@@ -1,6 +1,7 @@
 /* Unit tests: the CLI's option parsing (src/cli/options.c) takes long
  * options only in full, and names the word it refuses; its progress line
- * (src/cli/progress.c) shows no rate it cannot measure. */
+ * (src/cli/progress.c) shows no rate it cannot measure; --format templates
+ * (src/cli/template.c) render as Go's text/template does. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../src/cli/cli.h"
@@ -141,6 +143,74 @@ static void test_progress_line(void **state)
     assert_string_equal(line, "127.0.0.1:5000/team/app: 1/3 blobs, 1.0 kB / 335.4 kB, 2.0 kB/s");
 }
 
+static char *render(const char *tmpl, const char *json)
+{
+    struct kiln_error err = { 0 };
+    struct cli_template *t = NULL;
+    if (cli_template_parse(tmpl, &t, &err) < 0)
+        fail_msg("'%s' refused: %s", tmpl, err.message);
+    char *r = cli_template_render(t, json);
+    cli_template_free(t);
+    assert_non_null(r);
+    return r;
+}
+
+static void expect(const char *tmpl, const char *json, const char *want)
+{
+    char *r = render(tmpl, json);
+    if (strcmp(r, want))
+        fail_msg("'%s' gave '%s', not '%s'", tmpl, r, want);
+    free(r);
+}
+
+static void tmpl_refused(const char *tmpl, const char *what)
+{
+    struct kiln_error err = { 0 };
+    struct cli_template *t = NULL;
+    if (cli_template_parse(tmpl, &t, &err) == 0)
+        fail_msg("'%s' was accepted", tmpl);
+    assert_int_equal(err.code, KILN_ERR_USAGE);
+    if (!strstr(err.message, what) || !strstr(err.message, tmpl))
+        fail_msg("the error for '%s' does not say '%s' and name it: %s", tmpl, what, err.message);
+}
+
+static void test_template(void **state)
+{
+    (void)state;
+    const char *img = "{\"digest\":\"sha256:ab\",\"os\":\"linux\",\"size\":42,"
+                      "\"labels\":{\"b\":\"2\",\"a\":\"1\",\"A\":\"x\"},\"env\":[\"P=/bin\",\"X=1\"],"
+                      "\"layers\":[{\"digest\":\"l1\",\"size\":1},{\"digest\":\"l2\",\"size\":2}],"
+                      "\"variant\":\"\",\"ok\":true,\"none\":null}";
+    expect("{{.Digest}}", img, "sha256:ab");         /* a key in any case */
+    expect("{{.digest}} {{.OS}}", img, "sha256:ab linux");
+    expect("id={{.Size}}!", img, "id=42!");
+    expect("{{.Missing}}|{{.None}}", img, "|");       /* nothing for what is not there */
+    expect("{{.Labels}}", img, "map[A:x a:1 b:2]");   /* Go: keys sorted */
+    expect("{{.Env}}", img, "[P=/bin X=1]");
+    expect("{{index .Labels \"a\"}}{{index .Labels \"A\"}}", img, "1x"); /* exact keys */
+    expect("{{index .Layers 1}}", img, "map[digest:l2 size:2]");
+    expect("{{json .Labels}}", img, "{\"b\":\"2\",\"a\":\"1\",\"A\":\"x\"}");
+    expect("{{json .Missing}}", img, "null");
+    expect("{{len .Layers}} {{len .Labels}} {{len .Digest}}", img, "2 3 9");
+    expect("{{range .Layers}}{{.Digest}}={{.Size}};{{end}}", img, "l1=1;l2=2;");
+    expect("{{range .Labels}}{{.}}{{end}}", img, "x12"); /* values in key order */
+    expect("{{join .Env \",\"}}", img, "P=/bin,X=1");
+    expect("{{if .Variant}}v{{else}}none{{end}} {{if .Ok}}yes{{end}}", img, "none yes");
+    expect("{{if .Layers}}{{range .Layers}}[{{.digest}}]{{end}}{{end}}", img, "[l1][l2]");
+    expect("a  {{- .Os -}}  b", img, "alinuxb");        /* trim markers */
+    expect("{{range .Layers -}}\n  {{.Digest}}\n{{- end}}", img, "l1l2");
+    expect("plain text", img, "plain text");
+    expect("{{.Os}}{{\"\\t\"}}{{.Size}}{{\"\\n\"}}", img, "linux\t42\n");
+    expect("{{.}}", "\"just a string\"", "just a string");
+    tmpl_refused("{{.Digest", "expected '}}'");
+    tmpl_refused("{{nosuch .X}}", "unknown function");
+    tmpl_refused("{{range .Layers}}x", "missing {{end}}");
+    tmpl_refused("{{end}}", "without {{range}}");
+    tmpl_refused("{{index .Labels a}}", "quoted string");
+    tmpl_refused("{{.A.}}", "field name");
+    tmpl_refused("{{Digest}}", "unknown function");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_prefixes_refused),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_progress_line),
+        cmocka_unit_test(test_template),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "copy.h"
 #include "internal.h"
 
 static void set_ok(kiln_build *b, enum kiln_setting s, const char *v)
@@ -562,6 +563,47 @@ static void test_normalise_member_path(void **state)
     kiln_buf_free(&out);
 }
 
+/* A program built against an older header has a smaller kiln_remote_opts
+ * (here: without stall_seconds, the last field). The library must write no
+ * byte past it, and take the defaults for what it lacks. */
+struct old_remote_opts {
+    struct {
+        char bytes[offsetof(struct kiln_remote_opts, stall_seconds)];
+    } opts;
+    unsigned char canary[16];
+};
+
+static void test_remote_opts_abi(void **state)
+{
+    (void)state;
+    struct old_remote_opts old;
+    memset(&old, 0xA5, sizeof(old));
+    struct kiln_remote_opts *o = (struct kiln_remote_opts *)&old.opts;
+    kiln_remote_opts_init_size(o, sizeof(old.opts));
+    for (size_t i = 0; i < sizeof(old.canary); i++)
+        assert_int_equal(old.canary[i], 0xA5);
+    assert_int_equal(o->size, sizeof(old.opts));
+    assert_true(o->tls_verify);
+    assert_int_equal(o->retries, 5);
+    o->retries = 2;
+    struct kiln_remote_opts local;
+    const struct kiln_remote_opts *g = kiln_remote_opts_get(o, &local);
+    assert_ptr_equal(g, &local);
+    assert_int_equal(local.size, sizeof(local));
+    assert_int_equal(local.retries, 2);        /* the caller's */
+    assert_int_equal(local.stall_seconds, 60); /* not in its struct: the default */
+    /* the macro, with this header's struct */
+    struct kiln_remote_opts cur;
+    memset(&cur, 0xA5, sizeof(cur));
+    kiln_remote_opts_init(&cur);
+    assert_int_equal(cur.size, sizeof(cur));
+    assert_int_equal(cur.stall_seconds, 60);
+    assert_null(cur.creds);
+    /* NULL: the defaults */
+    g = kiln_remote_opts_get(NULL, &local);
+    assert_int_equal(g->jobs, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_run_needs_inputs_and_outputs),
         cmocka_unit_test(test_settings_reach_config),
         cmocka_unit_test(test_normalise_member_path),
+        cmocka_unit_test(test_remote_opts_abi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "../internal.h"
+#include "base.h"
 
 static int grow(struct kiln_buf *b, size_t extra, struct kiln_error *err)
 {

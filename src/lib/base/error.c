@@ -4,7 +4,7 @@
 #include <unistd.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "base.h"
 
 static void vset(struct kiln_error *err, int code, const char *fmt, va_list ap) KILN_PRINTF(3, 0);
 static void vset(struct kiln_error *err, int code, const char *fmt, va_list ap)

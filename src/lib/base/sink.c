@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "sink.h"
 
 static int hash_write(struct kiln_sink *s, const void *p, size_t n, struct kiln_error *err)
 {

@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "sink.h" /* kiln_copy_or_link_checked */
 
 void *kiln_xmalloc(size_t n, struct kiln_error *err)
 {
@@ -40,6 +40,12 @@ int kiln_write_all(int fd, const void *p, size_t n, const char *what, struct kil
         n -= (size_t)w;
     }
     return 0;
+}
+
+const char *kiln_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
 }
 
 char *kiln_path_join(const char *a, const char *b, struct kiln_error *err)

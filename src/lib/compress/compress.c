@@ -18,7 +18,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "../internal.h"
+#include "compress.h"
 
 #define GZIP_DEFAULT_LEVEL 4 /* measured: docs/layer-format.md, "Compression levels" */
 #define ZSTD_DEFAULT_LEVEL 3

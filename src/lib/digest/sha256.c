@@ -3,7 +3,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "sha256.h"
 
 int kiln_sha256_init(struct kiln_sha256 *h, struct kiln_error *err)
 {
@@ -44,7 +44,7 @@ void kiln_sha256_free(struct kiln_sha256 *h)
 
 int kiln_sha256_buf(const void *p, size_t n, char out[KILN_DIGEST_MAX], struct kiln_error *err)
 {
-    struct kiln_sha256 h;
+    struct kiln_sha256 h = { 0 };
     if (kiln_sha256_init(&h, err) < 0)
         return -1;
     kiln_sha256_update(&h, p, n);

@@ -6,7 +6,7 @@
 #ifndef KILN_DOCKERFILE_H
 #define KILN_DOCKERFILE_H
 
-#include "../internal.h"
+#include "../base/base.h"
 
 /* One instruction, continuation lines joined. */
 struct df_instr {

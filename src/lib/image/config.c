@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../internal.h"
+#include "config.h"
 
 int kiln_strlist_push(struct kiln_strlist *l, const char *s, struct kiln_error *err)
 {
@@ -436,4 +436,9 @@ int kiln_manifest_json(enum kiln_manifest_kind kind, enum kiln_compression comp,
     if (oci && annotations && annotations->n)
         json_object_set_new(doc, "annotations", kv_object(annotations));
     return dump(doc, out, err);
+}
+
+bool kiln_media_type_is_index(const char *mt)
+{
+    return mt && (!strcmp(mt, KILN_MT_OCI_INDEX) || !strcmp(mt, KILN_MT_DOCKER_LIST));
 }

@@ -16,6 +16,7 @@
  *          our entry is taken out again (the one it displaced put back) and
  *          the blobs this commit added go unless an entry references them.
  */
+#include "../base/sink.h"
 #include "layout.h"
 
 #include <dirent.h>

@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "../internal.h"
+#include "output.h"
 
 #define KILN_LAYOUT_LOCK ".kiln-lock"
 #define KILN_STAGE_PREFIX ".kiln-stage-"

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "../internal.h"
 #include "transport.h"
 
 #define DOC_MAX    (4 * 1024 * 1024)
@@ -264,12 +265,6 @@ static json_t *load_blob(const struct lister *L, const char *digest, const char 
     return load_json(L, name, what, digest, max, err);
 }
 
-static bool is_index_type(const char *mt)
-{
-    return mt && (!strcmp(mt, KILN_MT_OCI_INDEX) ||
-                  !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json"));
-}
-
 /* What one entry gathers while its manifests are walked. */
 struct acc {
     struct kiln_strlist platforms;
@@ -279,12 +274,14 @@ struct acc {
 
 static int add_platform(struct acc *a, json_t *obj, struct kiln_error *err)
 {
-    const char *os = json_string_value(json_object_get(obj, "os"));
-    const char *arch = json_string_value(json_object_get(obj, "architecture"));
-    const char *var = json_string_value(json_object_get(obj, "variant"));
-    char p[128];
-    snprintf(p, sizeof(p), "%s/%s%s%s", os && *os ? os : "unknown",
-             arch && *arch ? arch : "unknown", var && *var ? "/" : "", var && *var ? var : "");
+    struct kiln_platform pl;
+    kiln_platform_from_json(obj, &pl);
+    if (!pl.os[0])
+        snprintf(pl.os, sizeof(pl.os), "unknown");
+    if (!pl.arch[0])
+        snprintf(pl.arch, sizeof(pl.arch), "unknown");
+    char p[KILN_PLATFORM_MAX];
+    kiln_platform_format(&pl, p);
     for (size_t i = 0; i < a->platforms.n; i++)
         if (!strcmp(a->platforms.v[i], p))
             return 0;
@@ -322,7 +319,7 @@ static int walk(const struct lister *L, json_t *d, int depth, struct acc *a,
         mt = json_string_value(json_object_get(m, "mediaType"));
     int rc = 0;
     json_t *children = json_object_get(m, "manifests");
-    if (is_index_type(mt) || (!mt && json_is_array(children))) {
+    if (kiln_media_type_is_index(mt) || (!mt && json_is_array(children))) {
         size_t i;
         json_t *c;
         json_array_foreach(children, i, c)

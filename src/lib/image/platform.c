@@ -1,8 +1,9 @@
 /* Platforms: Go's names (amd64, arm64, arm/v7 …), from what users type. */
+#include <jansson.h>
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "../internal.h"
+#include "platform.h"
 
 struct arch_alias {
     const char *name;
@@ -118,4 +119,36 @@ void kiln_platform_host(struct kiln_platform *p)
 #else
     snprintf(p->arch, sizeof(p->arch), "unknown");
 #endif
+}
+
+char *kiln_platform_format(const struct kiln_platform *p, char *out)
+{
+    snprintf(out, KILN_PLATFORM_MAX, "%s/%s%s%s", p->os, p->arch, p->variant[0] ? "/" : "",
+             p->variant);
+    return out;
+}
+
+void kiln_platform_from_json(const struct json_t *obj, struct kiln_platform *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *os = json_string_value(json_object_get(obj, "os"));
+    const char *arch = json_string_value(json_object_get(obj, "architecture"));
+    const char *var = json_string_value(json_object_get(obj, "variant"));
+    snprintf(out->os, sizeof(out->os), "%s", os ? os : "");
+    snprintf(out->arch, sizeof(out->arch), "%s", arch ? arch : "");
+    snprintf(out->variant, sizeof(out->variant), "%s", var ? var : "");
+}
+
+bool kiln_platform_match(const struct kiln_platform *want, const struct kiln_platform *have)
+{
+    if (strcmp(want->os, have->os) || strcmp(want->arch, have->arch))
+        return false;
+    if (!want->variant[0] || !strcmp(want->variant, have->variant))
+        return true;
+    return !strcmp(want->arch, "arm64") && !strcmp(want->variant, "v8") && !have->variant[0];
+}
+
+bool kiln_platform_equal(const struct kiln_platform *a, const struct kiln_platform *b)
+{
+    return !strcmp(a->os, b->os) && !strcmp(a->arch, b->arch) && !strcmp(a->variant, b->variant);
 }

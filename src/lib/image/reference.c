@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "reference.h"
 
 static bool alnum_lower(char c)
 {
@@ -107,6 +107,17 @@ void kiln_reference_free(struct kiln_reference *r)
     memset(r, 0, sizeof(*r));
 }
 
+bool kiln_is_docker_hub(const char *host)
+{
+    return !strcmp(host, KILN_HUB_DOMAIN) || !strcmp(host, KILN_HUB_API_HOST) ||
+           !strcmp(host, "index.docker.io");
+}
+
+const char *kiln_hub_canonical(const char *host)
+{
+    return kiln_is_docker_hub(host) ? KILN_HUB_DOMAIN : host;
+}
+
 int kiln_reference_parse(const char *text, struct kiln_reference *r, struct kiln_error *err)
 {
     memset(r, 0, sizeof(*r));
@@ -136,7 +147,7 @@ int kiln_reference_parse(const char *text, struct kiln_reference *r, struct kiln
                              "not starting with . or -)",
                              text, tag);
     }
-    const char *domain = "docker.io";
+    const char *domain = KILN_HUB_DOMAIN;
     char *path = s;
     char *first = strchr(s, '/');
     if (first) {
@@ -160,8 +171,7 @@ int kiln_reference_parse(const char *text, struct kiln_reference *r, struct kiln
             path = first + 1;
         }
     }
-    if (!strcmp(domain, "index.docker.io") || !strcmp(domain, "registry-1.docker.io"))
-        domain = "docker.io";
+    domain = kiln_hub_canonical(domain);
     if (!*path)
         return kiln_fail(err, KILN_ERR_USAGE, "reference '%s': no repository name", text);
     if (path[strlen(path) - 1] == '/' || strstr(path, "//"))
@@ -180,11 +190,11 @@ int kiln_reference_parse(const char *text, struct kiln_reference *r, struct kiln
             p++;
     }
     if (strlen(path) + strlen(domain) + 1 +
-            (!strcmp(domain, "docker.io") && !strchr(path, '/') ? 8 : 0) > 255)
+            (!strcmp(domain, KILN_HUB_DOMAIN) && !strchr(path, '/') ? 8 : 0) > 255)
         return kiln_fail(err, KILN_ERR_USAGE, "reference '%s': name longer than 255", text);
     struct kiln_buf full = {0};
     int rc = 0;
-    if (!strcmp(domain, "docker.io") && !strchr(path, '/'))
+    if (!strcmp(domain, KILN_HUB_DOMAIN) && !strchr(path, '/'))
         rc = kiln_buf_printf(&full, err, "library/%s", path);
     else
         rc = kiln_buf_printf(&full, err, "%s", path);
@@ -224,7 +234,7 @@ char *kiln_reference_familiar(const struct kiln_reference *r, bool with_tag,
     struct kiln_buf b = {0};
     int rc;
     /* docker shows "library/app" as "app", but "library/a/b" as it is */
-    if (!strcmp(r->domain, "docker.io"))
+    if (!strcmp(r->domain, KILN_HUB_DOMAIN))
         rc = kiln_buf_printf(&b, err, "%s",
                              !strncmp(r->path, "library/", 8) && !strchr(r->path + 8, '/')
                                  ? r->path + 8

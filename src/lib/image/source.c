@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tar/tar.h"
+#include "output.h"
 #include "source.h"
 #include "transport.h"
 
@@ -77,8 +79,7 @@ static int make_tmpdir(struct kiln_src *s, struct kiln_error *err)
 {
     if (s->tmpdir)
         return 0;
-    const char *t = getenv("TMPDIR");
-    const char *dir = t && *t ? t : "/tmp";
+    const char *dir = kiln_tmpdir();
     char *p = kiln_path_join(dir, "kiln-src-XXXXXX", err);
     if (!p)
         return -1;
@@ -87,9 +88,9 @@ static int make_tmpdir(struct kiln_src *s, struct kiln_error *err)
         free(p);
         return kiln_fail_errno(err, KILN_ERR_OUTPUT, e,
                                "cannot create a temporary directory in %s%s", dir,
-                               t && *t ? " (TMPDIR: create it, or set TMPDIR to a writable "
-                                         "directory)"
-                                       : "");
+                               strcmp(dir, "/tmp") ? " (TMPDIR: create it, or set TMPDIR to a "
+                                                     "writable directory)"
+                                                   : "");
     }
     s->tmpdir = p;
     return 0;
@@ -137,35 +138,6 @@ static int get_doc(struct kiln_src *s, const char *repo, const char *digest, boo
     if (mt)
         mt[0] = '\0';
     return 0;
-}
-
-static bool is_index_type(const char *mt)
-{
-    return !strcmp(mt, KILN_MT_OCI_INDEX) ||
-           !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
-}
-
-static void platform_of(json_t *p, struct kiln_platform *out)
-{
-    memset(out, 0, sizeof(*out));
-    const char *os = json_string_value(json_object_get(p, "os"));
-    const char *arch = json_string_value(json_object_get(p, "architecture"));
-    const char *var = json_string_value(json_object_get(p, "variant"));
-    snprintf(out->os, sizeof(out->os), "%s", os ? os : "");
-    snprintf(out->arch, sizeof(out->arch), "%s", arch ? arch : "");
-    snprintf(out->variant, sizeof(out->variant), "%s", var ? var : "");
-}
-
-static bool platform_match(const struct kiln_platform *want, const struct kiln_platform *have)
-{
-    if (strcmp(want->os, have->os) || strcmp(want->arch, have->arch))
-        return false;
-    if (!want->variant[0])
-        return true;
-    if (!strcmp(want->variant, have->variant))
-        return true;
-    /* arm64 with no variant is v8 */
-    return !strcmp(want->arch, "arm64") && !strcmp(want->variant, "v8") && !have->variant[0];
 }
 
 static int64_t parse_time(const char *s)
@@ -260,7 +232,7 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
     if (!c)
         return kiln_fail(err, KILN_ERR_FORMAT, "%s: config %s is not JSON: %s", s->spec,
                          im->config_digest, je.text);
-    platform_of(c, &im->platform);
+    kiln_platform_from_json(c, &im->platform);
     im->created = parse_time(json_string_value(json_object_get(c, "created")));
     json_t *ids = json_object_get(json_object_get(c, "rootfs"), "diff_ids");
     json_t *v;
@@ -296,7 +268,14 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
     /* a copy: j is released before type's last use */
     char type[128];
     snprintf(type, sizeof(type), "%s", mt && *mt ? mt : jmt ? jmt : "");
-    bool index = is_index_type(type) || (!*type && json_is_array(json_object_get(j, "manifests")));
+    bool index = kiln_media_type_is_index(type) ||
+                 (!*type && json_is_array(json_object_get(j, "manifests")));
+    char host[KILN_PLATFORM_MAX];
+    if (index && !platform && s->host_default) {
+        struct kiln_platform hp;
+        kiln_platform_host(&hp);
+        platform = kiln_platform_format(&hp, host);
+    }
     struct kiln_platform want;
     memset(&want, 0, sizeof(want));
     if (platform && kiln_platform_parse(platform, &want, err) < 0) {
@@ -315,10 +294,10 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
         snprintf(im->media_type, sizeof(im->media_type), "%s", type);
         if (load_image(s, repo, im, err) < 0)
             return -1;
-        if (platform && !platform_match(&want, &im->platform))
-            return kiln_fail(err, KILN_ERR_INPUT, "%s is a single %s/%s%s%s image, not %s",
-                             s->spec, im->platform.os, im->platform.arch,
-                             im->platform.variant[0] ? "/" : "", im->platform.variant, platform);
+        char have[KILN_PLATFORM_MAX];
+        if (platform && !kiln_platform_match(&want, &im->platform))
+            return kiln_fail(err, KILN_ERR_INPUT, "%s is a single %s image, not %s", s->spec,
+                             kiln_platform_format(&im->platform, have), platform);
         return 0;
     }
     json_t *ms = json_object_get(j, "manifests");
@@ -331,11 +310,12 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
         if (rc < 0)
             break;
         struct kiln_platform have;
-        platform_of(json_object_get(d, "platform"), &have);
+        kiln_platform_from_json(json_object_get(d, "platform"), &have);
         size_t al = strlen(avail);
-        snprintf(avail + al, sizeof(avail) - al, "%s%s/%s%s%s", al ? ", " : "", have.os,
-                 have.arch, have.variant[0] ? "/" : "", have.variant);
-        if (platform && !platform_match(&want, &have))
+        char hs[KILN_PLATFORM_MAX];
+        snprintf(avail + al, sizeof(avail) - al, "%s%s", al ? ", " : "",
+                 kiln_platform_format(&have, hs));
+        if (platform && !kiln_platform_match(&want, &have))
             continue;
         const char *cd = json_string_value(json_object_get(d, "digest"));
         const char *cmt = json_string_value(json_object_get(d, "mediaType"));
@@ -344,7 +324,7 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
                            s->spec, digest, i);
             break;
         }
-        if (cmt && is_index_type(cmt)) {
+        if (cmt && kiln_media_type_is_index(cmt)) {
             rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: nested indexes are not supported", s->spec);
             break;
         }
@@ -888,7 +868,7 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
     if (rc == 0 && !c)
         rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: the config is not JSON", s->spec);
     if (c) {
-        platform_of(c, &im->platform);
+        kiln_platform_from_json(c, &im->platform);
         im->created = parse_time(json_string_value(json_object_get(c, "created")));
         json_array_foreach(json_object_get(json_object_get(c, "rootfs"), "diff_ids"), i, v)
         {
@@ -953,9 +933,17 @@ int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kil
 int kiln_src_open(const char *spec, const char *platform, const struct kiln_registry_opts *ro,
                   struct kiln_src **out, struct kiln_error *err)
 {
+    return kiln_src_open_ex(spec, platform, 0, ro, out, err);
+}
+
+int kiln_src_open_ex(const char *spec, const char *platform, unsigned flags,
+                     const struct kiln_registry_opts *ro, struct kiln_src **out,
+                     struct kiln_error *err)
+{
     struct kiln_src *s = calloc(1, sizeof(*s));
     if (!s)
         return kiln_oom(err);
+    s->host_default = flags & KILN_SRC_HOST_DEFAULT;
     struct kiln_spec t;
     int rc = 0;
     if (!(s->spec = kiln_strdup(spec, err)) || kiln_spec_parse(spec, NULL, &t, err) < 0) {

@@ -15,7 +15,8 @@
 #ifndef KILN_IMAGE_TRANSPORT_H
 #define KILN_IMAGE_TRANSPORT_H
 
-#include "../internal.h"
+#include "../base/base.h"
+#include "reference.h"
 
 struct kiln_spec {
     enum kiln_transport kind;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../copy.h"
+#include "../tar/tar.h"
 
 #define MAX_SYMLINKS 40
 
@@ -652,30 +653,28 @@ static int layer_pass(struct unpack *u, const char *file, bool whiteouts,
 int kiln_unpack(const char *ref, const char *dir, const char *platform,
                 const struct kiln_remote_opts *o, struct kiln_error *err)
 {
-    struct kiln_remote_opts def;
-    if (!o) {
-        kiln_remote_opts_init(&def);
-        o = &def;
-    }
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
     struct stat st;
     if (lstat(dir, &st) == 0)
         return kiln_fail(err, KILN_ERR_OUTPUT, "unpack: %s exists; name a new directory", dir);
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
-    char host[96];
-    struct kiln_platform hp;
-    kiln_platform_host(&hp);
-    snprintf(host, sizeof(host), "%s/%s%s%s", hp.os, hp.arch, hp.variant[0] ? "/" : "",
-             hp.variant);
     struct kiln_src *s;
-    if (kiln_src_open(ref, platform, &ro, &s, err) < 0)
+    if (kiln_src_open_ex(ref, platform, KILN_SRC_HOST_DEFAULT, &ro, &s, err) < 0)
         return -1;
-    if (s->is_index) {
-        kiln_src_free(s);
-        if (kiln_src_open(ref, host, &ro, &s, err) < 0)
-            return -1;
-    }
-    struct unpack u = {.as_root = geteuid() == 0, .log = o->log, .log_ud = o->log_userdata};
+    int rc = kiln_unpack_src(s, dir, o->log, o->log_userdata, err);
+    kiln_src_free(s);
+    return rc;
+}
+
+int kiln_unpack_src(struct kiln_src *s, const char *dir, kiln_log_fn log, void *log_userdata,
+                    struct kiln_error *err)
+{
+    struct stat st;
+    if (lstat(dir, &st) == 0)
+        return kiln_fail(err, KILN_ERR_OUTPUT, "unpack: %s exists; name a new directory", dir);
+    struct unpack u = {.as_root = geteuid() == 0, .log = log, .log_ud = log_userdata};
     size_t l = strlen(dir) + 24;
     char *tmp = kiln_xmalloc(l, err);
     int rc = tmp ? 0 : -1;
@@ -742,6 +741,5 @@ int kiln_unpack(const char *ref, const char *dir, const char *platform,
     if (rc < 0 && tmp)
         kiln_rm_rf(tmp);
     free(tmp);
-    kiln_src_free(s);
     return rc;
 }

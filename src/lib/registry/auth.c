@@ -104,10 +104,7 @@ int kiln_unbase64(const char *s, struct kiln_buf *out, struct kiln_error *err)
 
 const char *kiln_auth_key(const char *host)
 {
-    if (!strcmp(host, "docker.io") || !strcmp(host, "registry-1.docker.io") ||
-        !strcmp(host, "index.docker.io"))
-        return "https://index.docker.io/v1/";
-    return host;
+    return kiln_is_docker_hub(host) ? KILN_HUB_AUTH_KEY : host;
 }
 
 /* "https://host:5000/v1/" -> "host:5000" */
@@ -133,11 +130,7 @@ static bool host_matches(const char *key, const char *host)
     key_host(key, kh, sizeof(kh));
     if (!strcmp(kh, host))
         return true;
-    bool hub_key = !strcmp(kh, "index.docker.io") || !strcmp(kh, "docker.io") ||
-                   !strcmp(kh, "registry-1.docker.io");
-    bool hub_host = !strcmp(host, "docker.io") || !strcmp(host, "registry-1.docker.io") ||
-                    !strcmp(host, "index.docker.io");
-    return hub_key && hub_host;
+    return kiln_is_docker_hub(kh) && kiln_is_docker_hub(host);
 }
 
 /* Runs docker-credential-NAME get. */

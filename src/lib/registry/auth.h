@@ -2,7 +2,8 @@
 #ifndef KILN_REGISTRY_AUTH_H
 #define KILN_REGISTRY_AUTH_H
 
-#include "../internal.h"
+#include "../base/sink.h"
+#include "../image/reference.h"
 
 struct kiln_creds {
     char *user;

@@ -112,7 +112,7 @@ int kiln_registry_open(const char *host, const struct kiln_registry_opts *o,
     if (!r->o.retry_base_ms)
         r->o.retry_base_ms = 200;
     r->host = kiln_strdup(host, err);
-    r->api_host = kiln_strdup(!strcmp(host, "docker.io") ? "registry-1.docker.io" : host, err);
+    r->api_host = kiln_strdup(kiln_is_docker_hub(host) ? KILN_HUB_API_HOST : host, err);
     if (!r->host || !r->api_host)
         goto fail;
     if (kiln_http_new(&r->o.tls, o->log, o->log_ud, &r->http, err) < 0)
@@ -644,6 +644,42 @@ int kiln_registry_get_manifest(struct kiln_registry *r, const char *repo, const 
         kiln_buf_free(body);
         *body = resp.body;
         resp.body = (struct kiln_buf){0};
+    }
+    kiln_http_resp_free(&resp);
+    return rc;
+}
+
+int kiln_registry_head_manifest(struct kiln_registry *r, const char *repo, const char *ref,
+                                char digest[KILN_DIGEST_MAX], char media_type[128],
+                                struct kiln_error *err)
+{
+    _cleanup_free_ char *url = url_of(r, err, "/v2/%s/manifests/%s", repo, ref);
+    _cleanup_free_ char *scope = scope_of(repo, "pull", NULL);
+    if (!url)
+        return -1;
+    const char *hdrs[] = {KILN_ACCEPT_MANIFESTS, NULL};
+    struct kiln_http_req req = {.method = "HEAD", .url = url, .headers = hdrs,
+                                .follow_redirects = true};
+    struct kiln_http_resp resp;
+    if (reg_do(r, r->http, &req, scope, true, &resp, NULL, err) < 0)
+        return kiln_error_prefix(err, "manifest %s:%s", repo, ref);
+    int rc = 0;
+    if (resp.status != 200)
+        rc = status_error(r, &resp, err, "manifest %s%s%s", repo, is_digest_ref(ref) ? "@" : ":",
+                          ref);
+    else if (!resp.docker_digest || !kiln_digest_valid(resp.docker_digest))
+        rc = 1; /* no usable digest: the caller reads the manifest and hashes it */
+    else if (is_digest_ref(ref) && strcmp(ref, resp.docker_digest))
+        rc = kiln_fail(err, KILN_ERR_FORMAT,
+                       "registry %s: manifest %s@%s: the registry answers with digest %s", r->host,
+                       repo, ref, resp.docker_digest);
+    if (rc == 0) {
+        snprintf(digest, KILN_DIGEST_MAX, "%s", resp.docker_digest);
+        media_type[0] = '\0';
+        if (resp.content_type) {
+            snprintf(media_type, 128, "%s", resp.content_type);
+            media_type[strcspn(media_type, "; ")] = '\0';
+        }
     }
     kiln_http_resp_free(&resp);
     return rc;

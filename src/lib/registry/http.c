@@ -620,12 +620,11 @@ static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const c
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-    /* A stalled transfer (under 1 byte/s for KILN_STALL_SECONDS, default 60)
-     * is a transient failure. */
-    const char *stall = getenv("KILN_STALL_SECONDS");
-    long stall_s = stall && *stall ? strtol(stall, NULL, 10) : 60;
+    /* A stalled transfer (under 1 byte/s for stall_seconds) is a transient
+     * failure. */
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_s > 0 ? stall_s : 60L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     h->tls->stall_seconds ? (long)h->tls->stall_seconds : 60L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &io);

@@ -2,12 +2,14 @@
 #ifndef KILN_REGISTRY_HTTP_H
 #define KILN_REGISTRY_HTTP_H
 
-#include "../internal.h"
+#include "../base/sink.h"
 
 struct kiln_tls {
     bool verify;          /* verify certificates and host names */
     char *ca_file;        /* extra CA bundle (PEM), added to the system CAs */
     char *cert_dir;       /* docker certs.d layout root(s), ':'-separated */
+    /* a transfer under 1 byte/s for this long fails (a transient error); 0: 60 */
+    unsigned stall_seconds;
 };
 
 struct kiln_http_body {

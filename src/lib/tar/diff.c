@@ -42,7 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "tar.h"
 
 #define CMP_CHUNK (256 * 1024)
 #define WH_PREFIX ".wh."

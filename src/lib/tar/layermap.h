@@ -2,7 +2,7 @@
 #ifndef KILN_TAR_LAYERMAP_H
 #define KILN_TAR_LAYERMAP_H
 
-#include "../internal.h"
+#include "tar.h"
 
 #define KILN_LAYER_MAP_MAX 63 /* named layers; one more takes the rest */
 

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "tar.h"
 
 #define COPY_CHUNK (1024 * 1024)
 
@@ -291,11 +291,10 @@ static int too_big(const char *file, const struct kiln_layer_opts *o, struct kil
                      file, (unsigned long long)o->max_bytes);
 }
 
-/* Where the spool file goes: TMPDIR, or /tmp. */
+/* Where the spool file goes. */
 static const char *spool_dir(void)
 {
-    const char *dir = getenv("TMPDIR");
-    return dir && *dir ? dir : "/tmp";
+    return kiln_tmpdir();
 }
 
 static int spool_write(int spool, const void *p, size_t n, const char *file,

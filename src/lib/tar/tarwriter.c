@@ -6,9 +6,13 @@
  * gname stay empty; no atime or ctime is written. Records are emitted in a
  * fixed order so that equal entries give equal bytes.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "../internal.h"
+#include "tar.h"
 
 #define BLOCK 512
 #define USTAR_MAX_OCTAL7 07777777ULL
@@ -261,6 +265,45 @@ int kiln_tar_add_bytes(struct kiln_tar_writer *w, const char *name, const void *
     struct kiln_tar_entry e = {
         .path = name, .type = KILN_TAR_REG, .mode = 0644, .mtime = mtime, .size = n};
     if (kiln_tar_write_header(w, &e, err) < 0 || kiln_tar_write_data(w, p, n, err) < 0)
+        return -1;
+    return kiln_tar_end_entry(w, err);
+}
+
+/* A file as one regular member, its bytes checked against `check` (if any)
+ * before they are written. */
+int kiln_tar_add_file_from_path(struct kiln_tar_writer *w, const char *name, const char *src,
+                                uint64_t size, int64_t mtime, struct kiln_blob_check *check,
+                                struct kiln_error *err)
+{
+    _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_INTERNAL, errno, "%s", src);
+    struct stat st;
+    if (check && fstat(fd, &st) == 0 && kiln_blob_check_size(check, (uint64_t)st.st_size, err) < 0)
+        return -1;
+    struct kiln_tar_entry e = {
+        .path = name, .type = KILN_TAR_REG, .mode = 0644, .mtime = mtime, .size = size};
+    if (kiln_tar_write_header(w, &e, err) < 0)
+        return -1;
+    static unsigned char buf[1 << 20];
+    uint64_t left = size;
+    while (left) {
+        ssize_t r = read(fd, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0 && check && kiln_blob_check_end(check, err) < 0)
+            return -1; /* shrank since it was opened */
+        if (r <= 0)
+            return kiln_fail_errno(err, KILN_ERR_INTERNAL, r < 0 ? errno : EIO,
+                                   "%s: read failed", src);
+        /* checked before written: the last bytes of a damaged blob are not */
+        if (check && kiln_blob_check_at(check, check->hashed, buf, (size_t)r, err) < 0)
+            return -1;
+        if (kiln_tar_write_data(w, buf, (size_t)r, err) < 0)
+            return -1;
+        left -= (uint64_t)r;
+    }
+    if (check && kiln_blob_check_end(check, err) < 0)
         return -1;
     return kiln_tar_end_entry(w, err);
 }

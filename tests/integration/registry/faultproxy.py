@@ -41,6 +41,8 @@ rule whose count is in its "on" set acts on the request. Actions:
                      most "page" (default 100) tags (or the client's n if smaller), honouring
                      "last", with a Link: <...>; rel="next" header (distribution 2.8 ignores n).
   delay              sleep "seconds" (default 1), then forward.
+  strip-header       forward, and leave the response header "header" out (a registry that
+                     does not send Docker-Content-Digest, say).
 
 The log (--log) gets one line per request once it is done:
     METHOD URI STATUS ACTION REQUEST_BODY_BYTES ARRIVAL_TIME
@@ -268,7 +270,7 @@ class Handler(BaseHTTPRequestHandler):
             conn.send(b"0\r\n\r\n")
         return conn, conn.getresponse(), sent
 
-    def relay(self, resp, rewrite_location=False, body_limit=None, extra_headers=None):
+    def relay(self, resp, rewrite_location=False, body_limit=None, extra_headers=None, strip=None):
         """Relays resp to the client; body_limit: send only that many body bytes, then close."""
         self.send_response_only(resp.status, resp.reason)
         chunked = False
@@ -277,6 +279,8 @@ class Handler(BaseHTTPRequestHandler):
             if lk in HOP:
                 if lk == "transfer-encoding" and "chunked" in v.lower():
                     chunked = True
+                continue
+            if strip and lk == strip.lower():
                 continue
             if lk == "location" and rewrite_location:
                 v = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]+", "", v) or "/"
@@ -421,7 +425,8 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(float(rule.get("seconds", 1)))
                 conn, resp, nbytes = self.send_upstream()
                 status = str(resp.status)
-                self.relay(resp, rewrite_location=(action == "relative-location"))
+                self.relay(resp, rewrite_location=(action == "relative-location"),
+                           strip=rule.get("header") if action == "strip-header" else None)
         except Dropped:
             status = "DROP"
             self.abort()
