@@ -6,7 +6,7 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack rm gc login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
   --chunk-size --debug'
@@ -36,6 +36,10 @@ _kiln_options()
             echo "--format -h --help" ;;
         unpack)
             echo "--platform -q --quiet -h --help $_kiln_remote_opts" ;;
+        rm)
+            echo "-q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+        gc)
+            echo "-n --dry-run -h --help" ;;
         diff)
             echo "-o --output --compression --source-date-epoch --no-xattrs -h --help" ;;
         login)
@@ -249,6 +253,8 @@ _kiln()
                     elif ((npos == 1)); then _kiln_paths "" "$cur" dirs
                     fi ;;
                 tags) ((npos < 1)) && _kiln_words "$cur" "docker://" ;;
+                rm) _kiln_ref "$cur" "oci: docker://" ;;
+                gc) ((npos < 1)) && _kiln_ref "$cur" "oci:" ;;
                 diff) ((npos < 2)) && _kiln_paths "" "$cur" dirs ;;
             esac
         fi

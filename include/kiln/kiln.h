@@ -334,6 +334,33 @@ KILN_API int kiln_list_images(const char *ref, struct kiln_image_entry **entries
                               struct kiln_error *err);
 KILN_API void kiln_image_list_free(struct kiln_image_entry *entries, size_t n);
 
+/* Removes an image. "oci:DIR:TAG": the entries of that tag leave index.json,
+ * under the layout's lock (other writers lose nothing); their blobs stay until
+ * kiln_gc. "docker://HOST/REPO:TAG" or "@DIGEST": the manifest is deleted from
+ * the registry, which removes every tag that points at it, where the registry
+ * allows deletes. digest_out (may be NULL) gets the digest removed from a
+ * registry, or "" for a layout. */
+KILN_API int kiln_remove(const char *ref, const struct kiln_remote_opts *o,
+                         char digest_out[KILN_DIGEST_MAX], struct kiln_error *err);
+
+/* What kiln_gc found in blobs/sha256: the blobs kept (referenced) and those it
+ * removed (with dry_run, that it would remove). Filled by the library up to
+ * the caller's size, given by the kiln_gc macro. */
+struct kiln_gc_stats {
+    size_t size;
+    uint64_t kept, kept_bytes;
+    uint64_t removed, removed_bytes;
+};
+/* Removes the blobs of "oci:DIR" that no entry of its index.json references,
+ * and what killed kiln processes left there, under the layout's lock; kiln
+ * writers may go on meanwhile (a blob a running build relies on is written
+ * again at its commit). skopeo and umoci take no lock: they must not write to
+ * the layout while it runs. Refuses, removing nothing, when a document the
+ * index references cannot be read. */
+#define kiln_gc(layout, dry_run, st, err) kiln_gc_size((layout), (dry_run), (st), sizeof(*(st)), (err))
+KILN_API int kiln_gc_size(const char *layout, bool dry_run, struct kiln_gc_stats *st, size_t size,
+                          struct kiln_error *err);
+
 /* Verifies credentials against a registry, then stores them in the auth
  * file (o->authfile, $REGISTRY_AUTH_FILE, or the docker config) as `docker
  * login` does. kiln_logout removes them; returns 1 if there were any. */

@@ -24,6 +24,8 @@ int cmd_unpack(int argc, char **argv, struct cli_globals *g);
 int cmd_index(int argc, char **argv, struct cli_globals *g);
 int cmd_diff(int argc, char **argv, struct cli_globals *g);
 int cmd_version(int argc, char **argv, struct cli_globals *g);
+int cmd_rm(int argc, char **argv, struct cli_globals *g);
+int cmd_gc(int argc, char **argv, struct cli_globals *g);
 
 /* Registry options shared by the subcommands (remote.c). */
 #include <getopt.h>

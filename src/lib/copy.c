@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "copy.h"
+#include "image/layout.h"
 #include "internal.h"
 
 void kiln_remote_opts_init_size(struct kiln_remote_opts *o, size_t size)
@@ -748,5 +749,80 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
     for (size_t i = 0; src && i < nsrcs; i++)
         kiln_src_free(src[i]);
     free(src);
+    return rc;
+}
+
+int kiln_remove(const char *ref, const struct kiln_remote_opts *o,
+                char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
+{
+    struct kiln_remote_opts local;
+    o = kiln_remote_opts_get(o, &local);
+    if (digest_out)
+        digest_out[0] = '\0';
+    if (!strncmp(ref, "docker://", 9)) {
+        struct kiln_reference r;
+        if (kiln_parse_docker_ref(ref, false, &r, err) < 0)
+            return -1;
+        struct kiln_registry_opts ro;
+        kiln_registry_opts_from(o, o->dest_creds, &ro);
+        struct kiln_registry *reg = NULL;
+        char digest[KILN_DIGEST_MAX], mt[128];
+        int rc = kiln_registry_open(r.domain, &ro, &reg, err);
+        /* a tag names a manifest, which is what a registry deletes */
+        if (rc == 0 && r.digest)
+            snprintf(digest, sizeof(digest), "%s", r.digest);
+        else if (rc == 0) {
+            rc = kiln_registry_head_manifest(reg, r.path, r.tag, digest, mt, err);
+            if (rc == 1) { /* no digest in the answer: read the manifest */
+                struct kiln_buf doc = {0};
+                rc = kiln_registry_get_manifest(reg, r.path, r.tag, &doc, mt, digest, err);
+                kiln_buf_free(&doc);
+            }
+        }
+        if (rc == 0)
+            rc = kiln_registry_delete_manifest(reg, r.path, digest, err);
+        if (rc == 0 && digest_out)
+            snprintf(digest_out, KILN_DIGEST_MAX, "%s", digest);
+        kiln_registry_close(reg);
+        kiln_reference_free(&r);
+        return rc;
+    }
+    struct kiln_output out;
+    if (kiln_output_parse(ref, &out, err) < 0)
+        return -1;
+    int rc = 0;
+    if (out.kind != KILN_OUT_OCI)
+        rc = kiln_fail(err, KILN_ERR_USAGE,
+                       "%s: kiln removes images from oci:DIR layouts and registries; an archive "
+                       "is written whole (copy the images to keep into a new one)",
+                       ref);
+    else if (!out.tag)
+        rc = kiln_fail(err, KILN_ERR_USAGE, "%s: name the tag to remove (oci:DIR:TAG)", ref);
+    else
+        rc = kiln_layout_untag(out.path, ref, out.tag, err);
+    kiln_output_free(&out);
+    return rc;
+}
+
+int kiln_gc_size(const char *layout, bool dry_run, struct kiln_gc_stats *st, size_t size,
+                 struct kiln_error *err)
+{
+    struct kiln_gc_stats mine;
+    struct kiln_output out;
+    if (kiln_output_parse(layout, &out, err) < 0)
+        return -1;
+    int rc = 0;
+    if (out.kind != KILN_OUT_OCI || out.tag)
+        rc = kiln_fail(err, KILN_ERR_USAGE,
+                       "%s: kiln gc takes an OCI layout, oci:DIR (no tag: it looks at all of it)",
+                       layout);
+    else
+        rc = kiln_layout_gc(out.path, layout, dry_run, &mine, err);
+    kiln_output_free(&out);
+    if (rc == 0 && st) {
+        /* as much as the caller's struct holds */
+        mine.size = size < sizeof(mine) ? size : sizeof(mine);
+        memcpy(st, &mine, mine.size);
+    }
     return rc;
 }

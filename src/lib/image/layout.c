@@ -262,7 +262,8 @@ static json_t *new_index(void)
 }
 
 /* Reads LAYOUT's index.json; a missing one is an empty index. */
-static json_t *read_index(const struct kiln_output *o, const char *layout, struct kiln_error *err)
+/* `who` names the layout in messages ("-o oci:DIR:TAG" for an output). */
+static json_t *read_index(const char *who, const char *layout, struct kiln_error *err)
 {
     _cleanup_free_ char *p = kiln_path_join(layout, "index.json", err);
     if (!p)
@@ -276,7 +277,7 @@ static json_t *read_index(const struct kiln_output *o, const char *layout, struc
                 kiln_oom(err);
             return idx;
         }
-        kiln_error_prefix(err, "-o %s", o->spec);
+        kiln_error_prefix(err, "%s", who);
         return NULL;
     }
     json_error_t je;
@@ -284,8 +285,8 @@ static json_t *read_index(const struct kiln_output *o, const char *layout, struc
     kiln_buf_free(&b);
     if (!idx || !json_is_array(json_object_get(idx, "manifests"))) {
         kiln_fail(err, KILN_ERR_OUTPUT,
-                  "-o %s: %s is not an OCI image index (%s); fix or remove the layout", o->spec,
-                  p, idx ? "no manifests array" : je.text);
+                  "%s: %s is not an OCI image index (%s); fix or remove the layout", who, p,
+                  idx ? "no manifests array" : je.text);
         json_decref(idx);
         return NULL;
     }
@@ -345,8 +346,8 @@ int kiln_layout_index_bytes(const struct kiln_output *o, const struct kiln_image
 
 /* Writes the index into the held directory `into` and renames it over
  * LAYOUT/index.json: readers see the old index or the new one. */
-static int write_index(const struct kiln_output *o, const char *layout, const char *into,
-                       json_t *idx, struct kiln_error *err)
+static int write_index(const char *who, const char *layout, const char *into, json_t *idx,
+                       struct kiln_error *err)
 {
     _cleanup_free_ char *s = dump_index(idx, err);
     _cleanup_free_ char *tmp = s ? kiln_path_join(into, "index.json.new", err) : NULL;
@@ -356,16 +357,14 @@ static int write_index(const struct kiln_output *o, const char *layout, const ch
     unlink(tmp);
     _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: %s: cannot create", o->spec,
-                               tmp);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: %s: cannot create", who, tmp);
     if (kiln_write_all(fd, s, strlen(s), tmp, err) < 0)
         return -1;
     if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: %s: cannot write", o->spec,
-                               tmp);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: %s: cannot write", who, tmp);
     if (rename(tmp, dst) < 0)
-        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "-o %s: cannot rename %s to %s",
-                               o->spec, tmp, dst);
+        return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot rename %s to %s", who,
+                               tmp, dst);
     return 0;
 }
 
@@ -529,6 +528,8 @@ static int make_entry(struct kiln_output *o, const struct kiln_image_out *img,
 int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
                         struct kiln_error *err)
 {
+    char who[600]; /* o as the user named it, for messages */
+    snprintf(who, sizeof(who), "-o %s", o->spec);
     if (make_entry(o, img, err) < 0)
         return -1;
     _cleanup_free_ char *parent = kiln_dirname(o->path, err);
@@ -553,7 +554,7 @@ int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
     json_t *idx = new_index(), *e = json_loads(o->entry, 0, &je);
     int rc = idx && e ? index_put(idx, e, NULL, err) : kiln_oom(err);
     if (rc == 0)
-        rc = write_index(o, L, L, idx, err);
+        rc = write_index(who, L, L, idx, err);
     json_decref(idx);
     json_decref(e);
     return rc;
@@ -563,17 +564,19 @@ int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
 static int merge_locked(struct kiln_output *o, const char *stage, const char *scratch,
                         struct kiln_error *err)
 {
+    char who[600]; /* o as the user named it, for messages */
+    snprintf(who, sizeof(who), "-o %s", o->spec);
     kiln_reclaim_stale(o->path);
     if (mkdir_blobs(o->path, err) < 0 || stage_blobs(o, o->path, stage, true, err) < 0)
         return -1;
-    json_t *idx = read_index(o, o->path, err);
+    json_t *idx = read_index(who, o->path, err);
     if (!idx)
         return -1;
     json_error_t je;
     json_t *e = json_loads(o->entry, 0, &je), *displaced = NULL;
     int rc = e ? index_put(idx, e, &displaced, err) : kiln_oom(err);
     if (rc == 0)
-        rc = write_index(o, o->path, scratch, idx, err);
+        rc = write_index(who, o->path, scratch, idx, err);
     if (rc == 0 && displaced &&
         !(o->displaced = dump_index(displaced, err)))
         rc = -1;
@@ -633,7 +636,9 @@ int kiln_layout_commit(struct kiln_output *o, struct kiln_error *err)
  * and removes the blobs we added that no entry references. */
 static void unmerge_locked(struct kiln_output *o, const char *scratch)
 {
-    json_t *idx = read_index(o, o->path, NULL);
+    char who[600]; /* o as the user named it, for messages */
+    snprintf(who, sizeof(who), "-o %s", o->spec);
+    json_t *idx = read_index(who, o->path, NULL);
     if (!idx)
         return;
     json_t *mine = json_loads(o->entry, 0, NULL);
@@ -656,7 +661,7 @@ static void unmerge_locked(struct kiln_output *o, const char *scratch)
     if (changed && back && !tag_taken)
         json_array_append(ms, back);
     bool empty = json_array_size(ms) == 0;
-    if (changed && write_index(o, o->path, scratch, idx, NULL) < 0)
+    if (changed && write_index(who, o->path, scratch, idx, NULL) < 0)
         empty = false;
     json_t *set = json_object();
     size_t i;
@@ -737,4 +742,168 @@ void kiln_layout_finish(struct kiln_output *o)
     kiln_held_release(&o->stage, true);
     kiln_strlist_free(&o->added_blobs);
     o->committed = false;
+}
+
+/* ---- untag and collect garbage ------------------------------------------------ */
+
+/* A scratch directory for index.json.new, inside the layout (same file
+ * system, so that the rename is atomic), under the layout's lock. */
+static int locked_scratch(const char *layout, struct kiln_held *scratch, struct kiln_error *err)
+{
+    _cleanup_free_ char *name = kiln_path_join(layout, KILN_STAGE_PREFIX, err);
+    return name ? kiln_held_create(name, true, scratch, err) : -1;
+}
+
+int kiln_layout_untag(const char *layout, const char *spec, const char *tag,
+                      struct kiln_error *err)
+{
+    bool gone;
+    int lock = kiln_layout_lock(layout, &gone, err);
+    if (lock < 0)
+        return gone ? kiln_fail(err, KILN_ERR_INPUT, "%s: no such layout", spec) : -1;
+    kiln_reclaim_stale(layout);
+    json_t *idx = read_index(spec, layout, err);
+    int rc = idx ? 0 : -1;
+    json_t *ms = json_object_get(idx, "manifests");
+    size_t removed = 0;
+    char tags[512] = "";
+    for (size_t i = json_array_size(ms); rc == 0 && i-- > 0;) {
+        const char *t = entry_tag(json_array_get(ms, i));
+        if (t && !strcmp(t, tag)) {
+            json_array_remove(ms, i);
+            removed++;
+        } else if (t) {
+            size_t l = strlen(tags);
+            snprintf(tags + l, sizeof(tags) - l, "%s%s", l ? ", " : "", t);
+        }
+    }
+    if (rc == 0 && !removed)
+        rc = kiln_fail(err, KILN_ERR_INPUT, "%s: no image with the tag '%s' (tags in the layout: %s)",
+                       spec, tag, tags[0] ? tags : "none");
+    struct kiln_held scratch = KILN_HELD_INIT;
+    if (rc == 0)
+        rc = locked_scratch(layout, &scratch, err);
+    if (rc == 0)
+        rc = write_index(spec, layout, scratch.path, idx, err);
+    kiln_held_release(&scratch, true);
+    json_decref(idx);
+    kiln_layout_unlock(lock);
+    return rc;
+}
+
+/* Marks what the descriptor references, refusing documents it cannot read:
+ * a collector that skipped them would remove what they reference. */
+static int mark_strict(const char *layout, const char *spec, json_t *desc, json_t *set,
+                       int depth, struct kiln_error *err)
+{
+    const char *d = json_string_value(json_object_get(desc, "digest"));
+    const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+    if (!d || !kiln_digest_valid(d))
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: a descriptor has no valid digest", spec);
+    if (json_object_get(set, d))
+        return 0;
+    if (depth > 8)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: indexes nested deeper than 8", spec);
+    if (mark(set, d) < 0)
+        return kiln_oom(err);
+    _cleanup_free_ char *p = blob_path(layout, d, err);
+    if (!p)
+        return -1;
+    struct kiln_buf b = {0};
+    if (kiln_read_file(p, DOC_MAX, &b, err) < 0) {
+        kiln_buf_free(&b);
+        return kiln_error_prefix(err, "%s: %s (%s) cannot be read, so what it references is "
+                                      "unknown; nothing was removed",
+                                 spec, d, mt ? mt : "a manifest");
+    }
+    json_t *doc = json_loads(b.data, 0, NULL);
+    kiln_buf_free(&b);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return kiln_fail(err, KILN_ERR_FORMAT,
+                         "%s: %s is not a JSON document, so what it references is unknown; "
+                         "nothing was removed",
+                         spec, d);
+    }
+    int rc = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(doc, "manifests"), i, x)
+    {
+        if ((rc = mark_strict(layout, spec, x, set, depth + 1, err)) < 0)
+            break;
+    }
+    const char *cd = json_string_value(json_object_get(json_object_get(doc, "config"), "digest"));
+    if (rc == 0 && cd && mark(set, cd) < 0)
+        rc = kiln_oom(err);
+    static const char *const lists[] = {"layers", "blobs"};
+    for (size_t k = 0; rc == 0 && k < ARRAY_SIZE(lists); k++)
+        json_array_foreach(json_object_get(doc, lists[k]), i, x)
+        {
+            const char *ld = json_string_value(json_object_get(x, "digest"));
+            if (ld && mark(set, ld) < 0) {
+                rc = kiln_oom(err);
+                break;
+            }
+        }
+    json_decref(doc);
+    return rc;
+}
+
+int kiln_layout_gc(const char *layout, const char *spec, bool dry_run, struct kiln_gc_stats *st,
+                   struct kiln_error *err)
+{
+    memset(st, 0, sizeof(*st));
+    st->size = sizeof(*st);
+    bool gone;
+    int lock = kiln_layout_lock(layout, &gone, err);
+    if (lock < 0)
+        return gone ? kiln_fail(err, KILN_ERR_INPUT, "%s: no such layout", spec) : -1;
+    if (!dry_run)
+        kiln_reclaim_stale(layout);
+    json_t *idx = read_index(spec, layout, err);
+    json_t *set = idx ? json_object() : NULL;
+    int rc = set ? 0 : idx ? kiln_oom(err) : -1;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(idx, "manifests"), i, x)
+    {
+        if (rc < 0)
+            break;
+        rc = mark_strict(layout, spec, x, set, 0, err);
+    }
+    _cleanup_free_ char *dir = rc == 0 ? kiln_path_join(layout, "blobs/sha256", err) : NULL;
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (rc == 0 && !d && errno != ENOENT)
+        rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: %s", spec, dir);
+    struct dirent *de;
+    while (rc == 0 && d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char digest[KILN_DIGEST_MAX];
+        snprintf(digest, sizeof(digest), "sha256:%.64s", de->d_name);
+        struct stat sb;
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (strlen(de->d_name) != 64 || !kiln_digest_valid(digest))
+            continue; /* not a blob kiln or any peer names so: not ours to remove */
+        if (json_object_get(set, digest)) {
+            st->kept++;
+            st->kept_bytes += (uint64_t)sb.st_size;
+            continue;
+        }
+        if (!dry_run && unlinkat(dirfd(d), de->d_name, 0) < 0) {
+            rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s: cannot remove %s/%s", spec,
+                                 dir, de->d_name);
+            break;
+        }
+        st->removed++;
+        st->removed_bytes += (uint64_t)sb.st_size;
+    }
+    if (d)
+        closedir(d);
+    json_decref(set);
+    json_decref(idx);
+    kiln_layout_unlock(lock);
+    return rc;
 }

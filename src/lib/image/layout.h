@@ -54,6 +54,18 @@ int kiln_layout_commit(struct kiln_output *o, struct kiln_error *err);
 void kiln_layout_rollback(struct kiln_output *o);
 void kiln_layout_finish(struct kiln_output *o);
 
+/* Removes the entries of LAYOUT tagged `tag` (org.opencontainers.image.ref.name),
+ * under its lock; their blobs stay for kiln_layout_gc. An error lists the
+ * tags there are when none has that name. spec names the layout in messages. */
+int kiln_layout_untag(const char *layout, const char *spec, const char *tag,
+                      struct kiln_error *err);
+/* Under the lock: removes every blob of blobs/sha256 that no entry of
+ * index.json references (through indexes, manifests, configs, layers and
+ * artifact blobs), and the temporaries of killed writers. Refuses, removing
+ * nothing, when a referenced document cannot be read. */
+int kiln_layout_gc(const char *layout, const char *spec, bool dry_run, struct kiln_gc_stats *st,
+                   struct kiln_error *err);
+
 /* The tag an output writes, and its index.json entry. */
 const char *kiln_layout_tag(const struct kiln_output *o, const struct kiln_image_out *img);
 json_t *kiln_layout_entry(const struct kiln_output *o, const struct kiln_image_out *img,

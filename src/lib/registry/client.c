@@ -685,6 +685,30 @@ int kiln_registry_head_manifest(struct kiln_registry *r, const char *repo, const
     return rc;
 }
 
+int kiln_registry_delete_manifest(struct kiln_registry *r, const char *repo, const char *digest,
+                                  struct kiln_error *err)
+{
+    _cleanup_free_ char *url = url_of(r, err, "/v2/%s/manifests/%s", repo, digest);
+    _cleanup_free_ char *scope = scope_of(repo, "delete", NULL);
+    if (!url)
+        return -1;
+    struct kiln_http_req req = {.method = "DELETE", .url = url, .max_body = ERROR_BODY_MAX};
+    struct kiln_http_resp resp;
+    if (reg_do(r, r->http, &req, scope, true, &resp, NULL, err) < 0)
+        return kiln_error_prefix(err, "delete manifest %s@%s", repo, digest);
+    int rc = 0;
+    if (resp.status == 405)
+        rc = kiln_fail(err, KILN_ERR_INPUT,
+                       "registry %s: delete manifest %s@%s: the registry does not allow deletes "
+                       "(distribution: set storage.delete.enabled; other registries delete "
+                       "through their own interface)",
+                       r->host, repo, digest);
+    else if (resp.status != 202 && resp.status != 200 && resp.status != 204)
+        rc = status_error(r, &resp, err, "delete manifest %s@%s", repo, digest);
+    kiln_http_resp_free(&resp);
+    return rc;
+}
+
 int kiln_registry_put_manifest(struct kiln_registry *r, const char *repo, const char *ref,
                                const struct kiln_buf *body, const char *media_type,
                                const char *digest, struct kiln_error *err)

@@ -40,6 +40,9 @@ int kiln_registry_get_manifest(struct kiln_registry *r, const char *repo, const 
 int kiln_registry_head_manifest(struct kiln_registry *r, const char *repo, const char *ref,
                                 char digest[KILN_DIGEST_MAX], char media_type[128],
                                 struct kiln_error *err);
+/* DELETE of a manifest by digest (every tag that points at it goes too). */
+int kiln_registry_delete_manifest(struct kiln_registry *r, const char *repo, const char *digest,
+                                  struct kiln_error *err);
 int kiln_registry_put_manifest(struct kiln_registry *r, const char *repo, const char *ref,
                                const struct kiln_buf *body, const char *media_type,
                                const char *digest, struct kiln_error *err);
