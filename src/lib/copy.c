@@ -759,7 +759,7 @@ int kiln_remove(const char *ref, const struct kiln_remote_opts *o,
     o = kiln_remote_opts_get(o, &local);
     if (digest_out)
         digest_out[0] = '\0';
-    if (!strncmp(ref, "docker://", 9)) {
+    if (kiln_transport_of(ref) == KILN_TRANSPORT_DOCKER) {
         struct kiln_reference r;
         if (kiln_parse_docker_ref(ref, false, &r, err) < 0)
             return -1;
