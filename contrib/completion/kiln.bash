@@ -110,9 +110,10 @@ _kiln_ref()
     local cur=$1 transports=$2
     case $cur in
         oci:*:*)
+            # the directory ends at the first ':' (the tag may hold more)
             local dir=${cur#oci:}
-            local tagpart=${dir##*:}
-            dir=${dir%:*}
+            local tagpart=${dir#*:}
+            dir=${dir%%:*}
             if [[ -f $dir/index.json ]]; then
                 local tags
                 tags=$(grep -o '"org\.opencontainers\.image\.ref\.name" *: *"[^"]*"' \

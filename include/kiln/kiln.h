@@ -212,8 +212,10 @@ KILN_API void kiln_build_set_tar_limits(kiln_build *b, uint64_t max_bytes, uint6
 /* Keep extended attributes (default true). */
 KILN_API void kiln_build_set_xattrs(kiln_build *b, bool keep);
 
-/* "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE",
- * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote). */
+/* "oci:DIR[:NAME]", "oci-archive:FILE[:NAME]", "docker-archive:FILE[:REF]"
+ * (REF: the image's only RepoTag, in place of the -t tags),
+ * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote).
+ * The path ends at the first ':' (see enum kiln_transport). */
 KILN_API int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err);
 
 /* Transfer progress of a push or pull, reported as it happens (from any
@@ -302,6 +304,19 @@ KILN_API int kiln_unpack(const char *ref, const char *dir, const char *platform,
 KILN_API int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,
                             struct kiln_error *err);
 
+/* The transport a REF names by its prefix: oci:DIR[:NAME|:@INDEX],
+ * oci-archive:FILE[:NAME|:@INDEX], docker-archive:FILE[:REF|:@INDEX],
+ * docker://[HOST/]REPO[:TAG][@DIGEST]. The path ends at the first ':' after
+ * the prefix (as skopeo reads it); a ':' in the path is written "\:". */
+enum kiln_transport {
+    KILN_TRANSPORT_NONE, /* none of the four prefixes */
+    KILN_TRANSPORT_OCI,
+    KILN_TRANSPORT_OCI_ARCHIVE,
+    KILN_TRANSPORT_DOCKER_ARCHIVE,
+    KILN_TRANSPORT_DOCKER,
+};
+KILN_API enum kiln_transport kiln_transport_of(const char *ref);
+
 /* One image, or multi-platform index, of a local layout or archive. */
 struct kiln_image_entry {
     char *name; /* org.opencontainers.image.ref.name, or a docker-archive RepoTag; NULL: none */
@@ -314,8 +329,10 @@ struct kiln_image_entry {
 };
 /* Lists the images that "oci:DIR", "oci-archive:FILE" or "docker-archive:FILE"
  * holds, in their order: one entry per manifest of index.json, or per RepoTag
- * (one if none) of manifest.json. With oci:DIR:TAG, only the entries named
- * TAG. Reads only the JSON documents, each checked against its digest. Free
+ * (one if none) of each image of manifest.json (every image: docker save and
+ * podman save --multi-image-archive write several, a shared layer once). With
+ * oci:DIR:TAG, only the entries named TAG; with docker-archive:FILE:REF, the
+ * entry of that name; with :@INDEX, those of the image at that position. Reads only the JSON documents, each checked against its digest. Free
  * *entries with kiln_image_list_free(), also when it returns -1: an entry
  * whose documents cannot be read is listed with platforms == NULL, the
  * others as usual, and the call returns -1 with err naming the broken

@@ -62,7 +62,10 @@ def references():
     plats = ["linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/x86_64", "linux/aarch64",
              "windows/amd64", "linux/arm64/v9.2", "linux/amd64/v3", "linux/riscv64", "linux/"]
     specs = ["oci:/tmp/layout:1.0", "oci-archive:image.tar:latest", "docker-archive:img.tar",
-             "oci:dir/", "oci:a:b:c", "oci-archive:/x/y.tar", "docker-archive:a:b"]
+             "oci:dir/", "oci:a:b:c", "oci-archive:/x/y.tar", "docker-archive:a:b",
+             "oci-archive:ps-oci.tar:localhost/ba-oci:1", "oci:a\\:b/c:v1", "oci:d:@0",
+             "docker-archive:two.tar:img1:v1", "docker-archive:two.tar:@1",
+             "docker://127.0.0.1:99999/x:1", "dokcer-archive:x", "oci:a\\\\:x@y+z--w"]
     args = ['["/bin/sh","-c","echo hello"]', "sh -c 'echo \"a b\"' \\$HOME",
             'python3 -m http.server "8000"', '  [ "a" , "b" ]', "echo a\\\nb",
             '"unterminated', "'single", "trailing\\", '["x",1]', "[]", ""]
