@@ -21,6 +21,7 @@ static const struct command commands[] = {
     { "tags", cmd_tags, "list the tags of a registry repository" },
     { "list", cmd_list, "list the images of an OCI layout or archive (alias: ls)" },
     { "unpack", cmd_unpack, "apply an image's layers to a directory" },
+    { "validate", cmd_validate, "check that docker, podman and containerd accept an image" },
     { "login", cmd_login, "store credentials for a registry" },
     { "logout", cmd_logout, "remove stored credentials" },
     { "version", cmd_version, "print the versions of kiln and its libraries" },
