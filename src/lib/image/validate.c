@@ -412,9 +412,10 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
     if (kiln_normalise_member_path(name, norm, &ignored) < 0) {
         if (ignored.code == KILN_ERR_NOMEM)
             return kiln_oom(c->err);
-        ERROR_(c, "layer-path", where,
-               "the name has a '..' component: docker load refuses the layer (it would land "
-               "outside the image's root); rebuild the layer with relative paths");
+        WARN_(c, "layer-path", where,
+              "the name has a '..' component: docker load, podman and containerd take it, but "
+              "tar and kiln unpack refuse to write outside the root; rebuild the layer with "
+              "relative paths");
         return 0;
     }
     if (name[0] == '/' && norm->len)
@@ -510,6 +511,9 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
     return 0;
 }
 
+/* Reads the layer once: blob digest and size, diff_id, every entry.
+ * Returns 1 when it is no readable tar (findings say why), 0 when it was
+ * read, -1 when the check itself failed. */
 static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct kiln_src_layer *l,
                        const struct layer_info *li)
 {
@@ -615,8 +619,9 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
 
     if (li->check_blob && br.n != li->size)
         ERROR_(c, "blob-size", li->where,
-               "the blob is %llu bytes, its descriptor says %llu: skopeo, podman and containerd "
-               "refuse the image; rebuild or re-copy it",
+               "the blob is %llu bytes, its descriptor says %llu: the specs require them to "
+               "agree and kiln copy refuses it (podman, skopeo and containerd do not check it "
+               "when they read a local layout or archive); rebuild or re-copy it",
                (unsigned long long)br.n, (unsigned long long)li->size);
     else if (li->check_blob && strcmp(digest, li->digest))
         ERROR_(c, "blob-digest", li->where,
@@ -627,12 +632,13 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
         ERROR_(c, "layer-tar", li->where,
                "the layer is not a readable tar%s (%s): no consumer can unpack it",
                cs == SEEN_OTHER ? " (bzip2 or xz, which images cannot carry)" : "", tar_error);
-        return 0;
+        return 1; /* the merged filesystem is unknown from here on */
     }
     if (li->diff_id && strcmp(li->diff_id, diff_id))
         ERROR_(c, "diff-id", li->where,
                "the uncompressed layer hashes to %s, but the config's rootfs.diff_ids lists %s: "
-               "docker load and podman refuse the image; rebuild it",
+               "docker load, containerd and podman (from a docker-archive) refuse the image; "
+               "rebuild it",
                diff_id, li->diff_id);
     const char *mt = li->media_type;
     if (mt && *mt) {
@@ -648,8 +654,10 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
     }
     if (cs == SEEN_ZSTD)
         WARN_(c, "zstd", li->where,
-              "the layer is zstd-compressed: Docker before 23 (Debian 12 ships 20.10) refuses "
-              "it in docker load and docker pull; build with --compression gzip for them");
+              "the layer is zstd-compressed: Docker before 23 cannot read it (moby v20.10.24 "
+              "pkg/archive/archive.go:125 and :184 know gzip, bzip2 and xz only; Debian 12's "
+              "patched docker.io 20.10.24 can); build with --compression gzip for older "
+              "engines");
     return 0;
 }
 
@@ -729,15 +737,17 @@ static void check_manifest(struct vctx *c, const struct kiln_src_image *im, json
             continue;
         bool nondist = strstr(lmt, "nondistributable") || strstr(lmt, "foreign");
         if (*docker && is_oci_type(lmt))
-            ERROR_(c, "media-type", w,
-                   "an OCI layer type (%s) in a Docker manifest: media types of two families "
-                   "mixed; use application/vnd.docker.image.rootfs.diff.tar.gzip",
-                   lmt);
+            WARN_(c, "media-type", w,
+                  "an OCI layer type (%s) in a Docker manifest: media types of two families "
+                  "mixed, which neither spec allows; use "
+                  "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                  lmt);
         else if (!*docker && is_docker_type(lmt) && !nondist)
-            ERROR_(c, "media-type", w,
-                   "a Docker layer type (%s) in an OCI manifest: media types of two families "
-                   "mixed; use application/vnd.oci.image.layer.v1.tar+gzip",
-                   lmt);
+            WARN_(c, "media-type", w,
+                  "a Docker layer type (%s) in an OCI manifest: media types of two families "
+                  "mixed, which docker, podman and containerd accept but neither spec allows; "
+                  "use application/vnd.oci.image.layer.v1.tar+gzip",
+                  lmt);
         else if (!is_docker_type(lmt) && !is_oci_type(lmt))
             WARN_(c, "media-type", w, "%s is not an image layer type", lmt);
         if (nondist)
@@ -968,6 +978,7 @@ static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_src_image
                "merge layers",
                im->nlayers, OVERLAY2_MAX_LAYERS);
     struct fs fs;
+    bool complete = true;
     int rc = fs_init(&fs, c->err);
     json_t *ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
     for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
@@ -985,8 +996,12 @@ static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_src_image
             .diff_id = json_string_value(json_array_get(ids, i)),
         };
         rc = check_layer(c, &fs, s, l, &li);
+        if (rc > 0) { /* unreadable: the runtime checks would guess */
+            complete = false;
+            rc = 0;
+        }
     }
-    if (rc == 0)
+    if (rc == 0 && complete)
         check_runtime(c, json_object_get(cfg, "config"), &fs);
     fs_free(&fs);
     json_decref(cfg);
@@ -1014,10 +1029,10 @@ static void check_index(struct vctx *c, const struct kiln_src *s)
         check_descriptor(c, d, w);
         const char *cmt = json_string_value(json_object_get(d, "mediaType"));
         if (cmt && ((docker && is_oci_type(cmt)) || (!docker && is_docker_type(cmt))))
-            ERROR_(c, "media-type", w,
-                   "a %s entry (%s) in a%s index: media types of two families mixed (Quay "
-                   "refuses such indexes); keep one family",
-                   docker ? "OCI" : "Docker", cmt, docker ? " Docker" : "n OCI");
+            WARN_(c, "media-type", w,
+                  "a %s entry (%s) in a%s index: media types of two families mixed, which "
+                  "neither spec allows; keep one family",
+                  docker ? "OCI" : "Docker", cmt, docker ? " Docker" : "n OCI");
         json_t *p = json_object_get(d, "platform");
         if (!json_is_string(json_object_get(p, "os")) ||
             !json_is_string(json_object_get(p, "architecture")))
