@@ -414,8 +414,8 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
             return kiln_oom(c->err);
         WARN_(c, "layer-path", where,
               "the name has a '..' component: docker load, podman and containerd take it, but "
-              "tar and kiln unpack refuse to write outside the root; rebuild the layer with "
-              "relative paths");
+              "kiln unpack refuses it, and where it lands differs between tools; rebuild the "
+              "layer with relative paths");
         return 0;
     }
     if (name[0] == '/' && norm->len)
@@ -797,8 +797,8 @@ static void check_runtime(struct vctx *c, json_t *cc, const struct fs *fs)
     const char *user = json_string_value(json_object_get(cc, "User"));
     if (wd && *wd && wd[0] != '/')
         ERROR_(c, "workdir", "config WorkingDir",
-               "'%s' is not an absolute path: docker refuses to create a container from the "
-               "image; give an absolute path",
+               "'%s' is not an absolute path: containers from the image fail to start "
+               "(runc: \"Cwd must be an absolute path\"); give an absolute path",
                wd);
     else if (wd && *wd) {
         const char *why = NULL;

@@ -7,7 +7,7 @@ is shown refused by a real consumer, and flagged by kiln validate.
 
 usage: breakimage.py SRC_LAYOUT FAULT OUT_LAYOUT [DOCKER_ARCHIVE TAG]
 FAULT: none, diff-id, layer-count, blob-size[=DELTA], blob-digest, mixed-config,
-       mixed-layer, dotdot, hardlink, workdir-rel, entrypoint=PATH,
+       mixed-layer, dotdot, hardlink, layers=N, workdir-rel, entrypoint=PATH,
        user=NAME, noexec=PATH
 """
 import gzip, hashlib, io, json, os, shutil, sys, tarfile
@@ -87,6 +87,9 @@ def main():
     elif name == "hardlink":
         add_layer(out, man, cfg, tar_of([("data", "dir", None),
                                          ("data/link", "hardlink", "data/nowhere")]))
+    elif name == "layers":  # =N: N layers in all, each one small file
+        for i in range(len(man["layers"]), int(arg)):
+            add_layer(out, man, cfg, tar_of([("l%03d" % i, "file", "%d\n" % i)]))
     elif name == "workdir-rel":
         cc["WorkingDir"] = "data"
     elif name == "entrypoint":
