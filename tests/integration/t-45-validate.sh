@@ -7,9 +7,10 @@
 # the descriptor size, an error that kiln copy shows). The runtime warnings
 # (entrypoint, user, working directory) are shown failing `docker run`.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry/lib-registry.sh"
 need_root
 need_kiln
-need skopeo podman containerd ctr runc busybox jq python3
+need skopeo podman containerd ctr runc busybox jq python3 docker-registry
 [ -x /bin/busybox ] || _missing busybox
 BREAK=$LIB_DIR/tools/breakimage.py
 start_dockerd
@@ -211,6 +212,55 @@ run docker_ run --rm --network none brk:numeric
 assert_eq "kiln-ok " "$(printf '%s' "$OUT" | head -n 1 | cut -c1-8)" "docker runs a numeric user with no passwd entry"
 validate "oci:$T/numeric:1"
 assert_eq "0 0" "$RC $(printf '%s' "$OUT" | jq .warnings)" "validate: a numeric user is fine"
+
+say "docker://: validated in a registry, and what docker pull refuses there"
+start_registry plain
+registry_docker_setup
+run "$KILN" copy "oci:$T/clean:1" "docker://$REG/kv/clean:1"
+assert_eq 0 "$RC" "kiln copy pushes the clean image"
+validate "docker://$REG/kv/clean:1"
+assert_eq "0 true 0" "$RC $(printf '%s' "$OUT" | jq -r '"\(.valid) \(.warnings)"')" "validate docker://: exits 0, valid, no warnings"
+# skopeo pushes what kiln copy would refuse (it checks no diff_id of an OCI image)
+mapfile -t DEST_FLAGS < <(reg_skopeo_flags dest-)
+broken regdiff diff-id
+accepted "skopeo copy to the registry" skopeo copy "${DEST_FLAGS[@]}" "oci:$T/regdiff:1" "docker://$REG/kv/regdiff:1"
+refused "docker pull" "layers from manifest don't match image configuration" docker_reg pull "$REG/kv/regdiff:1"
+validate "docker://$REG/kv/regdiff:1"
+assert_eq 1 "$RC" "validate docker://: exits 1"
+assert_eq 1 "$(finding error diff-id)" "validate docker://: a diff-id error"
+stop_registry
+
+say "a multi-platform index: every image, each line named by its platform (its config's)"
+kiln_build --rootfs "$R" "${COMMON[@]}" --platform linux/arm64 -o "oci:$T/arm:1"
+run "$KILN" index -o "oci:$T/multi:1" "oci:$T/clean:1" "oci:$T/arm:1"
+assert_eq 0 "$RC" "kiln index"
+validate "oci:$T/multi:1"
+assert_eq "0 0" "$RC $(printf '%s' "$OUT" | jq .warnings)" "validate index: exits 0, no findings"
+broken armnope entrypoint=/nope
+python3 - "$T/armnope" <<'PY'
+import json, sys, os
+d = sys.argv[1]
+idx = json.load(open(os.path.join(d, "index.json")))
+idx["manifests"][0]["platform"] = {"os": "linux", "architecture": "arm64"}
+idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+       "manifests": idx["manifests"]}
+b = json.dumps(idx).encode()
+import hashlib
+h = hashlib.sha256(b).hexdigest()
+open(os.path.join(d, "blobs", "sha256", h), "wb").write(b)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": idx["mediaType"], "digest": "sha256:" + h,
+           "size": len(b), "annotations": {"org.opencontainers.image.ref.name": "1"}}]},
+          open(os.path.join(d, "index.json"), "w"))
+PY
+validate "oci:$T/armnope:1"
+assert_eq "0" "$RC" "validate index with a warning: exits 0"
+assert_eq "1 1" "$(finding warning index) $(finding warning command)" "validate index: the entry's platform is not the config's; the entrypoint is missing"
+assert_eq "linux/amd64: config Entrypoint[0]" "$(printf '%s' "$OUT" | jq -r '.findings[] | select(.check == "command") | .where')" "the image's findings begin with its platform"
+run "$KILN" validate --platform linux/arm64 "oci:$T/multi:1"
+assert_eq "0 oci:$T/multi:1: 0 errors, 0 warnings" "$RC $OUT" "validate --platform: that image"
+run "$KILN" validate --platform linux/s390x "oci:$T/multi:1"
+assert_eq 1 "$RC" "validate --platform with no such image: exits 1"
+assert_contains "no image for platform linux/s390x" "$OUT" "and says so"
 
 say "the table, and errors of the command itself"
 run "$KILN" validate "oci:$T/hardlink:1"

@@ -637,8 +637,8 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
     if (li->diff_id && strcmp(li->diff_id, diff_id))
         ERROR_(c, "diff-id", li->where,
                "the uncompressed layer hashes to %s, but the config's rootfs.diff_ids lists %s: "
-               "docker load, containerd and podman (from a docker-archive) refuse the image; "
-               "rebuild it",
+               "docker load, docker pull, containerd and podman (from a docker-archive) refuse "
+               "the image; rebuild it",
                diff_id, li->diff_id);
     const char *mt = li->media_type;
     if (mt && *mt) {
@@ -1034,10 +1034,24 @@ static void check_index(struct vctx *c, const struct kiln_src *s)
                   "neither spec allows; keep one family",
                   docker ? "OCI" : "Docker", cmt, docker ? " Docker" : "n OCI");
         json_t *p = json_object_get(d, "platform");
-        if (!json_is_string(json_object_get(p, "os")) ||
-            !json_is_string(json_object_get(p, "architecture")))
+        const char *os = json_string_value(json_object_get(p, "os"));
+        const char *arch = json_string_value(json_object_get(p, "architecture"));
+        const char *var = json_string_value(json_object_get(p, "variant"));
+        if (!os || !arch)
             WARN_(c, "index", w,
                   "no platform (os, architecture): consumers cannot pick this image by platform");
+        else if (i < s->nimages) {
+            const struct kiln_platform *ip = &s->images[i].platform;
+            if (strcmp(os, ip->os) || strcmp(arch, ip->arch) ||
+                (var && *var && strcmp(var, ip->variant)))
+                WARN_(c, "index", w,
+                      "the entry says %s/%s%s%s, the image's config %s/%s%s%s: docker, podman "
+                      "and containerd pick images by the entry, so %s/%s%s%s hosts get this one; "
+                      "make them agree",
+                      os, arch, var && *var ? "/" : "", var ? var : "", ip->os, ip->arch,
+                      ip->variant[0] ? "/" : "", ip->variant, os, arch, var && *var ? "/" : "",
+                      var ? var : "");
+        }
     }
     json_decref(j);
 }
