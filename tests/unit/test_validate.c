@@ -281,6 +281,32 @@ static void test_symlinks_and_path(void **state)
     assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "command", "Entrypoint/Cmd"), 1);
 }
 
+/* Entries written over a symlinked directory land where it points (merged
+ * /usr), whiteouts too (umoci#254); missing parents are implicit. */
+static void test_symlinked_dirs_and_implicit_parents(void **state)
+{
+    struct fx *fx = *state;
+    struct layer l[] = {LAYER({"usr", 'd', NULL}, {"usr/bin", 'd', NULL},
+                              {"usr/bin/app", 'x', "a"}, {"bin", 'l', "usr/bin"}),
+                        LAYER({"bin/tool", 'x', "t"}, {"opt/x/run", 'x', "r"})};
+    image(fx, l, 2, "{\"Entrypoint\":[\"/usr/bin/tool\"]}", 0);
+    validate(fx);
+    ASSERT_CLEAN(fx);
+    image(fx, l, 2, "{\"Entrypoint\":[\"/opt/x/run\"]}", 0);
+    validate(fx);
+    ASSERT_CLEAN(fx);
+    struct layer w[] = {l[0], LAYER({"bin/.wh.app", 'f', NULL}, {"bin/l", 'h', "bin/app"})};
+    image(fx, w, 2, "{\"Entrypoint\":[\"/usr/bin/app\"]}", 0);
+    validate(fx);
+    assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "command", NULL), 1);
+    /* the hardlink's target was whited out before it, in its own layer */
+    assert_int_equal(count(fx, KILN_SEVERITY_ERROR, "hardlink", "bin/l"), 1);
+    struct layer h[] = {l[0], LAYER({"bin/l", 'h', "bin/app"})};
+    image(fx, h, 2, "{\"Entrypoint\":[\"/usr/bin/l\"]}", 0);
+    validate(fx);
+    ASSERT_CLEAN(fx);
+}
+
 static void test_users_and_groups(void **state)
 {
     struct fx *fx = *state;
@@ -435,6 +461,7 @@ int main(void)
         T(test_whiteout_removes_entrypoint),
         T(test_opaque_applies_to_lower_layers_only),
         T(test_symlinks_and_path),
+        T(test_symlinked_dirs_and_implicit_parents),
         T(test_users_and_groups),
         T(test_workdir),
         T(test_tar_entries),

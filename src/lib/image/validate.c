@@ -235,9 +235,11 @@ static int fs_put(struct fs *fs, const char *path, char type, uint32_t mode, con
  * symlinks followed (absolute targets from the image's root). Returns the
  * node, or NULL with *why set: "does not exist", "is a symlink loop", ...
  */
-static const struct node *fs_resolve(const struct fs *fs, const char *path, const char **why)
+static const struct node *fs_resolve_at(const struct fs *fs, const char *path, const char **why,
+                                        char cur[4096])
 {
-    char cur[4096] = "", rest[8192];
+    char rest[8192];
+    cur[0] = '\0';
     snprintf(rest, sizeof(rest), "%s", path);
     int links = 0;
     const struct node *n = NULL;
@@ -295,7 +297,7 @@ static const struct node *fs_resolve(const struct fs *fs, const char *path, cons
             p = rest;
             continue;
         }
-        snprintf(cur, sizeof(cur), "%s", next);
+        snprintf(cur, 4096, "%s", next);
         while (*p == '/')
             p++;
         if (*p && n->type != 'd') {
@@ -308,6 +310,68 @@ static const struct node *fs_resolve(const struct fs *fs, const char *path, cons
         return &root;
     }
     return fs_get(fs, cur);
+}
+
+static const struct node *fs_resolve(const struct fs *fs, const char *path, const char **why)
+{
+    char cur[4096];
+    return fs_resolve_at(fs, path, why, cur);
+}
+
+/* The entry at an archive path, its parent directory resolved through
+ * symlinks (the entry itself is not followed). */
+static const struct node *fs_lookup(const struct fs *fs, const char *path)
+{
+    const struct node *n = fs_get(fs, path);
+    const char *slash = strrchr(path, '/');
+    if (n || !slash)
+        return n;
+    char abs[4100], at[4096], full[8200];
+    snprintf(abs, sizeof(abs), "/%.*s", (int)(slash - path), path);
+    const char *why;
+    const struct node *d = fs_resolve_at(fs, abs, &why, at);
+    if (!d || d->type != 'd')
+        return NULL;
+    snprintf(full, sizeof(full), "%s%s%s", at, *at ? "/" : "", slash + 1);
+    return fs_get(fs, full);
+}
+
+/*
+ * Where an entry of a layer lands: its parent directory resolved through the
+ * symlinks of the layers below (a consumer writing "bin/x" over a "bin ->
+ * usr/bin" symlink writes usr/bin/x; merged-/usr images are full of them),
+ * its missing parents created as directories, as consumers create them.
+ * `out` gets the path (4096 bytes).
+ */
+static int fs_place(struct fs *fs, const char *path, size_t layer, char out[4096],
+                    struct kiln_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    snprintf(out, 4096, "%s", path);
+    if (!slash)
+        return 0;
+    char parent[4096], abs[4100], at[4096];
+    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
+    snprintf(abs, sizeof(abs), "/%s", parent);
+    const char *why;
+    const struct node *n = fs_resolve_at(fs, abs, &why, at);
+    if (n && n->type == 'd') {
+        snprintf(out, 4096, "%s%s%s", at, *at ? "/" : "", slash + 1);
+        return 0;
+    }
+    /* implicit parents: every missing prefix becomes a directory */
+    for (char *p = parent;; p++) {
+        if (*p == '/' || !*p) {
+            char c = *p;
+            *p = '\0';
+            if (!fs_get(fs, parent) && fs_put(fs, parent, 'd', 0755, NULL, layer, err) < 0)
+                return -1;
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    return 0;
 }
 
 /* ---- layers ---- */
@@ -424,7 +488,9 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
               "outside the target directory; write relative names");
     if (!norm->len)
         return 0; /* the root */
-    const char *path = norm->data;
+    char path[4096];
+    if (fs_place(fs, norm->data, li->index, path, c->err) < 0)
+        return -1;
     const char *base = basename_of(path);
     const char *hl = archive_entry_hardlink(e);
     mode_t ft = archive_entry_filetype(e);
@@ -462,7 +528,7 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
         int r = kiln_normalise_member_path(hl, &t, &ignored);
         if (r < 0 && ignored.code == KILN_ERR_NOMEM)
             return kiln_oom(c->err);
-        const struct node *tn = r == 0 && t.len ? fs_get(fs, t.data) : NULL;
+        const struct node *tn = r == 0 && t.len ? fs_lookup(fs, t.data) : NULL;
         if (r < 0)
             ERROR_(c, "hardlink", where,
                    "a hardlink to '%s', which has a '..' component: docker load refuses the "
