@@ -148,10 +148,11 @@ static void fs_free(struct fs *fs)
 static int fs_init(struct fs *fs, struct kiln_error *err)
 {
     memset(fs, 0, sizeof(*fs));
-    fs->nbuckets = 1 << 14;
-    fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
     fs->passwd.max = fs->group.max = ACCOUNT_FILE_MAX;
-    return fs->buckets ? 0 : kiln_oom(err);
+    if (!(fs->buckets = calloc(1 << 14, sizeof(*fs->buckets))))
+        return kiln_oom(err);
+    fs->nbuckets = 1 << 14;
+    return 0;
 }
 
 static struct node *fs_get(const struct fs *fs, const char *path)
@@ -613,7 +614,7 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
         rc = -1;
     if (rc == 0 && (!(raw = archive_read_new()) || !(a = archive_read_new())))
         rc = kiln_oom(c->err);
-    bool tar_ok = false;
+    bool tar_ok = false, tar_oom = false;
     char tar_error[512] = "";
     if (rc == 0) {
         archive_read_support_filter_all(raw);
@@ -624,11 +625,13 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
             archive_read_next_header(raw, &re) != ARCHIVE_OK) {
             snprintf(tar_error, sizeof(tar_error), "%s",
                      archive_error_string(raw) ? archive_error_string(raw) : "empty blob");
+            tar_oom = archive_errno(raw) == ENOMEM;
         } else {
             tr.raw = raw;
-            if (archive_read_open(a, &tr, NULL, tar_read, NULL) != ARCHIVE_OK)
+            if (archive_read_open(a, &tr, NULL, tar_read, NULL) != ARCHIVE_OK) {
                 snprintf(tar_error, sizeof(tar_error), "%s", archive_error_string(a));
-            else {
+                tar_oom = archive_errno(a) == ENOMEM;
+            } else {
                 tar_ok = true;
                 for (;;) {
                     struct archive_entry *e;
@@ -638,6 +641,7 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
                     if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY) {
                         tar_ok = false;
                         snprintf(tar_error, sizeof(tar_error), "%s", archive_error_string(a));
+                        tar_oom = archive_errno(a) == ENOMEM || archive_errno(raw) == ENOMEM;
                         break;
                     }
                     if ((rc = layer_entry(c, fs, li, a, e, &norm)) < 0 ||
@@ -657,6 +661,7 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
             if (rc == 0 && tar_ok && r != ARCHIVE_EOF) {
                 tar_ok = false;
                 snprintf(tar_error, sizeof(tar_error), "%s", archive_error_string(raw));
+                tar_oom = archive_errno(raw) == ENOMEM;
             }
         }
     }
@@ -682,6 +687,9 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
     kiln_buf_free(&norm);
     if (rc < 0)
         return -1;
+    /* out of memory is no finding about the image */
+    if (!tar_ok && tar_oom)
+        return kiln_oom(c->err);
 
     if (li->check_blob && br.n != li->size)
         ERROR_(c, "blob-size", li->where,
@@ -1021,16 +1029,30 @@ static void short_digest(const char *d, char out[24])
     snprintf(out, 24, "%.19s", d && *d ? d : "(none)");
 }
 
+/* A document the reader already parsed once: failing now is out of memory. */
+static json_t *load_doc(const struct kiln_buf *b, bool *oom)
+{
+    json_error_t je;
+    json_t *j = json_loadb(b->data ? b->data : "", b->len, 0, &je);
+    if (!j && json_error_code(&je) == json_error_out_of_memory)
+        *oom = true;
+    return j;
+}
+
 static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_src_image *im)
 {
-    bool docker = false;
+    bool docker = false, oom = false;
     json_t *m = NULL;
     if (s->kind != KILN_SRC_DOCKER_ARCHIVE) {
-        m = json_loads(im->manifest.data, 0, NULL);
+        m = load_doc(&im->manifest, &oom);
         if (m)
             check_manifest(c, im, m, &docker);
     }
-    json_t *cfg = json_loads(im->config.data, 0, NULL);
+    json_t *cfg = oom ? NULL : load_doc(&im->config, &oom);
+    if (oom) {
+        json_decref(m);
+        return kiln_oom(c->err);
+    }
     if (!cfg) {
         ERROR_(c, "config", "config", "the config %s is not JSON", im->config_digest);
         json_decref(m);
@@ -1062,6 +1084,11 @@ static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_src_image
             .diff_id = json_string_value(json_array_get(ids, i)),
         };
         rc = check_layer(c, &fs, s, l, &li);
+        if (s->kind == KILN_SRC_REGISTRY && l->path) { /* one download on disk at a time */
+            unlink(l->path);
+            free(l->path);
+            l->path = NULL;
+        }
         if (rc > 0) { /* unreadable: the runtime checks would guess */
             complete = false;
             rc = 0;
@@ -1075,11 +1102,12 @@ static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_src_image
     return rc;
 }
 
-static void check_index(struct vctx *c, const struct kiln_src *s)
+static int check_index(struct vctx *c, const struct kiln_src *s)
 {
-    json_t *j = json_loads(s->index.data, 0, NULL);
+    bool oom = false;
+    json_t *j = load_doc(&s->index, &oom);
     if (!j)
-        return;
+        return oom ? kiln_oom(c->err) : 0;
     char where[64];
     snprintf(where, sizeof(where), "index %.19s", s->index_digest);
     const char *mt = json_string_value(json_object_get(j, "mediaType"));
@@ -1120,11 +1148,15 @@ static void check_index(struct vctx *c, const struct kiln_src *s)
         }
     }
     json_decref(j);
+    return 0;
 }
 
 int kiln_validate(const char *ref, const char *platform, const struct kiln_remote_opts *o,
                   struct kiln_finding **findings, size_t *n, struct kiln_error *err)
 {
+    struct kiln_error local = {0};
+    if (!err)
+        err = &local;
     *findings = NULL;
     *n = 0;
     struct kiln_remote_opts defaults;
@@ -1140,9 +1172,12 @@ int kiln_validate(const char *ref, const char *platform, const struct kiln_remot
     struct kiln_error oe = {0};
     int rc = 0;
     if (kiln_src_open(ref, platform, &ro, &s, &oe) < 0) {
-        /* what the reader refuses (damaged, malformed) is a finding; an
-         * operation that could not run is an error */
-        if (oe.code == KILN_ERR_INPUT || oe.code == KILN_ERR_FORMAT)
+        /* what the reader refuses in a local image (damaged, malformed) is
+         * a finding; an operation that could not run is an error, as is a
+         * registry that does not answer as asked (the network, credentials:
+         * nothing about the image) */
+        bool remote = !strncmp(ref, "docker://", 9);
+        if (oe.code == KILN_ERR_FORMAT || (oe.code == KILN_ERR_INPUT && !remote))
             ERROR_(&c, "read", ref, "%s", oe.message);
         else {
             *err = oe;
@@ -1150,7 +1185,7 @@ int kiln_validate(const char *ref, const char *platform, const struct kiln_remot
         }
     } else {
         if (s->is_index)
-            check_index(&c, s);
+            rc = check_index(&c, s);
         for (size_t i = 0; rc == 0 && i < s->nimages; i++) {
             char prefix[128] = "";
             struct kiln_platform *p = &s->images[i].platform;
