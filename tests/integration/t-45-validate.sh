@@ -206,6 +206,10 @@ rt noexec noexec=/app/run.sh 'exec: "/app/run.sh": permission denied' command 0 
 rt nouser user=nobody2 'unable to find user nobody2: no matching entries in passwd file' user 0 warning
 rt nogroup user=app:staff 'unable to find group staff: no matching entries in group file' user 0 warning
 rt relwd workdir-rel 'Cwd must be an absolute path' workdir 1 error
+rt filewd workdir=/etc/passwd 'not a directory' workdir 0 warning
+rt nocmd nocmd 'No command specified' command 0 warning
+run podman_ load -q -i "$T/nocmd.docker.tar"
+refused "podman run (nocmd)" 'no command or entrypoint provided' podman_ "${PODMAN_RUN[@]}" localhost/brk:nocmd
 broken numeric user=4321:4321
 accepted "docker load (numeric user)" docker_ load -i "$T/numeric.docker.tar"
 run docker_ run --rm --network none brk:numeric
@@ -272,6 +276,10 @@ run "$KILN" validate
 assert_eq 2 "$RC" "no REF: usage error (2)"
 run "$KILN" validate --format yaml "oci:$T/clean:1"
 assert_eq 2 "$RC" "--format yaml: usage error (2)"
+run "$KILN" validate "docker://127.0.0.1:1/kv/none:1"
+assert_eq 1 "$RC" "a registry that does not answer: exits 1"
+assert_eq "" "$OUT" "no findings about an image it could not read"
+assert_contains "127.0.0.1:1" "$ERR" "the error names the registry"
 validate "oci:$T/does-not-exist:1"
 assert_eq 1 "$RC" "a missing layout: exits 1"
 assert_contains "does-not-exist" "$OUT" "the finding names the path"

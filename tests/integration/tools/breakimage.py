@@ -7,7 +7,7 @@ is shown refused by a real consumer, and flagged by kiln validate.
 
 usage: breakimage.py SRC_LAYOUT FAULT OUT_LAYOUT [DOCKER_ARCHIVE TAG]
 FAULT: none, diff-id, layer-count, blob-size[=DELTA], blob-digest, mixed-config,
-       mixed-layer, dotdot, hardlink, layers=N, workdir-rel, entrypoint=PATH,
+       mixed-layer, dotdot, hardlink, layers=N, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
        user=NAME, noexec=PATH
 """
 import gzip, hashlib, io, json, os, shutil, sys, tarfile
@@ -92,6 +92,11 @@ def main():
             add_layer(out, man, cfg, tar_of([("l%03d" % i, "file", "%d\n" % i)]))
     elif name == "workdir-rel":
         cc["WorkingDir"] = "data"
+    elif name == "workdir":
+        cc["WorkingDir"] = arg
+    elif name == "nocmd":
+        cc["Entrypoint"] = None
+        cc["Cmd"] = None
     elif name == "entrypoint":
         cc["Entrypoint"] = [arg]
         cc["Cmd"] = None
