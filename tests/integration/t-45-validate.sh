@@ -174,6 +174,18 @@ validate "oci:$T/dotdot:1"
 assert_eq 0 "$RC" "validate exits 0"
 assert_eq 1 "$(finding warning layer-path)" "a layer-path warning"
 
+say "a whiteout of an entry of its own layer: the specs keep the entry, docker and containerd do not"
+broken slw same-layer-whiteout
+accepted "docker load" docker_ load -i "$T/slw.docker.tar"
+run docker_ run --rm --network none --entrypoint /bin/busybox brk:slw ls /
+assert_eq "0 no" "$RC $(printf '%s\n' "$OUT" | grep -qx kept && echo yes || echo no)" "docker removed /kept"
+accepted "containerd (ctr images import)" ctr_ images import --snapshotter native --index-name kv:slw "$T/slw.oci.tar"
+run timeout 120 ctr --address "$CD/sock" --namespace kiln run --rm --snapshotter native kv:slw kv-slw /bin/busybox ls /
+assert_eq "0 no" "$RC $(printf '%s\n' "$OUT" | grep -qx kept && echo yes || echo no)" "containerd removed /kept"
+validate "oci:$T/slw:1"
+assert_eq 0 "$RC" "validate exits 0"
+assert_eq 1 "$(finding warning whiteout)" "a whiteout warning"
+
 say "zstd: Debian's docker.io 20.10 loads it (upstream Docker < 23 does not): a warning"
 kiln_build --rootfs "$R" "${COMMON[@]}" --compression zstd --tag kv:zstd -o "docker-archive:$T/zstd.tar"
 accepted "docker load ($(docker_ version -f '{{.Server.Version}}'))" docker_ load -i "$T/zstd.tar"

@@ -386,6 +386,13 @@ static void test_tar_entries(void **state)
     assert_int_equal(count(fx, KILN_SEVERITY_ERROR, "whiteout", "etc/.wh."), 1);
     assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "whiteout", "etc/.wh.x"), 1);
     assert_int_equal(fx->n, 5);
+    /* a whiteout of its own layer's entry: warned, and the entry gone (as
+     * docker and containerd do it) */
+    struct layer own[] = {BASE, LAYER({"bin/new", 'x', "n"}, {"bin/.wh.new", 'f', NULL})};
+    image(fx, own, 2, "{\"Entrypoint\":[\"/bin/new\"]}", 0);
+    validate(fx);
+    assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "whiteout", "bin/.wh.new"), 1);
+    assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "command", NULL), 1);
 }
 
 static void test_documents(void **state)

@@ -516,7 +516,16 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
                   "a whiteout should be an empty regular file; consumers only look at its name");
         char victim_path[4096];
         snprintf(victim_path, sizeof(victim_path), "%.*s%s", (int)(base - path), path, victim);
-        fs_remove(fs, victim_path, true, li->index);
+        const struct node *vn = fs_get(fs, victim_path);
+        bool own = vn && vn->layer == li->index;
+        if (own)
+            WARN_(c, "whiteout", where,
+                  "a whiteout of '%s', an earlier entry of its own layer: the specs say a "
+                  "whiteout hides only what lower layers hold, but docker and containerd "
+                  "remove the entry; drop one of the two",
+                  victim_path);
+        /* as the consumers do: what is there when the whiteout comes goes */
+        fs_remove(fs, victim_path, true, own ? li->index + 1 : li->index);
         return 0;
     }
     const struct node *dup = fs_get(fs, path);

@@ -7,7 +7,7 @@ is shown refused by a real consumer, and flagged by kiln validate.
 
 usage: breakimage.py SRC_LAYOUT FAULT OUT_LAYOUT [DOCKER_ARCHIVE TAG]
 FAULT: none, diff-id, layer-count, blob-size[=DELTA], blob-digest, mixed-config,
-       mixed-layer, dotdot, hardlink, layers=N, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
+       mixed-layer, dotdot, hardlink, layers=N, same-layer-whiteout, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
        user=NAME, noexec=PATH
 """
 import gzip, hashlib, io, json, os, shutil, sys, tarfile
@@ -90,6 +90,9 @@ def main():
     elif name == "layers":  # =N: N layers in all, each one small file
         for i in range(len(man["layers"]), int(arg)):
             add_layer(out, man, cfg, tar_of([("l%03d" % i, "file", "%d\n" % i)]))
+    elif name == "same-layer-whiteout":  # a file, then its whiteout, in one layer
+        add_layer(out, man, cfg, tar_of([("kept", "file", "the specs keep me\n"),
+                                         (".wh.kept", "file", "")]))
     elif name == "workdir-rel":
         cc["WorkingDir"] = "data"
     elif name == "workdir":
