@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../copy.h"
+#include "../internal.h"
 
 /* Beyond this many layers Docker's overlay2 driver cannot mount an image:
  * moby daemon/graphdriver/overlay2/overlay.go, maxDepth = 128 (line 76),
