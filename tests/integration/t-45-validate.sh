@@ -280,6 +280,12 @@ run "$KILN" validate --platform linux/s390x "oci:$T/multi:1"
 assert_eq 1 "$RC" "validate --platform with no such image: exits 1"
 assert_contains "no image for platform linux/s390x" "$OUT" "and says so"
 
+say "names that are not UTF-8 stay JSON"
+broken latin1 latin1
+validate "oci:$T/latin1:1"
+assert_eq 0 "$RC" "validate exits 0 (a duplicate path is a warning)"
+assert_eq "layer-path"$'\t'"caf"$'\xc3\xa9' "$(printf '%s' "$OUT" | jq -r '.findings[] | "\(.check)\t\(.where | sub("^layer 1 [(][^)]*[)]: "; ""))"')" "jq reads it: the name's byte 0xe9 as U+00E9"
+
 say "the table, and errors of the command itself"
 run "$KILN" validate "oci:$T/hardlink:1"
 assert_eq 1 "$RC" "table: exits 1"

@@ -7,7 +7,7 @@ is shown refused by a real consumer, and flagged by kiln validate.
 
 usage: breakimage.py SRC_LAYOUT FAULT OUT_LAYOUT [DOCKER_ARCHIVE TAG]
 FAULT: none, diff-id, layer-count, blob-size[=DELTA], blob-digest, mixed-config,
-       mixed-layer, dotdot, hardlink, layers=N, same-layer-whiteout, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
+       mixed-layer, dotdot, hardlink, layers=N, same-layer-whiteout, latin1, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
        user=NAME, noexec=PATH
 """
 import gzip, hashlib, io, json, os, shutil, sys, tarfile
@@ -93,6 +93,15 @@ def main():
     elif name == "same-layer-whiteout":  # a file, then its whiteout, in one layer
         add_layer(out, man, cfg, tar_of([("kept", "file", "the specs keep me\n"),
                                          (".wh.kept", "file", "")]))
+    elif name == "latin1":  # a Latin-1 (not UTF-8) name, twice in one layer
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT,
+                          encoding="iso-8859-1") as t:
+            for data in (b"1\n", b"2\n"):
+                ti = tarfile.TarInfo("caf\xe9")
+                ti.size, ti.mtime = len(data), 1700000000
+                t.addfile(ti, io.BytesIO(data))
+        add_layer(out, man, cfg, raw.getvalue())
     elif name == "workdir-rel":
         cc["WorkingDir"] = "data"
     elif name == "workdir":
