@@ -238,8 +238,13 @@ run "$KILN" copy "oci:$T/clean:1" "docker://$REG/kv/clean:1"
 assert_eq 0 "$RC" "kiln copy pushes the clean image"
 validate "docker://$REG/kv/clean:1"
 assert_eq "0 true 0" "$RC $(printf '%s' "$OUT" | jq -r '"\(.valid) \(.warnings)"')" "validate docker://: exits 0, valid, no warnings"
-# skopeo pushes what kiln copy would refuse (it checks no diff_id of an OCI image)
 mapfile -t DEST_FLAGS < <(reg_skopeo_flags dest-)
+accepted "skopeo copy --format v2s2" skopeo copy --format v2s2 "${DEST_FLAGS[@]}" "oci:$T/clean:1" "docker://$REG/kv/v2s2:1"
+validate "docker://$REG/kv/v2s2:1"
+assert_eq "0 0 0" "$RC $(printf '%s' "$OUT" | jq -r '"\(.errors) \(.warnings)"')" "validate a Docker v2 schema 2 image: no findings"
+run "$KILN" inspect --raw "docker://$REG/kv/v2s2:1"
+assert_contains "application/vnd.docker.distribution.manifest.v2+json" "$OUT" "(it is one)"
+# skopeo pushes what kiln copy would refuse (it checks no diff_id of an OCI image)
 broken regdiff diff-id
 accepted "skopeo copy to the registry" skopeo copy "${DEST_FLAGS[@]}" "oci:$T/regdiff:1" "docker://$REG/kv/regdiff:1"
 refused "docker pull" "layers from manifest don't match image configuration" docker_reg pull "$REG/kv/regdiff:1"
