@@ -118,6 +118,13 @@ validate "docker-archive:$T/count.docker.tar"
 assert_eq 1 "$RC" "validate exits 1"
 assert_eq 1 "$(finding error layer-count)" "a layer-count error"
 
+say "more history entries with layers than layers"
+broken hist history
+refused "docker load" 'too many non-empty layers in History section' docker_ load -i "$T/hist.docker.tar"
+validate "oci:$T/hist:1"
+assert_eq 1 "$RC" "validate exits 1"
+assert_eq 1 "$(finding error history)" "a history error"
+
 say "a blob that does not hash to its digest"
 broken digest blob-digest
 refused "skopeo copy" 'Digest did not match' skopeo copy "oci:$T/digest:1" "oci:$T/digest-copy:1"

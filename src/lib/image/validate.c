@@ -1011,6 +1011,18 @@ static void check_config(struct vctx *c, json_t *cfg, size_t nlayers)
                    "mismatch\"); rebuild it",
                    json_array_size(ids), nlayers);
     }
+    json_t *history = json_object_get(cfg, "history");
+    if (history && !json_is_array(history))
+        ERROR_(c, "config", "config history", "not an array");
+    size_t nonempty = 0, hi;
+    json_t *h;
+    json_array_foreach(history, hi, h) nonempty += !json_is_true(json_object_get(h, "empty_layer"));
+    if (json_is_array(ids) && nonempty > json_array_size(ids))
+        ERROR_(c, "history", "config history",
+               "%zu entries that are not empty_layer for %zu diff_ids: docker load refuses the "
+               "image (\"too many non-empty layers in History section\"); mark the others "
+               "\"empty_layer\": true",
+               nonempty, json_array_size(ids));
     json_t *cc = json_object_get(cfg, "config");
     if (cc && !json_is_object(cc) && !json_is_null(cc))
         ERROR_(c, "config", "config config", "not a JSON object");

@@ -7,7 +7,7 @@ is shown refused by a real consumer, and flagged by kiln validate.
 
 usage: breakimage.py SRC_LAYOUT FAULT OUT_LAYOUT [DOCKER_ARCHIVE TAG]
 FAULT: none, diff-id, layer-count, blob-size[=DELTA], blob-digest, mixed-config,
-       mixed-layer, dotdot, hardlink, layers=N, same-layer-whiteout, latin1, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
+       mixed-layer, dotdot, hardlink, layers=N, same-layer-whiteout, latin1, history, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
        user=NAME, noexec=PATH
 """
 import gzip, hashlib, io, json, os, shutil, sys, tarfile
@@ -102,6 +102,8 @@ def main():
                 ti.size, ti.mtime = len(data), 1700000000
                 t.addfile(ti, io.BytesIO(data))
         add_layer(out, man, cfg, raw.getvalue())
+    elif name == "history":  # one history entry more than there are layers
+        cfg["history"] = [{"created_by": "layer %d" % i} for i in range(len(man["layers"]) + 1)]
     elif name == "workdir-rel":
         cc["WorkingDir"] = "data"
     elif name == "workdir":
