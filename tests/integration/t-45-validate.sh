@@ -137,6 +137,17 @@ assert_eq 1 "$RC" "validate exits 1"
 assert_eq 1 "$(finding error blob-digest)" "a blob-digest error"
 assert_eq 0 "$(finding warning command)" "no runtime guesses about an unreadable layer"
 
+say "a layer cut short (its digest and size made to match)"
+broken trunc truncated
+refused "docker load" 'unexpected EOF' docker_ load -i "$T/trunc.docker.tar"
+refused "containerd (ctr images import)" 'failed to extract layer' \
+  ctr_ images import --snapshotter native --index-name kv:trunc "$T/trunc.oci.tar"
+refused "podman load" 'unexpected EOF' podman_ load -q -i "$T/trunc.oci.tar"
+validate "oci:$T/trunc:1"
+assert_eq 1 "$RC" "validate exits 1"
+assert_eq 1 "$(finding error layer-tar)" "a layer-tar error"
+assert_eq 00 "$(finding error diff-id)$(finding warning command)" "and no guesses past it"
+
 say "a descriptor size that is not the blob's"
 broken size blob-size=-1
 refused "kiln copy" 'does not match its size' "$KILN" copy "oci:$T/size:1" "oci:$T/size-copy:1"

@@ -714,7 +714,8 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
                digest);
     if (!tar_ok) {
         ERROR_(c, "layer-tar", li->where,
-               "the layer is not a readable tar%s (%s): no consumer can unpack it",
+               "the layer is not a readable tar%s (%s): docker load, podman and containerd "
+               "refuse it; rebuild or re-copy it",
                cs == SEEN_OTHER ? " (bzip2 or xz, which images cannot carry)" : "", tar_error);
         return 1; /* the merged filesystem is unknown from here on */
     }
