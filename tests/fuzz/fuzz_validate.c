@@ -76,6 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     md, man.len);
     snprintf(p, sizeof(p), "%s/index.json", layout);
     fz_write_file(p, idx.data, idx.len);
+    snprintf(p, sizeof(p), "%s/oci-layout", layout);
+    fz_write_file(p, "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
     kiln_buf_free(&idx);
     kiln_buf_free(&man);
     fz_parts_free(parts, n);

@@ -148,6 +148,18 @@ assert_eq 1 "$RC" "validate exits 1"
 assert_eq 1 "$(finding error layer-tar)" "a layer-tar error"
 assert_eq 00 "$(finding error diff-id)$(finding warning command)" "and no guesses past it"
 
+say "an OCI layout without oci-layout, or of another version"
+broken nolayout no-oci-layout
+refused "containerd (ctr images import)" 'unrecognized image format' \
+  ctr_ images import --snapshotter native --index-name kv:nolayout "$T/nolayout.oci.tar"
+validate "oci-archive:$T/nolayout.oci.tar:1"
+assert_eq "1 1" "$RC $(finding error oci-layout)" "validate: exits 1, an oci-layout error"
+broken layoutv layout-version
+refused "containerd (ctr images import)" 'unsupported OCI version 2.0.0' \
+  ctr_ images import --snapshotter native --index-name kv:layoutv "$T/layoutv.oci.tar"
+validate "oci:$T/layoutv:1"
+assert_eq "1 1" "$RC $(finding error oci-layout)" "validate: exits 1, an oci-layout error"
+
 say "a descriptor size that is not the blob's"
 broken size blob-size=-1
 refused "kiln copy" 'does not match its size' "$KILN" copy "oci:$T/size:1" "oci:$T/size-copy:1"

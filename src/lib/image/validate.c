@@ -1174,6 +1174,39 @@ static int check_index(struct vctx *c, const struct kiln_src *s)
     return 0;
 }
 
+/* oci: and oci-archive: name their format in oci-layout, which containerd's
+ * importer reads first. */
+static int check_oci_layout(struct vctx *c, const struct kiln_src *s)
+{
+    _cleanup_free_ char *p = kiln_path_join(s->layout, "oci-layout", c->err);
+    if (!p)
+        return -1;
+    struct kiln_buf b = {0};
+    struct kiln_error e = {0};
+    if (kiln_read_file(p, 1 << 16, &b, &e) < 0) {
+        if (e.code == KILN_ERR_NOMEM)
+            return kiln_oom(c->err);
+        ERROR_(c, "oci-layout", "oci-layout",
+               "the layout has no readable oci-layout file (%s): containerd refuses it "
+               "(\"unrecognized image format\"); write {\"imageLayoutVersion\":\"1.0.0\"} to it",
+               e.message);
+        return 0;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(b.data, b.len, 0, &je);
+    kiln_buf_free(&b);
+    if (!j && json_error_code(&je) == json_error_out_of_memory)
+        return kiln_oom(c->err);
+    const char *v = json_string_value(json_object_get(j, "imageLayoutVersion"));
+    if (!v || strcmp(v, "1.0.0"))
+        ERROR_(c, "oci-layout", "oci-layout imageLayoutVersion",
+               "%s%s%s, not \"1.0.0\": containerd refuses the layout (\"unsupported OCI "
+               "version\"); write {\"imageLayoutVersion\":\"1.0.0\"}",
+               v ? "\"" : "", v ? v : j ? "missing" : "not JSON", v ? "\"" : "");
+    json_decref(j);
+    return 0;
+}
+
 int kiln_validate(const char *ref, const char *platform, const struct kiln_remote_opts *o,
                   struct kiln_finding **findings, size_t *n, struct kiln_error *err)
 {
@@ -1207,7 +1240,9 @@ int kiln_validate(const char *ref, const char *platform, const struct kiln_remot
             rc = -1;
         }
     } else {
-        if (s->is_index)
+        if (s->kind == KILN_SRC_LAYOUT && s->layout)
+            rc = check_oci_layout(&c, s);
+        if (rc == 0 && s->is_index)
             rc = check_index(&c, s);
         for (size_t i = 0; rc == 0 && i < s->nimages; i++) {
             char prefix[128] = "";

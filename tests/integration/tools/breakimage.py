@@ -7,7 +7,7 @@ is shown refused by a real consumer, and flagged by kiln validate.
 
 usage: breakimage.py SRC_LAYOUT FAULT OUT_LAYOUT [DOCKER_ARCHIVE TAG]
 FAULT: none, diff-id, layer-count, blob-size[=DELTA], blob-digest, mixed-config,
-       mixed-layer, dotdot, hardlink, layers=N, same-layer-whiteout, latin1, history, truncated, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
+       mixed-layer, dotdot, hardlink, layers=N, same-layer-whiteout, latin1, history, truncated, no-oci-layout, layout-version, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
        user=NAME, noexec=PATH
 """
 import gzip, hashlib, io, json, os, shutil, sys, tarfile
@@ -106,6 +106,10 @@ def main():
         b = open(blob_path(out, last["digest"]), "rb").read()
         b = b[:len(b) // 2]
         last["digest"], last["size"] = put(out, b), len(b)
+    elif name == "no-oci-layout":
+        os.remove(os.path.join(out, "oci-layout"))
+    elif name == "layout-version":
+        open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"2.0.0"}')
     elif name == "history":  # one history entry more than there are layers
         cfg["history"] = [{"created_by": "layer %d" % i} for i in range(len(man["layers"]) + 1)]
     elif name == "workdir-rel":
