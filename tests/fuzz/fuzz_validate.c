@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     char cd[KILN_DIGEST_MAX], md[KILN_DIGEST_MAX], ld[KILN_DIGEST_MAX];
     write_blob(parts[0], lens[0], cd);
-    struct kiln_buf man = {0};
+    struct kiln_buf man = { 0 };
     kiln_buf_printf(&man, NULL,
                     "{\"schemaVersion\":2,\"mediaType\":\"" KILN_MT_OCI_MANIFEST
                     "\",\"config\":{\"mediaType\":\"" KILN_MT_OCI_CONFIG
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     kiln_buf_printf(&man, NULL, "]}");
     write_blob(man.data, man.len, md);
-    struct kiln_buf idx = {0};
+    struct kiln_buf idx = { 0 };
     kiln_buf_printf(&idx, NULL,
                     "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" KILN_MT_OCI_MANIFEST
                     "\",\"digest\":\"%s\",\"size\":%zu}]}",
@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     char spec[4200];
     snprintf(spec, sizeof(spec), "oci:%s", layout);
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     struct kiln_finding *f = NULL;
     size_t nf = 0;
     int rc = kiln_validate(spec, NULL, NULL, &f, &nf, &err);

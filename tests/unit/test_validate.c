@@ -17,17 +17,26 @@
 
 struct ent {
     const char *path;
-    char type; /* 'f' file, 'x' executable file, 'd' dir, 'l' symlink, 'h' hardlink */
+    char type;       /* 'f' file, 'x' executable file, 'd' dir, 'l' symlink, 'h' hardlink */
     const char *arg; /* file data, link target */
 };
 struct layer {
     const struct ent *e;
     size_t n;
 };
-#define LAYER(...) \
-    {(const struct ent[]){__VA_ARGS__}, sizeof((const struct ent[]){__VA_ARGS__}) / sizeof(struct ent)}
+#define LAYER(...)                                                           \
+    {                                                                        \
+        (const struct ent[]){ __VA_ARGS__ },                                 \
+            sizeof((const struct ent[]){ __VA_ARGS__ }) / sizeof(struct ent) \
+    }
 
-enum { BAD_DIFF_ID = 1, EXTRA_DIFF_ID = 2, BAD_SIZE = 4, DOCKER_LAYER_MT = 8, DOCKER_CONFIG_MT = 16 };
+enum {
+    BAD_DIFF_ID = 1,
+    EXTRA_DIFF_ID = 2,
+    BAD_SIZE = 4,
+    DOCKER_LAYER_MT = 8,
+    DOCKER_CONFIG_MT = 16
+};
 
 struct fx {
     char tmp[64];
@@ -73,7 +82,7 @@ static void layer_tar(const struct layer *l, struct kiln_buf_sink *out)
     kiln_tar_writer_init(&w, &out->sink);
     for (size_t i = 0; i < l->n; i++) {
         const struct ent *e = &l->e[i];
-        struct kiln_tar_entry te = {.path = e->path, .mode = 0644, .mtime = 1700000000};
+        struct kiln_tar_entry te = { .path = e->path, .mode = 0644, .mtime = 1700000000 };
         switch (e->type) {
         case 'd':
             te.type = KILN_TAR_DIR;
@@ -174,7 +183,7 @@ static void validate(struct fx *fx)
     kiln_findings_free(fx->f, fx->n);
     fx->f = NULL;
     fx->n = 0;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     int rc = kiln_validate(fx->ref, NULL, NULL, &fx->f, &fx->n, &err);
     if (rc < 0)
         fail_msg("kiln_validate: %s", err.message);
@@ -195,28 +204,28 @@ static size_t count(const struct fx *fx, enum kiln_severity sev, const char *che
 static void print_findings(const struct fx *fx)
 {
     for (size_t i = 0; i < fx->n; i++)
-        print_message("  %s %s [%s] %s\n", fx->f[i].severity ? "warning" : "error",
-                      fx->f[i].check, fx->f[i].where, fx->f[i].message);
+        print_message("  %s %s [%s] %s\n", fx->f[i].severity ? "warning" : "error", fx->f[i].check,
+                      fx->f[i].where, fx->f[i].message);
 }
 
-#define ASSERT_CLEAN(fx)                     \
-    do {                                     \
-        if ((fx)->n)                         \
-            print_findings(fx);              \
-        assert_int_equal((fx)->n, 0);        \
+#define ASSERT_CLEAN(fx)              \
+    do {                              \
+        if ((fx)->n)                  \
+            print_findings(fx);       \
+        assert_int_equal((fx)->n, 0); \
     } while (0)
 
-#define BASE                                                                           \
-    LAYER({"bin", 'd', NULL}, {"bin/app", 'x', "#!/bin/app\n"}, {"etc", 'd', NULL},    \
-          {"etc/passwd", 'f', "root:x:0:0::/:/bin/app\napp:x:1000:1000::/:/bin/app\n"}, \
-          {"etc/group", 'f', "root:x:0:\nstaff:x:50:\n"})
+#define BASE                                                                              \
+    LAYER({ "bin", 'd', NULL }, { "bin/app", 'x', "#!/bin/app\n" }, { "etc", 'd', NULL }, \
+          { "etc/passwd", 'f', "root:x:0:0::/:/bin/app\napp:x:1000:1000::/:/bin/app\n" }, \
+          { "etc/group", 'f', "root:x:0:\nstaff:x:50:\n" })
 
 static void test_clean(void **state)
 {
     struct fx *fx = *state;
-    struct layer l[] = {BASE};
-    image(fx, l, 1, "{\"Entrypoint\":[\"/bin/app\"],\"User\":\"app:staff\",\"WorkingDir\":\"/srv\"}",
-          0);
+    struct layer l[] = { BASE };
+    image(fx, l, 1,
+          "{\"Entrypoint\":[\"/bin/app\"],\"User\":\"app:staff\",\"WorkingDir\":\"/srv\"}", 0);
     validate(fx);
     ASSERT_CLEAN(fx);
 }
@@ -224,7 +233,7 @@ static void test_clean(void **state)
 static void test_whiteout_removes_entrypoint(void **state)
 {
     struct fx *fx = *state;
-    struct layer l[] = {BASE, LAYER({"bin/.wh.app", 'f', NULL})};
+    struct layer l[] = { BASE, LAYER({ "bin/.wh.app", 'f', NULL }) };
     image(fx, l, 2, "{\"Entrypoint\":[\"/bin/app\"]}", 0);
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "command", "Entrypoint[0]"), 1);
@@ -234,8 +243,8 @@ static void test_opaque_applies_to_lower_layers_only(void **state)
 {
     struct fx *fx = *state;
     /* the opaque marker hides bin/app of layer 0, not bin/new of its own layer */
-    struct layer l[] = {BASE, LAYER({"bin", 'd', NULL}, {"bin/.wh..wh..opq", 'f', NULL},
-                                    {"bin/new", 'x', "new"})};
+    struct layer l[] = { BASE, LAYER({ "bin", 'd', NULL }, { "bin/.wh..wh..opq", 'f', NULL },
+                                     { "bin/new", 'x', "new" }) };
     image(fx, l, 2, "{\"Entrypoint\":[\"/bin/new\"]}", 0);
     validate(fx);
     ASSERT_CLEAN(fx);
@@ -247,12 +256,12 @@ static void test_opaque_applies_to_lower_layers_only(void **state)
 static void test_symlinks_and_path(void **state)
 {
     struct fx *fx = *state;
-    struct layer l[] = {BASE, LAYER({"usr", 'd', NULL}, {"usr/bin", 'd', NULL},
-                                    {"usr/bin/rel", 'l', "../../bin/app"},
-                                    {"usr/bin/abs", 'l', "/bin/app"},
-                                    {"usr/bin/loop", 'l', "loop"},
-                                    {"usr/bin/data", 'f', "not executable"},
-                                    {"sbin", 'l', "usr/bin"})};
+    struct layer l[] = {
+        BASE, LAYER({ "usr", 'd', NULL }, { "usr/bin", 'd', NULL },
+                    { "usr/bin/rel", 'l', "../../bin/app" }, { "usr/bin/abs", 'l', "/bin/app" },
+                    { "usr/bin/loop", 'l', "loop" }, { "usr/bin/data", 'f', "not executable" },
+                    { "sbin", 'l', "usr/bin" })
+    };
     image(fx, l, 2, "{\"Cmd\":[\"rel\"],\"Env\":[\"PATH=/nope:/usr/bin\"]}", 0);
     validate(fx);
     ASSERT_CLEAN(fx);
@@ -286,22 +295,22 @@ static void test_symlinks_and_path(void **state)
 static void test_symlinked_dirs_and_implicit_parents(void **state)
 {
     struct fx *fx = *state;
-    struct layer l[] = {LAYER({"usr", 'd', NULL}, {"usr/bin", 'd', NULL},
-                              {"usr/bin/app", 'x', "a"}, {"bin", 'l', "usr/bin"}),
-                        LAYER({"bin/tool", 'x', "t"}, {"opt/x/run", 'x', "r"})};
+    struct layer l[] = { LAYER({ "usr", 'd', NULL }, { "usr/bin", 'd', NULL },
+                               { "usr/bin/app", 'x', "a" }, { "bin", 'l', "usr/bin" }),
+                         LAYER({ "bin/tool", 'x', "t" }, { "opt/x/run", 'x', "r" }) };
     image(fx, l, 2, "{\"Entrypoint\":[\"/usr/bin/tool\"]}", 0);
     validate(fx);
     ASSERT_CLEAN(fx);
     image(fx, l, 2, "{\"Entrypoint\":[\"/opt/x/run\"]}", 0);
     validate(fx);
     ASSERT_CLEAN(fx);
-    struct layer w[] = {l[0], LAYER({"bin/.wh.app", 'f', NULL}, {"bin/l", 'h', "bin/app"})};
+    struct layer w[] = { l[0], LAYER({ "bin/.wh.app", 'f', NULL }, { "bin/l", 'h', "bin/app" }) };
     image(fx, w, 2, "{\"Entrypoint\":[\"/usr/bin/app\"]}", 0);
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "command", NULL), 1);
     /* the hardlink's target was whited out before it, in its own layer */
     assert_int_equal(count(fx, KILN_SEVERITY_ERROR, "hardlink", "bin/l"), 1);
-    struct layer h[] = {l[0], LAYER({"bin/l", 'h', "bin/app"})};
+    struct layer h[] = { l[0], LAYER({ "bin/l", 'h', "bin/app" }) };
     image(fx, h, 2, "{\"Entrypoint\":[\"/usr/bin/l\"]}", 0);
     validate(fx);
     ASSERT_CLEAN(fx);
@@ -310,8 +319,8 @@ static void test_symlinked_dirs_and_implicit_parents(void **state)
 static void test_users_and_groups(void **state)
 {
     struct fx *fx = *state;
-    struct layer l[] = {BASE};
-    const char *ok[] = {"app", "app:staff", "1000", "4321:4321", "root:0", "app:50"};
+    struct layer l[] = { BASE };
+    const char *ok[] = { "app", "app:staff", "1000", "4321:4321", "root:0", "app:50" };
     for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
         char cfg[128];
         snprintf(cfg, sizeof(cfg), "{\"Entrypoint\":[\"/bin/app\"],\"User\":\"%s\"}", ok[i]);
@@ -326,12 +335,12 @@ static void test_users_and_groups(void **state)
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "user", NULL), 1);
     /* a passwd file whited out above is gone */
-    struct layer l2[] = {BASE, LAYER({"etc/.wh.passwd", 'f', NULL})};
+    struct layer l2[] = { BASE, LAYER({ "etc/.wh.passwd", 'f', NULL }) };
     image(fx, l2, 2, "{\"Entrypoint\":[\"/bin/app\"],\"User\":\"app\"}", 0);
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "user", NULL), 1);
     /* and one replaced above is the one that counts */
-    struct layer l3[] = {BASE, LAYER({"etc/passwd", 'f', "other:x:7:7::/:/bin/app\n"})};
+    struct layer l3[] = { BASE, LAYER({ "etc/passwd", 'f', "other:x:7:7::/:/bin/app\n" }) };
     image(fx, l3, 2, "{\"Entrypoint\":[\"/bin/app\"],\"User\":\"other\"}", 0);
     validate(fx);
     ASSERT_CLEAN(fx);
@@ -343,7 +352,7 @@ static void test_users_and_groups(void **state)
 static void test_workdir(void **state)
 {
     struct fx *fx = *state;
-    struct layer l[] = {BASE};
+    struct layer l[] = { BASE };
     image(fx, l, 1, "{\"Entrypoint\":[\"/bin/app\"],\"WorkingDir\":\"srv\"}", 0);
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_ERROR, "workdir", NULL), 1);
@@ -362,22 +371,22 @@ static void test_tar_entries(void **state)
     const char *cfg = "{\"Entrypoint\":[\"/bin/app\"]}";
     /* hardlinks: to an earlier entry, to a lower layer (fine); to nowhere,
      * to a directory, with '..' (errors) */
-    struct layer ok[] = {BASE, LAYER({"bin/same", 'x', "x"}, {"bin/l1", 'h', "bin/same"},
-                                     {"bin/l2", 'h', "bin/app"})};
+    struct layer ok[] = { BASE, LAYER({ "bin/same", 'x', "x" }, { "bin/l1", 'h', "bin/same" },
+                                      { "bin/l2", 'h', "bin/app" }) };
     image(fx, ok, 2, cfg, 0);
     validate(fx);
     ASSERT_CLEAN(fx);
-    struct layer bad[] = {BASE, LAYER({"bin/l0", 'h', "bin/later"}, {"bin/later", 'x', "x"},
-                                      {"bin/l1", 'h', "bin"}, {"bin/l2", 'h', "../bin/app"})};
+    struct layer bad[] = { BASE, LAYER({ "bin/l0", 'h', "bin/later" }, { "bin/later", 'x', "x" },
+                                       { "bin/l1", 'h', "bin" }, { "bin/l2", 'h', "../bin/app" }) };
     image(fx, bad, 2, cfg, 0);
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_ERROR, "hardlink", "layer 1 ("), 3);
     assert_int_equal(count(fx, KILN_SEVERITY_ERROR, "hardlink", ": bin/l0"), 1);
     /* names */
-    struct layer names[] = {BASE, LAYER({"a/../../x", 'f', "x"}, {"/abs", 'f', "x"},
-                                        {"dup", 'f', "1"}, {"dup", 'f', "2"},
-                                        {"etc/.wh.", 'f', NULL}, {"etc/.wh.x", 'f', "data"},
-                                        {"etc/.wh..wh.plnk", 'f', NULL})};
+    struct layer names[] = { BASE, LAYER({ "a/../../x", 'f', "x" }, { "/abs", 'f', "x" },
+                                         { "dup", 'f', "1" }, { "dup", 'f', "2" },
+                                         { "etc/.wh.", 'f', NULL }, { "etc/.wh.x", 'f', "data" },
+                                         { "etc/.wh..wh.plnk", 'f', NULL }) };
     image(fx, names, 2, cfg, 0);
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "layer-path", "a/../../x"), 1);
@@ -388,7 +397,7 @@ static void test_tar_entries(void **state)
     assert_int_equal(fx->n, 5);
     /* a whiteout of its own layer's entry: warned, and the entry gone (as
      * docker and containerd do it) */
-    struct layer own[] = {BASE, LAYER({"bin/new", 'x', "n"}, {"bin/.wh.new", 'f', NULL})};
+    struct layer own[] = { BASE, LAYER({ "bin/new", 'x', "n" }, { "bin/.wh.new", 'f', NULL }) };
     image(fx, own, 2, "{\"Entrypoint\":[\"/bin/new\"]}", 0);
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_WARNING, "whiteout", "bin/.wh.new"), 1);
@@ -399,7 +408,7 @@ static void test_documents(void **state)
 {
     struct fx *fx = *state;
     const char *cfg = "{\"Entrypoint\":[\"/bin/app\"]}";
-    struct layer l[] = {BASE};
+    struct layer l[] = { BASE };
     image(fx, l, 1, cfg, BAD_DIFF_ID);
     validate(fx);
     assert_int_equal(count(fx, KILN_SEVERITY_ERROR, "diff-id", "layer 0"), 1);
@@ -431,8 +440,8 @@ static void test_layer_limit(void **state)
     l[0] = (struct layer)BASE;
     for (size_t i = 1; i < 129; i++) {
         snprintf(names[i], sizeof(names[i]), "f%03zu", i);
-        e[i] = (struct ent){names[i], 'f', "x"};
-        l[i] = (struct layer){&e[i], 1};
+        e[i] = (struct ent){ names[i], 'f', "x" };
+        l[i] = (struct layer){ &e[i], 1 };
     }
     image(fx, l, 128, "{\"Entrypoint\":[\"/bin/app\"]}", 0);
     validate(fx);
@@ -454,7 +463,7 @@ static void test_unreadable_source(void **state)
     /* a malformed REF is a usage error */
     struct kiln_finding *f = NULL;
     size_t n = 0;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     assert_int_equal(kiln_validate("nope:x", NULL, NULL, &f, &n, &err), -1);
     assert_int_equal(err.code, KILN_ERR_USAGE);
     assert_null(f);

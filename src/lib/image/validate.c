@@ -33,8 +33,8 @@
 #define OVERLAY2_MAX_LAYERS 128
 /* /etc/passwd and /etc/group are read into memory up to this size. */
 #define ACCOUNT_FILE_MAX (1 << 20)
-#define MAX_SYMLINKS 40
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define MAX_SYMLINKS     40
+#define DEFAULT_PATH     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct findings {
     struct kiln_finding *v;
@@ -105,7 +105,7 @@ static void add_finding(struct vctx *c, enum kiln_severity sev, const char *chec
 }
 
 #define ERROR_(c, check, where, ...) add_finding(c, KILN_SEVERITY_ERROR, check, where, __VA_ARGS__)
-#define WARN_(c, check, where, ...) add_finding(c, KILN_SEVERITY_WARNING, check, where, __VA_ARGS__)
+#define WARN_(c, check, where, ...)  add_finding(c, KILN_SEVERITY_WARNING, check, where, __VA_ARGS__)
 
 void kiln_findings_free(struct kiln_finding *f, size_t n)
 {
@@ -308,7 +308,7 @@ static const struct node *fs_resolve_at(const struct fs *fs, const char *path, c
         }
     }
     if (!*cur) {
-        static const struct node root = {.path = (char *)"", .type = 'd', .mode = 0755};
+        static const struct node root = { .path = (char *)"", .type = 'd', .mode = 0755 };
         return &root;
     }
     return fs_get(fs, cur);
@@ -441,7 +441,10 @@ static enum compression_seen sniff(const unsigned char *m, ssize_t n)
         return SEEN_GZIP;
     if (n >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
         return SEEN_ZSTD;
-    if ((n >= 3 && !memcmp(m, "BZh", 3)) || (n >= 5 && !memcmp(m, "\xfd" "7zXZ", 5)))
+    if ((n >= 3 && !memcmp(m, "BZh", 3)) || (n >= 5 && !memcmp(m,
+                                                               "\xfd"
+                                                               "7zXZ",
+                                                               5)))
         return SEEN_OTHER;
     return SEEN_NONE;
 }
@@ -458,7 +461,7 @@ struct layer_info {
     const char *media_type;
     const char *digest;
     uint64_t size;
-    bool check_blob; /* descriptor digest/size to check (not for docker-archive) */
+    bool check_blob;     /* descriptor digest/size to check (not for docker-archive) */
     const char *diff_id; /* NULL: the config lists none for this layer */
 };
 
@@ -535,7 +538,7 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
               "a second entry at this path in the layer: which one wins depends on the "
               "consumer; keep one");
     if (hl) {
-        struct kiln_buf t = {0};
+        struct kiln_buf t = { 0 };
         int r = kiln_normalise_member_path(hl, &t, &ignored);
         if (r < 0 && ignored.code == KILN_ERR_NOMEM)
             return kiln_oom(c->err);
@@ -563,8 +566,8 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
         return rc;
     }
     char type = ft == AE_IFREG ? 'f' : ft == AE_IFDIR ? 'd' : ft == AE_IFLNK ? 'l' : 'o';
-    if (fs_put(fs, path, type, (uint32_t)archive_entry_perm(e), archive_entry_symlink(e),
-               li->index, c->err) < 0)
+    if (fs_put(fs, path, type, (uint32_t)archive_entry_perm(e), archive_entry_symlink(e), li->index,
+               c->err) < 0)
         return -1;
     bool pw = !strcmp(path, "etc/passwd"), gr = !strcmp(path, "etc/group");
     if ((pw || gr) && type == 'f') {
@@ -594,7 +597,7 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
 static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct kiln_src_layer *l,
                        const struct layer_info *li)
 {
-    struct kiln_error e2 = {0};
+    struct kiln_error e2 = { 0 };
     if (kiln_src_layer_path(s, l, &e2) < 0) {
         if (e2.code == KILN_ERR_NOMEM || e2.code == KILN_ERR_INTERRUPTED) {
             *c->err = e2;
@@ -603,17 +606,17 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
         ERROR_(c, "blob-missing", li->where, "%s", e2.message);
         return 0;
     }
-    struct blob_reader br = {.fd = open(l->path, O_RDONLY | O_CLOEXEC)};
+    struct blob_reader br = { .fd = open(l->path, O_RDONLY | O_CLOEXEC) };
     if (br.fd < 0) {
         ERROR_(c, "blob-missing", li->where, "cannot read the blob (%s): %s", l->path,
                strerror(errno));
         return 0;
     }
-    unsigned char magic[6] = {0};
+    unsigned char magic[6] = { 0 };
     enum compression_seen cs = sniff(magic, pread(br.fd, magic, sizeof(magic), 0));
-    struct tar_reader tr = {0};
+    struct tar_reader tr = { 0 };
     struct archive *raw = NULL, *a = NULL;
-    struct kiln_buf norm = {0};
+    struct kiln_buf norm = { 0 };
     int rc = kiln_sha256_init(&br.sha, c->err);
     if (rc == 0 && kiln_sha256_init(&tr.sha, c->err) < 0) {
         kiln_sha256_free(&br.sha);
@@ -735,7 +738,10 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
             ERROR_(c, "media-type", li->where,
                    "the media type %s does not say how the blob is compressed (%s): fix the "
                    "manifest's layer mediaType",
-                   mt, cs == SEEN_GZIP ? "gzip" : cs == SEEN_ZSTD ? "zstd" : "not compressed");
+                   mt,
+                   cs == SEEN_GZIP   ? "gzip"
+                   : cs == SEEN_ZSTD ? "zstd"
+                                     : "not compressed");
     }
     if (cs == SEEN_ZSTD)
         WARN_(c, "zstd", li->where,
@@ -760,17 +766,19 @@ static bool is_oci_type(const char *mt)
 static void check_descriptor(struct vctx *c, json_t *d, const char *where)
 {
     if (!json_is_object(d)) {
-        ERROR_(c, "descriptor", where, "not a JSON object: a descriptor needs mediaType, digest "
-                                       "and size");
+        ERROR_(c, "descriptor", where,
+               "not a JSON object: a descriptor needs mediaType, digest "
+               "and size");
         return;
     }
     if (!json_is_string(json_object_get(d, "mediaType")))
-        ERROR_(c, "descriptor", where, "mediaType is missing or not a string (the specs require "
-                                       "it)");
+        ERROR_(c, "descriptor", where,
+               "mediaType is missing or not a string (the specs require "
+               "it)");
     const char *dg = json_string_value(json_object_get(d, "digest"));
     if (!dg || !kiln_digest_valid(dg))
-        ERROR_(c, "descriptor", where,
-               "digest is missing or not sha256:<64 lowercase hex> ('%s')", dg ? dg : "");
+        ERROR_(c, "descriptor", where, "digest is missing or not sha256:<64 lowercase hex> ('%s')",
+               dg ? dg : "");
     json_t *sz = json_object_get(d, "size");
     if (!json_is_integer(sz) || json_integer_value(sz) < 0)
         ERROR_(c, "descriptor", where, "size is missing or not a non-negative integer");
@@ -778,8 +786,7 @@ static void check_descriptor(struct vctx *c, json_t *d, const char *where)
 
 /* The manifest as the specs describe it; mt_desc is the media type the
  * index entry (or registry) gave it. */
-static void check_manifest(struct vctx *c, const struct kiln_src_image *im, json_t *m,
-                           bool *docker)
+static void check_manifest(struct vctx *c, const struct kiln_src_image *im, json_t *m, bool *docker)
 {
     char where[128];
     snprintf(where, sizeof(where), "manifest %.19s", im->manifest_digest);
@@ -793,8 +800,7 @@ static void check_manifest(struct vctx *c, const struct kiln_src_image *im, json
                "them agree",
                mt, im->media_type);
     if (!mt && *docker)
-        ERROR_(c, "media-type", where,
-               "a Docker v2 schema 2 manifest must carry its mediaType");
+        ERROR_(c, "media-type", where, "a Docker v2 schema 2 manifest must carry its mediaType");
     json_t *cfg = json_object_get(m, "config");
     char w[160];
     snprintf(w, sizeof(w), "%s config", where);
@@ -890,8 +896,7 @@ static void check_runtime(struct vctx *c, json_t *cc, const struct fs *fs)
         const struct node *n = fs_resolve(fs, wd, &why);
         if (n && n->type != 'd')
             WARN_(c, "workdir", "config WorkingDir",
-                  "'%s' exists in the image but is not a directory: containers fail to start",
-                  wd);
+                  "'%s' exists in the image but is not a directory: containers fail to start", wd);
     }
     const char *argv0 = NULL, *from = NULL;
     if (string_array(ep) && json_array_size(ep)) {
@@ -921,7 +926,10 @@ static void check_runtime(struct vctx *c, json_t *cc, const struct fs *fs)
         const struct node *n = NULL;
         char found[4096] = "";
         if (strchr(argv0, '/')) {
-            snprintf(found, sizeof(found), "%s%s%s", argv0[0] == '/' ? "" : wd ? wd : "/",
+            snprintf(found, sizeof(found), "%s%s%s",
+                     argv0[0] == '/' ? ""
+                     : wd            ? wd
+                                     : "/",
                      argv0[0] == '/' ? "" : "/", argv0);
             n = fs_resolve(fs, found, &why);
         } else {
@@ -1027,7 +1035,7 @@ static void check_config(struct vctx *c, json_t *cfg, size_t nlayers)
     json_t *cc = json_object_get(cfg, "config");
     if (cc && !json_is_object(cc) && !json_is_null(cc))
         ERROR_(c, "config", "config config", "not a JSON object");
-    static const char *const arrays[] = {"Entrypoint", "Cmd", "Env"};
+    static const char *const arrays[] = { "Entrypoint", "Cmd", "Env" };
     for (size_t i = 0; json_is_object(cc) && i < ARRAY_SIZE(arrays); i++) {
         json_t *v = json_object_get(cc, arrays[i]);
         if (v && !json_is_null(v) && !string_array(v)) {
@@ -1036,7 +1044,7 @@ static void check_config(struct vctx *c, json_t *cfg, size_t nlayers)
             ERROR_(c, "config", ww, "not an array of strings");
         }
     }
-    static const char *const strings[] = {"User", "WorkingDir", "StopSignal"};
+    static const char *const strings[] = { "User", "WorkingDir", "StopSignal" };
     for (size_t i = 0; json_is_object(cc) && i < ARRAY_SIZE(strings); i++) {
         json_t *v = json_object_get(cc, strings[i]);
         if (v && !json_is_string(v)) {
@@ -1181,8 +1189,8 @@ static int check_oci_layout(struct vctx *c, const struct kiln_src *s)
     _cleanup_free_ char *p = kiln_path_join(s->layout, "oci-layout", c->err);
     if (!p)
         return -1;
-    struct kiln_buf b = {0};
-    struct kiln_error e = {0};
+    struct kiln_buf b = { 0 };
+    struct kiln_error e = { 0 };
     if (kiln_read_file(p, 1 << 16, &b, &e) < 0) {
         if (e.code == KILN_ERR_NOMEM)
             return kiln_oom(c->err);
@@ -1202,7 +1210,11 @@ static int check_oci_layout(struct vctx *c, const struct kiln_src *s)
         ERROR_(c, "oci-layout", "oci-layout imageLayoutVersion",
                "%s%s%s, not \"1.0.0\": containerd refuses the layout (\"unsupported OCI "
                "version\"); write {\"imageLayoutVersion\":\"1.0.0\"}",
-               v ? "\"" : "", v ? v : j ? "missing" : "not JSON", v ? "\"" : "");
+               v ? "\"" : "",
+               v   ? v
+               : j ? "missing"
+                   : "not JSON",
+               v ? "\"" : "");
     json_decref(j);
     return 0;
 }
@@ -1210,7 +1222,7 @@ static int check_oci_layout(struct vctx *c, const struct kiln_src *s)
 int kiln_validate(const char *ref, const char *platform, const struct kiln_remote_opts *o,
                   struct kiln_finding **findings, size_t *n, struct kiln_error *err)
 {
-    struct kiln_error local = {0};
+    struct kiln_error local = { 0 };
     if (!err)
         err = &local;
     *findings = NULL;
@@ -1222,10 +1234,10 @@ int kiln_validate(const char *ref, const char *platform, const struct kiln_remot
     }
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
-    struct findings f = {0};
-    struct vctx c = {.f = &f, .prefix = "", .err = err};
+    struct findings f = { 0 };
+    struct vctx c = { .f = &f, .prefix = "", .err = err };
     struct kiln_src *s = NULL;
-    struct kiln_error oe = {0};
+    struct kiln_error oe = { 0 };
     int rc = 0;
     if (kiln_src_open(ref, platform, &ro, &s, &oe) < 0) {
         /* what the reader refuses in a local image (damaged, malformed) is
