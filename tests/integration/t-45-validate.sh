@@ -195,6 +195,14 @@ assert_eq 1 "$RC" "validate exits 1"
 assert_eq 1 "$(finding error hardlink)" "a hardlink error"
 assert_eq "layer 1 (sha256:" "$(printf '%s' "$OUT" | jq -r '.findings[] | select(.check == "hardlink") | .where' | cut -c1-16)" "the finding names the layer"
 
+say "a hardlink to a lower layer's file: vfs and containerd take it (overlay2 cannot: cited)"
+broken hllower hardlink-lower
+accepted "docker load (vfs)" docker_ load -i "$T/hllower.docker.tar"
+accepted "containerd (ctr images import)" ctr_ images import --snapshotter native --index-name kv:hllower "$T/hllower.oci.tar"
+validate "oci:$T/hllower:1"
+assert_eq "0 1" "$RC $(finding warning hardlink)" "validate: exits 0, a hardlink warning"
+assert_contains "overlay2/overlay.go:680" "$OUT" "the warning cites moby's source"
+
 say "a '..' name: taken by the consumers, refused by kiln unpack: a warning"
 broken dotdot dotdot
 accepted "docker load" docker_ load -i "$T/dotdot.docker.tar"

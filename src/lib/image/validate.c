@@ -554,6 +554,13 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
                    "below is: docker load and containerd refuse the layer; rebuild it with the "
                    "target before the link",
                    hl);
+        else if (tn->layer < li->index && tn->type != 'd')
+            WARN_(c, "hardlink", where,
+                  "a hardlink to '%s', which only a layer below holds: Docker's overlay2 "
+                  "driver extracts each layer into a directory of its own, where the link "
+                  "fails (moby daemon/graphdriver/overlay2/overlay.go:680-684 at b985e23); "
+                  "vfs and containerd take it; put the target in this layer too",
+                  hl);
         else if (tn->type == 'd')
             ERROR_(c, "hardlink", where,
                    "a hardlink to the directory '%s': no filesystem can make one; rebuild the "

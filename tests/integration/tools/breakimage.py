@@ -7,7 +7,7 @@ is shown refused by a real consumer, and flagged by kiln validate.
 
 usage: breakimage.py SRC_LAYOUT FAULT OUT_LAYOUT [DOCKER_ARCHIVE TAG]
 FAULT: none, diff-id, layer-count, blob-size[=DELTA], blob-digest, mixed-config,
-       mixed-layer, dotdot, hardlink, layers=N, same-layer-whiteout, latin1, history, truncated, no-oci-layout, layout-version, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
+       mixed-layer, dotdot, hardlink, hardlink-lower, layers=N, same-layer-whiteout, latin1, history, truncated, no-oci-layout, layout-version, workdir-rel, workdir=PATH, nocmd, entrypoint=PATH,
        user=NAME, noexec=PATH
 """
 import gzip, hashlib, io, json, os, shutil, sys, tarfile
@@ -112,6 +112,8 @@ def main():
         open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"2.0.0"}')
     elif name == "history":  # one history entry more than there are layers
         cfg["history"] = [{"created_by": "layer %d" % i} for i in range(len(man["layers"]) + 1)]
+    elif name == "hardlink-lower":  # a hardlink to a file of the layer below
+        add_layer(out, man, cfg, tar_of([("bin/linked", "hardlink", "bin/busybox")]))
     elif name == "workdir-rel":
         cc["WorkingDir"] = "data"
     elif name == "workdir":
