@@ -6,7 +6,7 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack rm gc login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack validate rm gc login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
   --chunk-size --registry-mirror --debug'
@@ -40,6 +40,8 @@ _kiln_options()
             echo "-q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         gc)
             echo "-n --dry-run -h --help" ;;
+        validate)
+            echo "--format --platform -h --help $_kiln_remote_opts" ;;
         diff)
             echo "-o --output --compression --source-date-epoch --no-xattrs -h --help" ;;
         login)
@@ -247,7 +249,7 @@ _kiln()
                 build) ((npos < 1)) && _kiln_paths "" "$cur" dirs ;; # the Dockerfile CONTEXT
                 copy) ((npos < 2)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 index) _kiln_ref "$cur" "oci: oci-archive: docker-archive: docker://" ;;
-                inspect | digest) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
+                inspect | digest | validate) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 list) ((npos < 1)) && _kiln_ref "$cur" "oci: oci-archive: docker-archive:" ;;
                 unpack)
                     if ((npos < 1)); then _kiln_ref "$cur" "$_kiln_all_transports"

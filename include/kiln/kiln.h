@@ -368,6 +368,36 @@ struct kiln_gc_stats {
 KILN_API int kiln_gc_size(const char *layout, bool dry_run, struct kiln_gc_stats *st, size_t size,
                           struct kiln_error *err);
 
+/* ---- kiln validate: will docker, podman and containerd take this image? ----
+ * Checks an image on any transport (every image of an index, or the one of
+ * `platform`): its manifest, index and config against the specs (required
+ * fields and their types; media types of one family, OCI or Docker), every
+ * layer blob against its digest and size, every layer's tar against its
+ * diff_id, the layer count against the diff_ids and the consumers' limits,
+ * every tar entry (".." names, whiteouts, hardlinks to nowhere), and, in
+ * the merged filesystem, the entrypoint (or cmd[0]), the user and the
+ * working directory as a container runtime looks them up.
+ * Returns 0 when the image could be checked, whatever was found, with the
+ * findings in *findings (free them with kiln_findings_free()); an image the
+ * reader refuses outright (a damaged document) gives one error finding.
+ * Returns -1 only when nothing could be checked (a malformed REF, a
+ * registry that cannot be reached, out of memory, an interrupt). */
+enum kiln_severity {
+    KILN_SEVERITY_ERROR,   /* a consumer refuses the image, or the specs forbid it */
+    KILN_SEVERITY_WARNING, /* accepted, but some consumers or containers fail on it */
+};
+struct kiln_finding {
+    enum kiln_severity severity;
+    char *check;   /* a short name: "diff-id", "blob-digest", "media-type", "hardlink", ... */
+    char *where;   /* "layer 1 (sha256:…): etc/x", "config User"; an index's images
+                      begin with their platform: "linux/arm64: …" */
+    char *message; /* what is wrong, who refuses it, and what to do */
+};
+KILN_API int kiln_validate(const char *ref, const char *platform,
+                           const struct kiln_remote_opts *o, struct kiln_finding **findings,
+                           size_t *n, struct kiln_error *err);
+KILN_API void kiln_findings_free(struct kiln_finding *findings, size_t n);
+
 /* Verifies credentials against a registry, then stores them in the auth
  * file (o->authfile, $REGISTRY_AUTH_FILE, or the docker config) as `docker
  * login` does. kiln_logout removes them; returns 1 if there were any. */

@@ -22,6 +22,7 @@ int cmd_login(int argc, char **argv, struct cli_globals *g);
 int cmd_logout(int argc, char **argv, struct cli_globals *g);
 int cmd_unpack(int argc, char **argv, struct cli_globals *g);
 int cmd_index(int argc, char **argv, struct cli_globals *g);
+int cmd_validate(int argc, char **argv, struct cli_globals *g);
 int cmd_diff(int argc, char **argv, struct cli_globals *g);
 int cmd_version(int argc, char **argv, struct cli_globals *g);
 int cmd_rm(int argc, char **argv, struct cli_globals *g);

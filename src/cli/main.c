@@ -23,6 +23,7 @@ static const struct command commands[] = {
     { "unpack", cmd_unpack, "apply an image's layers to a directory" },
     { "rm", cmd_rm, "untag an image in a layout, or delete it from a registry" },
     { "gc", cmd_gc, "remove the blobs of a layout that nothing references" },
+    { "validate", cmd_validate, "check that docker, podman and containerd accept an image" },
     { "login", cmd_login, "store credentials for a registry" },
     { "logout", cmd_logout, "remove stored credentials" },
     { "version", cmd_version, "print the versions of kiln and its libraries" },
