@@ -6,7 +6,7 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack validate rm gc login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack validate mutate append rm gc login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
   --chunk-size --registry-mirror --debug'
@@ -20,7 +20,18 @@ _kiln_options()
               --workdir --user --port --volume --label --annotation --stop-signal --author
               --platform -t --tag --source-date-epoch --compression --compression-level
               -j --jobs --no-xattrs --max-bytes --max-entries -o --output --push-jobs
-              --digestfile -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+              --digestfile --manifest-format -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+        mutate)
+            echo "--entrypoint --cmd --env --workdir --user --port --volume --label --annotation
+              --stop-signal --author --platform -t --tag --source-date-epoch -o --output
+              --manifest-format --digestfile --push-jobs -q --quiet -v --verbose -h --help
+              $_kiln_remote_opts" ;;
+        append)
+            echo "--rootfs --tar --diff --add --layer-map --entrypoint --cmd --env --workdir --user
+              --port --volume --label --annotation --stop-signal --author --platform -t --tag
+              --source-date-epoch --compression --compression-level -j --jobs --no-xattrs
+              --max-bytes --max-entries -o --output --manifest-format --digestfile --push-jobs
+              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         copy)
             echo "--platform --digestfile --src-creds --dest-creds -j --jobs -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
@@ -63,7 +74,7 @@ _kiln_takes_value()
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
             --registry-mirror | \
-            --digestfile)
+            --digestfile | --manifest-format)
             return 0 ;;
     esac
     return 1
@@ -257,6 +268,7 @@ _kiln()
                     fi ;;
                 tags) ((npos < 1)) && _kiln_words "$cur" "docker://" ;;
                 rm) _kiln_ref "$cur" "oci: docker://" ;;
+                mutate | append) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 gc) ((npos < 1)) && _kiln_ref "$cur" "oci:" ;;
                 diff) ((npos < 2)) && _kiln_paths "" "$cur" dirs ;;
             esac

@@ -99,6 +99,11 @@ enum kiln_setting {
     KILN_SET_TAG,         /* image reference, repeatable */
     KILN_SET_FROM,        /* base image on any transport: its layers come first, its config
                              is inherited and overridden by the other settings */
+    KILN_SET_MANIFEST_FORMAT, /* "oci" (the default), "docker" (Docker's v2 schema 2, which
+                                 some registries and tools still want) or "base" (that of the
+                                 KILN_SET_FROM image; OCI without one) */
+    KILN_SET_CREATED,         /* "base": the KILN_SET_FROM image's created time, unless
+                                 kiln_build_set_source_date_epoch() gave one (kiln mutate) */
 };
 
 typedef struct kiln_build kiln_build;
@@ -406,7 +411,9 @@ KILN_API int kiln_login(const char *registry, const char *user, const char *pass
 KILN_API int kiln_logout(const char *registry, const struct kiln_remote_opts *o,
                          struct kiln_error *err);
 
-/* Runs the build; on success writes the manifest digest to digest_out. */
+/* Runs the build; on success writes the manifest digest to digest_out. A
+ * build with KILN_SET_FROM may have no input of its own: the base image with
+ * the settings changed (kiln mutate). */
 KILN_API int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX],
                             struct kiln_error *err);
 

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,8 @@ static const char help[] =
     "                            docker://HOST/REPO:TAG (push); a path ends at its first ':'\n"
     "                            (write a ':' in it as \\:)\n"
     "  --push-jobs N             parallel blob uploads (default 4)\n"
+    "  --manifest-format FMT     oci (default), docker (v2 schema 2, for registries and\n"
+    "                            tools that still want it), or base (that of --from)\n"
     "  --digestfile FILE         also write the manifest digest to FILE (no newline)\n"
     "Other:\n"
     "  -q, --quiet               no warnings on stderr\n"
@@ -101,6 +104,7 @@ enum {
     OPT_BUILD_ARG,
     OPT_TARGET,
     OPT_DIGESTFILE,
+    OPT_MANIFEST_FORMAT,
 };
 
 static const struct option options[] = {
@@ -137,6 +141,7 @@ static const struct option options[] = {
     { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
     { "output", required_argument, NULL, 'o' },
     { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
+    { "manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "debug", no_argument, NULL, OPT_DEBUG },
@@ -175,6 +180,8 @@ static int setting_of(int opt)
         return KILN_SET_TAG;
     case OPT_FROM:
         return KILN_SET_FROM;
+    case OPT_MANIFEST_FORMAT:
+        return KILN_SET_MANIFEST_FORMAT;
     default:
         return -1;
     }
@@ -196,8 +203,58 @@ static int parse_int(const char *opt, const char *v, long lo, long hi, long *out
     return 0;
 }
 
-int cmd_build(int argc, char **argv, struct cli_globals *g)
+/* Whether REF is a multi-platform index (one manifest read). */
+static int is_index(const char *ref, const struct kiln_remote_opts *ro, bool *yes,
+                    struct kiln_error *err)
 {
+    char *raw = NULL;
+    size_t len = 0;
+    if (kiln_inspect(ref, KILN_INSPECT_RAW, NULL, ro, &raw, &len, err) < 0)
+        return -1;
+    json_t *j = json_loadb(raw, len, 0, NULL);
+    free(raw);
+    *yes = json_is_array(json_object_get(j, "manifests"));
+    json_decref(j);
+    return 0;
+}
+
+static const char *const mode_name[] = { "build", "mutate", "append" };
+
+/* For a docker-archive REF written back: refuses one that holds other images
+ * too, and gives the new one REF's names unless -t named it. */
+static int keep_archive_names(kiln_build *b, const char *ref, const char *cmd, bool add_tags,
+                              struct kiln_error *err)
+{
+    /* the whole archive: REF may name one of its images (the path ends at
+     * the first ':' that is not escaped as '\:') */
+    char whole[4096];
+    size_t pre = strlen("docker-archive:"), k = pre;
+    while (ref[k] && ref[k] != ':' && k + 1 < sizeof(whole))
+        k += ref[k] == '\\' && ref[k + 1] ? 2 : 1;
+    snprintf(whole, sizeof(whole), "%.*s", (int)k, ref);
+    struct kiln_image_entry *e = NULL;
+    size_t n = 0;
+    int rc = kiln_list_images(whole, &e, &n, err);
+    for (size_t i = 1; rc == 0 && i < n; i++)
+        if (strcmp(e[i].config_digest, e[0].config_digest))
+            rc = cli_usage(err, cmd,
+                           "the archive holds several images and would keep only this one: "
+                           "write it elsewhere with -o");
+    for (size_t i = 0; rc == 0 && add_tags && i < n; i++)
+        if (e[i].name)
+            rc = kiln_build_set(b, KILN_SET_TAG, e[i].name, err);
+    (void)pre;
+    kiln_image_list_free(e, n);
+    return rc;
+}
+
+int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_mode mode,
+                   const char *usage)
+{
+    const char *help_text = usage ? usage : help;
+    const char *cmd = mode_name[mode];
+    bool format_given = false, sde_given = false, tagged = false;
+    size_t noutputs = 0;
     struct kiln_error err = { 0 };
     kiln_build *b = kiln_build_new();
     if (!b) {
@@ -223,7 +280,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     int rc = 0, opt;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, "+:t:o:j:f:qvh", options)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, mode == CLI_BUILD ? "+:t:o:j:f:qvh" : ":t:o:j:f:qvh", options)) != -1) {
         int s = setting_of(opt);
         long n;
         int r = cli_remote_option(opt, optarg, &ro, &err);
@@ -234,13 +291,30 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         if (s >= 0) {
             if (opt == OPT_PLATFORM)
                 platform = optarg;
+            if (opt == OPT_FROM && mode != CLI_BUILD) {
+                rc = cli_usage(&err, cmd, "REF is the image to change: no --from");
+                continue;
+            }
             if (opt == OPT_FROM)
                 input_opt = "--from";
+            if (opt == OPT_MANIFEST_FORMAT)
+                format_given = true;
+            if (opt == 't')
+                tagged = true;
             rc = kiln_build_set(b, (enum kiln_setting)s, optarg, &err);
             continue;
         }
         if (opt == OPT_ROOTFS || opt == OPT_TAR || opt == OPT_ADD || opt == OPT_DIFF)
             input_opt = argv[optind - 1];
+        if (mode == CLI_MUTATE && input_opt && opt != OPT_FROM) {
+            rc = cli_usage(&err, cmd,
+                           "changes the config only: add layers with 'kiln append', not here");
+            continue;
+        }
+        if (mode != CLI_BUILD && (opt == 'f' || opt == OPT_BUILD_ARG || opt == OPT_TARGET)) {
+            rc = cli_usage(&err, cmd, "takes no Dockerfile (that is 'kiln build CONTEXT')");
+            continue;
+        }
         switch (opt) {
         case OPT_ROOTFS:
             rc = kiln_build_add_rootfs(b, optarg, &err);
@@ -278,6 +352,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         case OPT_SDE:
             sde = optarg;
             sde_from_env = false;
+            sde_given = true;
             break;
         case OPT_COMPRESSION:
             compression = optarg;
@@ -306,6 +381,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         }
         case 'o':
             rc = kiln_build_add_output(b, optarg, &err);
+            noutputs++;
             break;
         case 'q':
             g->verbosity = -1;
@@ -317,14 +393,43 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             g->verbosity = 2;
             break;
         case 'h':
-            fputs(help, stdout);
+            fputs(help_text, stdout);
             kiln_build_free(b);
             free(build_args);
             return EXIT_OK;
         default:
-            rc = cli_bad_option("build", opt, argv, &err);
+            rc = cli_bad_option(cmd, opt, argv, &err);
             break;
         }
+    }
+    if (mode != CLI_BUILD && rc == 0) {
+        /* kiln mutate|append REF: REF is the base, and by default the destination */
+        const char *ref = optind < argc ? argv[optind] : NULL;
+        if (!ref || optind + 1 < argc)
+            rc = cli_usage(&err, cmd, "expected one REF, the image to change");
+        else if (mode == CLI_APPEND && !input_opt)
+            rc = cli_usage(&err, cmd, "nothing to append: give --rootfs DIR, --tar FILE or "
+                                      "--add SRC:DEST");
+        bool index = false;
+        if (rc == 0 && !platform && (rc = is_index(ref, &ro, &index, &err)) == 0 && index)
+            rc = cli_usage(&err, cmd,
+                           "REF is a multi-platform index; this changes one image: give "
+                           "--platform (and -o for where it goes), then 'kiln index' assembles "
+                           "the platforms again");
+        if (rc == 0)
+            rc = kiln_build_set(b, KILN_SET_FROM, ref, &err);
+        if (rc == 0 && !format_given)
+            rc = kiln_build_set(b, KILN_SET_MANIFEST_FORMAT, "base", &err);
+        /* a changed config keeps the image's time, unless one is given */
+        if (rc == 0 && mode == CLI_MUTATE && !sde_given && !sde_from_env)
+            rc = kiln_build_set(b, KILN_SET_CREATED, "base", &err);
+        /* a docker-archive written back keeps its names (RepoTags), and must
+         * hold only this image: the others would be lost */
+        if (rc == 0 && !noutputs && kiln_transport_of(ref) == KILN_TRANSPORT_DOCKER_ARCHIVE)
+            rc = keep_archive_names(b, ref, cmd, !tagged, &err);
+        if (rc == 0 && !noutputs)
+            rc = kiln_build_add_output(b, ref, &err);
+        optind++;
     }
     const char *context = rc == 0 && optind < argc ? argv[optind] : NULL;
     if (rc == 0 && optind + 1 < argc) {
@@ -398,4 +503,9 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         return cli_report(&err);
     printf("%s\n", digest);
     return EXIT_OK;
+}
+
+int cmd_build(int argc, char **argv, struct cli_globals *g)
+{
+    return cli_build_main(argc, argv, g, CLI_BUILD, NULL);
 }

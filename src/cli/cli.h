@@ -26,6 +26,13 @@ int cmd_validate(int argc, char **argv, struct cli_globals *g);
 int cmd_diff(int argc, char **argv, struct cli_globals *g);
 int cmd_version(int argc, char **argv, struct cli_globals *g);
 int cmd_rm(int argc, char **argv, struct cli_globals *g);
+int cmd_mutate(int argc, char **argv, struct cli_globals *g);
+int cmd_append(int argc, char **argv, struct cli_globals *g);
+/* kiln build's options and run, also for mutate and append (an image derived
+ * from REF, written back to it unless -o is given); usage: their help. */
+enum cli_build_mode { CLI_BUILD, CLI_MUTATE, CLI_APPEND };
+int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_mode mode,
+                   const char *usage);
 int cmd_gc(int argc, char **argv, struct cli_globals *g);
 
 /* Registry options shared by the subcommands (remote.c). */

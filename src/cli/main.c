@@ -21,6 +21,8 @@ static const struct command commands[] = {
     { "tags", cmd_tags, "list the tags of a registry repository" },
     { "list", cmd_list, "list the images of an OCI layout or archive (alias: ls)" },
     { "unpack", cmd_unpack, "apply an image's layers to a directory" },
+    { "mutate", cmd_mutate, "change an image's config, keeping its layers" },
+    { "append", cmd_append, "add layers to an image, keeping its own" },
     { "rm", cmd_rm, "untag an image in a layout, or delete it from a registry" },
     { "gc", cmd_gc, "remove the blobs of a layout that nothing references" },
     { "validate", cmd_validate, "check that docker, podman and containerd accept an image" },

@@ -62,6 +62,8 @@ struct kiln_build {
     void *log_userdata;
     char *from;                     /* base image reference */
     struct kiln_src *base;          /* `from`, already opened (kiln_build_set_base) */
+    enum { FORMAT_OCI, FORMAT_DOCKER, FORMAT_BASE } format; /* KILN_SET_MANIFEST_FORMAT */
+    bool created_from_base;                                /* KILN_SET_CREATED "base" */
     struct kiln_reference *remotes; /* docker:// outputs */
     size_t nremotes;
     struct kiln_remote_opts remote;
@@ -610,6 +612,19 @@ int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *v, struct 
             return -1;
         b->have_platform = true;
         return 0;
+    case KILN_SET_MANIFEST_FORMAT:
+        if (!strcmp(v, "oci") || !strcmp(v, "docker") || !strcmp(v, "base")) {
+            b->format = v[0] == 'o' ? FORMAT_OCI : v[0] == 'd' ? FORMAT_DOCKER : FORMAT_BASE;
+            return 0;
+        }
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "--manifest-format '%s': expected oci, docker (v2 schema 2) or base", v);
+    case KILN_SET_CREATED:
+        if (strcmp(v, "base"))
+            return kiln_fail(err, KILN_ERR_USAGE,
+                             "created '%s': expected base (or set SOURCE_DATE_EPOCH)", v);
+        b->created_from_base = true;
+        return 0;
     case KILN_SET_FROM:
         if (!*v)
             return kiln_fail(err, KILN_ERR_USAGE, "--from: empty reference");
@@ -937,7 +952,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
 {
     /* An image of configuration only (a Dockerfile without COPY) has no
      * layer of its own. */
-    if (!b->ninputs && !b->cfg.config_json)
+    if (!b->ninputs && !b->cfg.config_json && !b->from)
         return kiln_fail(err, KILN_ERR_USAGE, "no input: give --rootfs DIR, --tar FILE or --add SRC:DEST");
     if (!b->noutputs && !b->nremotes)
         return kiln_fail(err, KILN_ERR_USAGE,
@@ -964,7 +979,18 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         }
         nlayers += in->map ? kiln_layer_map_count(in->map) : 1;
     }
-    b->cfg.created = b->have_sde ? b->sde : (int64_t)time(NULL);
+    b->cfg.created = b->have_sde                  ? b->sde
+                     : b->created_from_base && bi ? bi->created
+                                                  : (int64_t)time(NULL);
+    /* Docker's v2 schema 2, asked for or kept from the base */
+    bool docker = b->format == FORMAT_DOCKER ||
+                  (b->format == FORMAT_BASE && bi && !strcmp(bi->media_type, KILN_MT_DOCKER_MANIFEST));
+    if (docker && b->cfg.annotations.n) {
+        kiln_src_free(base);
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "--annotation: a Docker v2 schema 2 manifest has no annotations; drop "
+                         "them or write an OCI manifest (--manifest-format oci)");
+    }
     /* the base's layers go in as they are: a zstd one too */
     const char *zbase = NULL;
     for (size_t i = 0; i < nbase && !zbase; i++)
@@ -1015,7 +1041,8 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         snprintf(layers[i].diff_id, KILN_DIGEST_MAX, "%s", bi->diff_ids.v[i]);
         memcpy(layers[i].digest, l->digest, KILN_DIGEST_MAX);
         layers[i].size = l->size;
-        layers[i].media_type = kiln_layer_media_type_oci(l->media_type);
+        layers[i].media_type = docker ? kiln_layer_media_type_docker(l->media_type)
+                                      : kiln_layer_media_type_oci(l->media_type);
         memcpy(blobs[i].digest, l->digest, KILN_DIGEST_MAX);
         blobs[i].size = l->size;
         blobs[i].origin = l->origin;
@@ -1056,8 +1083,9 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     if (rc == 0)
         rc = kiln_sha256_buf(config.data, config.len, img.config_digest, err);
     if (rc == 0)
-        rc = kiln_manifest_json(KILN_MANIFEST_OCI, b->comp, img.config_digest, config.len, layers,
-                                nlayers, &b->cfg.annotations, &manifest, err);
+        rc = kiln_manifest_json(docker ? KILN_MANIFEST_DOCKER : KILN_MANIFEST_OCI, b->comp,
+                                img.config_digest, config.len, layers, nlayers,
+                                &b->cfg.annotations, &manifest, err);
     if (rc == 0)
         rc = kiln_sha256_buf(manifest.data, manifest.len, img.manifest_digest, err);
     for (size_t i = 0; rc == 0 && i < nlayers; i++)
@@ -1066,7 +1094,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         img.platform = &b->cfg.platform;
         img.created = b->cfg.created;
         img.diff_ids = diff_ids;
-        img.manifest_media_type = KILN_MT_OCI_MANIFEST;
+        img.manifest_media_type = docker ? KILN_MT_DOCKER_MANIFEST : KILN_MT_OCI_MANIFEST;
         img.manifest = &manifest;
         img.config_json = &config;
         img.layer_blobs = blobs;

@@ -384,6 +384,15 @@ const char *kiln_layer_media_type_oci(const char *mt)
     return mt;
 }
 
+const char *kiln_layer_media_type_docker(const char *mt)
+{
+    if (!strcmp(mt, "application/vnd.oci.image.layer.v1.tar+gzip"))
+        return "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    if (!strcmp(mt, "application/vnd.oci.image.layer.v1.tar"))
+        return "application/vnd.docker.image.rootfs.diff.tar";
+    return mt;
+}
+
 const char *kiln_layer_media_type(enum kiln_manifest_kind kind, enum kiln_compression comp)
 {
     if (kind == KILN_MANIFEST_DOCKER)

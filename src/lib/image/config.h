@@ -43,6 +43,9 @@ int kiln_config_json(const struct kiln_image_config *c, const char *base_config,
                      struct kiln_error *err);
 /* OCI media type for a layer media type of either family (same bytes). */
 const char *kiln_layer_media_type_oci(const char *mt);
+/* Docker's media type for a layer media type of either family (zstd has
+ * none: it keeps the OCI one, as docker itself writes it). */
+const char *kiln_layer_media_type_docker(const char *mt);
 int kiln_manifest_json(enum kiln_manifest_kind kind, enum kiln_compression comp,
                        const char *config_digest, size_t config_size,
                        const struct kiln_layer_desc *layers, size_t nlayers,
