@@ -48,6 +48,7 @@ struct walk {
     struct kiln_tar_writer *w;
     const char *root;
     unsigned char *buf; /* READ_CHUNK: file data, and 2 * XATTR_MAX for xattrs */
+    unsigned char *zeros; /* READ_CHUNK zero bytes for holes, made on first use */
     /* open-addressing hash of hardlinked inodes (st_nlink > 1) */
     struct inode_key *links;
     size_t nlinks, caplinks;
@@ -231,16 +232,69 @@ static int open_same_file(int dfd, const char *name, const char *abs, const stru
     return fd;
 }
 
+/* Writes n zero bytes of a hole (wk->zeros, READ_CHUNK bytes, made on first use). */
+static int write_zeros(struct walk *wk, uint64_t n, struct kiln_error *err)
+{
+    if (!wk->zeros && !(wk->zeros = calloc(1, READ_CHUNK)))
+        return kiln_oom(err);
+    while (n) {
+        size_t k = n < READ_CHUNK ? (size_t)n : READ_CHUNK;
+        if (kiln_tar_write_data(wk->w, wk->zeros, k, err) < 0 || kiln_check_interrupt(err) < 0)
+            return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Where the data at or after off ends, for a file that may have holes: sets
+ * *data to the first data byte at or after off and *end to the end of that
+ * data (both at most size). Returns 0 when the file system cannot tell (then
+ * everything counts as data), 1 when it told. */
+static int find_data(int fd, uint64_t off, uint64_t size, uint64_t *data, uint64_t *end)
+{
+    off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    if (d < 0) {
+        if (errno != ENXIO)
+            return 0;
+        *data = *end = size; /* a hole up to the end of the file */
+        return 1;
+    }
+    *data = (uint64_t)d < size ? (uint64_t)d : size;
+    off_t h = lseek(fd, d, SEEK_HOLE);
+    if (h < 0)
+        return 0;
+    *end = (uint64_t)h < size ? (uint64_t)h : size;
+    return 1;
+}
+
 /* The content of the regular file open at fd, st_size bytes (st from fstat
- * of fd itself, so metadata and data are of one inode). */
+ * of fd itself, so metadata and data are of one inode). A file with fewer
+ * blocks than its size needs may have holes: they are found with SEEK_DATA
+ * and SEEK_HOLE and written as zeros without being read, the same bytes as
+ * reading them would give. */
 static int write_file_data(struct walk *wk, int fd, const char *path, const struct stat *st,
                            struct kiln_error *err)
 {
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    uint64_t left = (uint64_t)st->st_size;
-    while (left) {
+    uint64_t size = (uint64_t)st->st_size, off = 0;
+    bool sparse = (uint64_t)st->st_blocks * 512 < size;
+    uint64_t data = 0, end = sparse ? 0 : size; /* the data region being read: [data, end) */
+    while (off < size) {
+        if (sparse && off >= end) {
+            if (!find_data(fd, off, size, &data, &end)) {
+                sparse = false;
+                data = off;
+                end = size;
+            } else if (data > off) {
+                if (write_zeros(wk, data - off, err) < 0)
+                    return -1;
+                off = data;
+                continue;
+            }
+        }
+        uint64_t left = end - off;
         size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
-        ssize_t r = read(fd, wk->buf, want);
+        ssize_t r = pread(fd, wk->buf, want, (off_t)off);
         if (r < 0) {
             if (errno == EINTR && kiln_check_interrupt(err) < 0)
                 return -1;
@@ -252,22 +306,30 @@ static int write_file_data(struct walk *wk, int fd, const char *path, const stru
             return kiln_fail(err, KILN_ERR_INPUT,
                              "%s: file shrank while it was read (%llu bytes missing); "
                              "stop whatever is writing to the tree and build again",
-                             path, (unsigned long long)left);
+                             path, (unsigned long long)(size - off));
         if (kiln_tar_write_data(wk->w, wk->buf, (size_t)r, err) < 0 ||
             kiln_check_interrupt(err) < 0)
             return -1;
-        left -= (uint64_t)r;
+        off += (uint64_t)r;
     }
-    /* Anything beyond the size announced in the header means the file grew. */
+    /* Anything beyond the size announced in the header means the file grew;
+     * a hole written as zeros was not read, so a file that shrank meanwhile
+     * shows only in its size (lseek: no metadata call, pseudo needs none). */
     ssize_t r;
     do
-        r = read(fd, wk->buf, 1);
+        r = pread(fd, wk->buf, 1, (off_t)size);
     while (r < 0 && errno == EINTR);
-    if (r > 0)
+    off_t now = sparse ? lseek(fd, 0, SEEK_END) : (off_t)size;
+    if (r > 0 || now > (off_t)size)
         return kiln_fail(err, KILN_ERR_INPUT,
                          "%s: file grew while it was read; stop whatever is writing to the "
                          "tree and build again",
                          path);
+    if (now >= 0 && now < (off_t)size)
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "%s: file shrank while it was read (%llu bytes missing); "
+                         "stop whatever is writing to the tree and build again",
+                         path, (unsigned long long)(size - (uint64_t)now));
     return kiln_tar_end_entry(wk->w, err);
 }
 
@@ -661,6 +723,7 @@ int kiln_layer_from_tree(const char *dir, const struct kiln_layer_opts *o, struc
     unsigned rest = o->map ? (unsigned)kiln_layer_map_count(o->map) - 1 : 0;
     int rc = walk_dir(&wk, fd, dir, "", rest, NULL, err);
     free(wk.buf);
+    free(wk.zeros);
     for (size_t i = 0; i < wk.caplinks; i++)
         free(wk.links[i].path);
     free(wk.links);
@@ -694,6 +757,7 @@ int kiln_layer_from_path(const char *src, const struct kiln_layer_opts *o,
     if (rc == 0 && S_ISDIR(nd.st.st_mode))
         rc = descend(&wk, &nd, "", 0, NULL, err);
     free(wk.buf);
+    free(wk.zeros);
     for (size_t i = 0; i < wk.caplinks; i++)
         free(wk.links[i].path);
     free(wk.links);
@@ -727,6 +791,7 @@ void kiln_walk_free(struct kiln_walk *k)
     if (!k)
         return;
     free(k->wk.buf);
+    free(k->wk.zeros);
     for (size_t i = 0; i < k->wk.caplinks; i++)
         free(k->wk.links[i].path);
     free(k->wk.links);
