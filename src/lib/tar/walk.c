@@ -216,7 +216,7 @@ int kiln_walk_read_xattrs(const char *path, struct kiln_xattr **out, size_t *nou
 static int open_same_file(int dfd, const char *name, const char *abs, const struct stat *st,
                           struct kiln_error *err)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0)
         return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot open", abs);
     struct stat fst;
@@ -650,8 +650,9 @@ static int look(struct walk *wk, int dfd, const struct dent *de, struct node *nd
         }
         if (errno == ENOENT)
             goto fail;
-        /* Changed type since readdir (ELOOP, ENOTDIR), or not readable: look
-         * without opening; a file whose content is needed fails later. */
+        /* Changed type since readdir (ELOOP, ENOTDIR), not readable, or
+         * under a lease (EWOULDBLOCK): look without opening; a file whose
+         * content is needed is opened again (blocking) when it is written. */
     }
     if (known || fstatat(dfd, de->name, &nd->st, AT_SYMLINK_NOFOLLOW) == 0)
         return 0;
