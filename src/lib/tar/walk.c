@@ -6,7 +6,8 @@
  *
  * Metadata comes from libc calls that pseudo and fakeroot, which work by
  * LD_PRELOAD, intercept (openat, fstat, fstatat, readlinkat, flistxattr,
- * fgetxattr, llistxattr, lgetxattr, read); never from raw system calls.
+ * fgetxattr, llistxattr, lgetxattr); never from raw system calls. Content is
+ * read with pread, and holes found with lseek, which carry no metadata.
  *
  * The walk works by descriptor, because under pseudo every call that names a
  * path has the whole path resolved again, component by component (a real
@@ -19,7 +20,10 @@
  * entry costs one stat message and one xattr list message (plus one per
  * attribute it has), and no path is resolved twice. d_type cannot lie about
  * what pseudo shows: a device node that pseudo records is a plain file on
- * disk, opened as one, and fstat tells its recorded type and numbers.
+ * disk, opened as one, and fstat tells its recorded type and numbers. One
+ * descriptor is held per directory level, so the depth of a tree is bounded
+ * by the limit on open files (1024 by default), as its path length is by
+ * PATH_MAX.
  */
 #include <dirent.h>
 #include <errno.h>
