@@ -121,3 +121,18 @@ verify pseudo "$W" 1
 say "the pseudo build equals a real-root build of the expected tree"
 kiln_build --rootfs "$T/expected/tree" --source-date-epoch 1700000000 -o "oci:$T/real:fr"
 assert_eq "$(layout_manifest "$T/real" | jq -c .layers)" "$(layout_manifest "$T/pseudo/out" 2>/dev/null | jq -c .layers)" "pseudo build's layer = real root's layer (same epoch)"
+
+say "pseudo: the walk costs two messages per entry (stat, xattr list) and one per xattr"
+# pseudo's debug log (PSEUDO_DEBUG=o) has one line per wrapped call; all but
+# those marked "(no request)" went to its server. Path calls (lstat,
+# llistxattr) cost ~2.8 messages per entry, and pseudo resolves every
+# component of every path they name; the walk by descriptor needs 2.
+W=$T/pseudo
+run as_nobody env PSEUDO_PREFIX=/usr PSEUDO_LOCALSTATEDIR="$W/state" sh -c 'cd "$1" && pseudo env PSEUDO_DEBUG=o PSEUDO_DEBUG_FILE="$1/ops.%s.log" "$2" build --rootfs tree --source-date-epoch 1700000000 -o "oci:$1/out2:ps"' sh "$W" "$KN"
+assert_eq 0 "$RC" "pseudo build with the debug log succeeded" ; [ "$RC" -eq 0 ] || say "$OUT $ERR"
+assert_eq "$(layout_manifest "$W/out" | jq -c .layers)" "$(layout_manifest "$W/out2" 2>/dev/null | jq -c .layers)" "the same layer as the first pseudo build"
+E=$(find "$W/tree" -mindepth 1 | wc -l)
+M=$(cat "$W"/ops.*.log 2>/dev/null | grep -F " $W/tree/" | grep -vc '(no request)$' || true)
+say "$E entries, $M messages to the pseudo server about them"
+if [ "$M" -gt 0 ] && [ "$M" -le $((2 * E + 1)) ]; then ok "at most 2 messages per entry, plus one for bin/cap's capability"; else not_ok "at most $((2 * E + 1)) messages for $E entries" "got $M: $(cat "$W"/ops.*.log | grep -F " $W/tree/" | grep -v '(no request)$' | awk '{print $1}' | sort | uniq -c | tr '\n' ' ')"; fi
+rm -f "$W"/ops.*.log

@@ -222,6 +222,51 @@ static void test_gzip_roundtrip_and_determinism(void **state)
     }
 }
 
+/* Whole zero blocks (kept compressed once per thread and copied) give the
+ * members libdeflate makes of them, for any number of threads: the stream is
+ * compared with each block compressed on its own. */
+static void test_gzip_zero_blocks(void **state)
+{
+    (void)state;
+    /* zero, data, zero, zero, data then zeros (not a zero block), zero, a
+     * short zero tail (not a whole block) */
+    size_t n = 6 * BLK + 1000;
+    unsigned char *data = calloc(1, n);
+    assert_non_null(data);
+    unsigned char *d1 = make_data(BLK, 3), *d2 = make_data(BLK / 2, 4);
+    memcpy(data + BLK, d1, BLK);
+    memcpy(data + 4 * BLK, d2, BLK / 2);
+    int level = kiln_compression_default_level(KILN_COMPRESSION_GZIP);
+    struct libdeflate_compressor *lc = libdeflate_alloc_compressor(level);
+    assert_non_null(lc);
+    size_t bound = libdeflate_gzip_compress_bound(lc, BLK);
+    struct kiln_buf want = { 0 };
+    unsigned char *m = malloc(bound);
+    assert_non_null(m);
+    struct kiln_error err = { 0 };
+    for (size_t off = 0; off < n; off += BLK) {
+        size_t k = n - off < BLK ? n - off : BLK;
+        size_t got = libdeflate_gzip_compress(lc, data + off, k, m, bound);
+        assert_true(got > 0);
+        assert_int_equal(kiln_buf_append(&want, m, got, &err), 0);
+    }
+    static const unsigned jobs[] = { 1, 2, 4 };
+    for (size_t j = 0; j < ARRAY_SIZE(jobs); j++) {
+        struct kiln_buf gz;
+        compress_to(KILN_COMPRESSION_GZIP, -1, jobs[j], data, n, 3 * MIB + 1, &gz);
+        if (gz.len != want.len || memcmp(gz.data, want.data, gz.len))
+            fail_msg("zero blocks with jobs=%u: %zu bytes, want %zu", jobs[j], gz.len, want.len);
+        check_gzip(&gz, data, n);
+        kiln_buf_free(&gz);
+    }
+    kiln_buf_free(&want);
+    free(m);
+    libdeflate_free_compressor(lc);
+    free(d1);
+    free(d2);
+    free(data);
+}
+
 static void test_gzip_levels(void **state)
 {
     (void)state;
@@ -458,6 +503,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gzip_roundtrip_and_determinism),
+        cmocka_unit_test(test_gzip_zero_blocks),
         cmocka_unit_test(test_gzip_levels),
         cmocka_unit_test(test_gzip_sink_error),
         cmocka_unit_test(test_zstd_roundtrip_and_determinism),

@@ -34,6 +34,15 @@ struct slot {
     uint64_t seq;
 };
 
+/* A whole block of zeros (the holes of a sparse file, zeroed images)
+ * compresses to the same member every time: each compressing thread keeps
+ * the first one it made and copies it for the next, which gives the same
+ * bytes as compressing again, for a scan instead of a compression. */
+struct zero_member {
+    unsigned char *out; /* NULL until the first zero block; then out_len bytes */
+    size_t out_len;
+};
+
 struct kiln_compressor {
     struct kiln_sink sink;
     enum kiln_compression kind;
@@ -46,6 +55,7 @@ struct kiln_compressor {
     uint64_t fill_seq;  /* block being filled */
     uint64_t write_seq; /* next block to hand downstream */
     struct libdeflate_compressor *inline_c; /* jobs == 1 */
+    struct zero_member inline_zero;         /* jobs == 1 */
     pthread_t *threads;
     size_t nthreads;
     pthread_mutex_t mu;
@@ -106,16 +116,32 @@ int kiln_compression_check_level(enum kiln_compression c, int level, struct kiln
 
 /* ---- gzip ---- */
 
-static void compress_slot(struct libdeflate_compressor *lc, struct slot *s)
+static bool all_zero(const unsigned char *p, size_t n)
 {
+    return n && !p[0] && !memcmp(p, p + 1, n - 1);
+}
+
+static void compress_slot(struct libdeflate_compressor *lc, struct zero_member *z, struct slot *s)
+{
+    bool zero = s->in_len == KILN_GZIP_BLOCK_SIZE && all_zero(s->in, s->in_len);
+    if (zero && z->out) {
+        memcpy(s->out, z->out, z->out_len);
+        s->out_len = z->out_len;
+        return;
+    }
     s->out_len = libdeflate_gzip_compress(lc, s->in, s->in_len, s->out,
                                           libdeflate_gzip_compress_bound(lc, KILN_GZIP_BLOCK_SIZE));
+    if (zero && s->out_len && (z->out = malloc(s->out_len))) { /* without memory: no copy */
+        memcpy(z->out, s->out, s->out_len);
+        z->out_len = s->out_len;
+    }
 }
 
 static void *worker(void *arg)
 {
     struct kiln_compressor *c = arg;
     struct libdeflate_compressor *lc = libdeflate_alloc_compressor(c->level);
+    struct zero_member z = {0};
     pthread_mutex_lock(&c->mu);
     if (!lc) {
         c->failed = true;
@@ -134,13 +160,14 @@ static void *worker(void *arg)
         }
         job->state = SLOT_BUSY;
         pthread_mutex_unlock(&c->mu);
-        compress_slot(lc, job);
+        compress_slot(lc, &z, job);
         pthread_mutex_lock(&c->mu);
         job->state = SLOT_DONE;
         pthread_cond_broadcast(&c->done_cv);
     }
     pthread_mutex_unlock(&c->mu);
     libdeflate_free_compressor(lc);
+    free(z.out);
     return NULL;
 }
 
@@ -190,7 +217,7 @@ static int submit(struct kiln_compressor *c, struct kiln_error *err)
         pthread_cond_signal(&c->work_cv);
         pthread_mutex_unlock(&c->mu);
     } else {
-        compress_slot(c->inline_c, s);
+        compress_slot(c->inline_c, &c->inline_zero, s);
         s->state = SLOT_DONE;
     }
     c->fill_seq++;
@@ -393,6 +420,7 @@ void kiln_compressor_free(struct kiln_compressor *c)
     }
     free(c->slots);
     libdeflate_free_compressor(c->inline_c);
+    free(c->inline_zero.out);
     ZSTD_freeCCtx(c->zc);
     free(c->zout);
     free(c);

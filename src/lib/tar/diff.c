@@ -106,6 +106,25 @@ static struct lent *links_find(const struct links *l, const char *path)
     return e ? *e : NULL;
 }
 
+/* Opens the directory abs, for fstatat of its entries: relative to an open
+ * directory, pseudo resolves only the last component of each path. */
+static int open_dir(const char *abs, struct kiln_error *err)
+{
+    int fd = open(abs, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+    if (fd < 0)
+        return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: cannot open directory", abs);
+    return fd;
+}
+
+static int stat_at(int dfd, const char *name, const char *abs, struct stat *st,
+                   struct kiln_error *err)
+{
+    if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    return kiln_fail_errno(err, KILN_ERR_INPUT, errno,
+                           errno == ENOENT ? "%s: vanished while the tree was read" : "%s", abs);
+}
+
 /* Records every non-directory with more than one link below abs. */
 static int links_scan(struct links *l, const char *abs, const char *rel, struct kiln_error *err)
 {
@@ -113,18 +132,15 @@ static int links_scan(struct links *l, const char *abs, const char *rel, struct 
     size_t n;
     if (kiln_walk_list_dir(abs, &names, &n, err) < 0)
         return -1;
-    int rc = 0;
+    _cleanup_close_ int dfd = open_dir(abs, err);
+    int rc = dfd < 0 ? -1 : 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         _cleanup_free_ char *cabs = kiln_path_join(abs, names[i], err);
         _cleanup_free_ char *crel = *rel ? kiln_path_join(rel, names[i], err)
                                          : kiln_strdup(names[i], err);
         struct stat st;
-        if (!cabs || !crel)
+        if (!cabs || !crel || stat_at(dfd, names[i], cabs, &st, err) < 0)
             rc = -1;
-        else if (lstat(cabs, &st) < 0)
-            rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno,
-                                 errno == ENOENT ? "%s: vanished while the tree was read" : "%s",
-                                 cabs);
         else if (S_ISDIR(st.st_mode))
             rc = links_scan(l, cabs, crel, err);
         else if (st.st_nlink > 1 && !S_ISSOCK(st.st_mode)) {
@@ -268,16 +284,17 @@ static int list_children(const char *abs, struct child **out, size_t *nout,
     for (size_t i = 0; i < n; i++)
         c[i].name = names[i];
     free(names);
+    _cleanup_close_ int dfd = open_dir(abs, err);
     for (size_t i = 0; i < n; i++) {
-        _cleanup_free_ char *p = kiln_path_join(abs, c[i].name, err);
-        if (!p || lstat(p, &c[i].st) < 0) {
-            if (p)
-                kiln_fail_errno(err, KILN_ERR_INPUT, errno,
-                                errno == ENOENT ? "%s: vanished while the tree was read" : "%s",
-                                p);
+        _cleanup_free_ char *p = dfd < 0 ? NULL : kiln_path_join(abs, c[i].name, err);
+        if (!p || stat_at(dfd, c[i].name, p, &c[i].st, err) < 0) {
             children_free(c, n);
             return -1;
         }
+    }
+    if (dfd < 0) {
+        children_free(c, n);
+        return -1;
     }
     *out = c;
     *nout = n;
