@@ -26,6 +26,18 @@ int cmd_diff(int argc, char **argv, struct cli_globals *g);
 int cmd_version(int argc, char **argv, struct cli_globals *g);
 int cmd_rm(int argc, char **argv, struct cli_globals *g);
 int cmd_gc(int argc, char **argv, struct cli_globals *g);
+int cmd_sign(int argc, char **argv, struct cli_globals *g);
+int cmd_verify(int argc, char **argv, struct cli_globals *g);
+int cmd_keygen(int argc, char **argv, struct cli_globals *g);
+
+/* A key's passphrase from --passphrase-file or --passphrase-fd (passphrase.c). */
+struct cli_passphrase {
+    char *text;
+    size_t len;
+};
+int cli_passphrase_read(const char *file, const char *fd_text, struct cli_passphrase *p,
+                        struct kiln_error *err);
+void cli_passphrase_free(struct cli_passphrase *p);
 
 /* Registry options shared by the subcommands (remote.c). */
 #include <getopt.h>

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Sigstore signatures against the real consumers: kiln keygen makes a key pair
+# skopeo 1.9 signs with, kiln sign adds signatures that skopeo copy and podman
+# pull accept under a sigstoreSigned policy (use-sigstore-attachments in
+# registries.d), for an image and for an index and each of its images; a
+# tampered image, a wrong key and a signature moved to another digest are
+# refused by skopeo, podman and kiln verify alike; kiln verify accepts what
+# skopeo signed. skopeo 1.9 reads sigstore signatures only from registries,
+# so everything is checked after a push to a real docker-registry 2.8.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry/lib-registry.sh"
+need_root
+need_kiln_registry
+need skopeo podman jq curl
+setup_podman
+
+start_registry plain
+reg_rootfs "$T/rootfs" "signed by kiln"
+reg_rootfs "$T/rootfs2" "something else"
+R=$REG/sig/app
+
+say "kiln keygen"
+printf 'correct horse battery\n' >"$T/pass"
+printf 'another one\n' >"$T/pass2"
+run "$KILN" keygen --output-prefix "$T/k" --passphrase-file "$T/pass"
+assert_eq 0 "$RC" "kiln keygen exits 0"; [ "$RC" -eq 0 ] || say "$ERR"
+assert_eq "$T/k.private $T/k.pub" "$(echo $OUT)" "kiln keygen prints the two file names"
+assert_eq 600 "$(stat -c %a "$T/k.private")" "the private key is mode 0600"
+assert_eq "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----" "$(head -n1 "$T/k.private")" "private key PEM block"
+assert_eq "-----BEGIN PUBLIC KEY-----" "$(head -n1 "$T/k.pub")" "public key PEM block"
+assert_match 'id-ecPublicKey|ASN1 OID: prime256v1' "$(openssl pkey -pubin -in "$T/k.pub" -text -noout 2>&1)" "openssl reads an EC P-256 public key"
+check_not "the passphrase does not appear in the key files" grep -q "correct horse" "$T/k.private" "$T/k.pub"
+run "$KILN" keygen --output-prefix "$T/w" --passphrase-fd 3 3<"$T/pass2"
+assert_eq 0 "$RC" "kiln keygen --passphrase-fd exits 0 (the wrong key of this test)"
+run "$KILN" keygen --output-prefix "$T/k" --passphrase-file "$T/pass"
+assert_eq 2 "$RC" "kiln keygen refuses to replace a key file"
+say "$ERR"
+run "$KILN" keygen --output-prefix "$T/x"
+assert_eq 2 "$RC" "kiln keygen without a passphrase source is a usage error"
+
+say "policies and registries.d"
+mkdir -p "$T/regd" "$T/home/.config/containers/registries.d"
+cat >"$T/regd/kiln.yaml" <<EOY
+docker:
+  $REG:
+    use-sigstore-attachments: true
+EOY
+cp "$T/regd/kiln.yaml" "$T/home/.config/containers/registries.d/"
+policy() { # FILE PUBKEY
+  jq -n --arg reg "$REG" --arg key "$2" '{default: [{type: "reject"}], transports: {
+    docker: {($reg): [{type: "sigstoreSigned", keyPath: $key, signedIdentity: {type: "matchRepoDigestOrExact"}}]},
+    oci: {"": [{type: "insecureAcceptAnything"}]}}}' >"$1"
+}
+policy "$T/policy.json" "$T/k.pub"
+policy "$T/policy-wrong.json" "$T/w.pub"
+skopeo_pull() { # POLICY REF -> RC, OUT, ERR
+  rm -rf "$T/pulled"
+  run skopeo copy --policy "$1" --registries.d "$T/regd" --src-tls-verify=false "docker://$2" "oci:$T/pulled:x"
+}
+podman_pull() { # POLICY REF
+  run env HOME="$T/home" "${PODMAN[@]}" pull --signature-policy "$1" --tls-verify=false "$2"
+}
+
+say "an image signed by kiln"
+run "$KILN" build --rootfs "$T/rootfs" --source-date-epoch 1700000000 -o "docker://$R:1.0"
+assert_eq 0 "$RC" "kiln build -o docker:// exits 0"
+D1=$OUT
+skopeo_pull "$T/policy.json" "$R:1.0"
+assert_eq 1 "$RC" "skopeo refuses the image before it is signed"; say "skopeo: $ERR"
+run "$KILN" sign --key "$T/k.private" --passphrase-file "$T/pass" "docker://$R:1.0"
+assert_eq 0 "$RC" "kiln sign exits 0"; [ "$RC" -eq 0 ] || say "$ERR"
+assert_eq "$D1" "$OUT" "kiln sign prints the digest signed"
+SIGTAG=sha256-${D1#sha256:}.sig
+M=$(reg_curl "/v2/sig/app/manifests/$SIGTAG" -H 'Accept: application/vnd.oci.image.manifest.v1+json')
+assert_eq application/vnd.oci.image.manifest.v1+json "$(jq -r .mediaType <<<"$M")" "the signature tag holds an OCI manifest"
+assert_eq application/vnd.dev.cosign.simplesigning.v1+json "$(jq -r '.layers[0].mediaType' <<<"$M")" "its layer is a simple-signing payload"
+assert_match '^[A-Za-z0-9+/]+=*$' "$(jq -r '.layers[0].annotations["dev.cosignproject.cosign/signature"]' <<<"$M")" "the signature annotation is base64"
+P=$(reg_curl "/v2/sig/app/blobs/$(jq -r '.layers[0].digest' <<<"$M")")
+assert_eq "$D1 $R:1.0 cosign container image signature" \
+  "$(jq -r '[.critical.image["docker-manifest-digest"], .critical.identity["docker-reference"], .critical.type] | join(" ")' <<<"$P")" \
+  "the payload names the digest, the reference and cosign's type"
+
+skopeo_pull "$T/policy.json" "$R:1.0"
+assert_eq 0 "$RC" "skopeo copy with a sigstoreSigned policy accepts kiln's signature"; [ "$RC" -eq 0 ] || say "$ERR"
+skopeo_pull "$T/policy.json" "$R@$D1"
+assert_eq 0 "$RC" "skopeo accepts it pulled by digest too"; [ "$RC" -eq 0 ] || say "$ERR"
+podman_pull "$T/policy.json" "$R:1.0"
+assert_eq 0 "$RC" "podman pull with the policy accepts kiln's signature"; [ "$RC" -eq 0 ] || say "$ERR"
+run "$KILN" verify --key "$T/k.pub" "docker://$R:1.0"
+assert_eq 0 "$RC" "kiln verify accepts its own signature"
+assert_eq "$D1 $R:1.0" "$OUT" "kiln verify prints the digest and the reference signed"
+
+say "wrong key"
+skopeo_pull "$T/policy-wrong.json" "$R:1.0"
+assert_eq 1 "$RC" "skopeo refuses with another public key"; say "skopeo: $ERR"
+podman_pull "$T/policy-wrong.json" "$R:1.0"
+assert_ne 0 "$RC" "podman refuses with another public key"; say "podman: $ERR"
+run "$KILN" verify --key "$T/w.pub" "docker://$R:1.0"
+assert_eq 1 "$RC" "kiln verify refuses with another public key"; say "kiln: $ERR"
+run "$KILN" sign --key "$T/k.private" --passphrase-file "$T/pass2" "docker://$R:1.0"
+assert_eq 1 "$RC" "kiln sign refuses a wrong passphrase"
+assert_contains "wrong passphrase" "$ERR" "and says so"
+check_not "the error shows no passphrase" grep -q "another one" <<<"$ERR"
+
+say "two signatures accumulate on one tag"
+run "$KILN" sign --key "$T/w.private" --passphrase-fd 4 "docker://$R:1.0" 4<"$T/pass2"
+assert_eq 0 "$RC" "kiln sign with a second key"
+assert_eq 2 "$(reg_curl "/v2/sig/app/manifests/$SIGTAG" -H 'Accept: application/vnd.oci.image.manifest.v1+json' | jq '.layers | length')" "the tag now holds two signatures"
+skopeo_pull "$T/policy.json" "$R:1.0"
+assert_eq 0 "$RC" "skopeo still accepts with the first key"
+skopeo_pull "$T/policy-wrong.json" "$R:1.0"
+assert_eq 0 "$RC" "and with the second"
+
+say "another identity"
+run skopeo copy --policy "$T/policy.json" --registries.d "$T/regd" --src-tls-verify=false --dest-tls-verify=false \
+  "docker://$R:1.0" "docker://$REG/sig/copy:1.0"
+assert_eq 0 "$RC" "skopeo copies the image to another repository"; [ "$RC" -eq 0 ] || say "$ERR"
+run skopeo copy --src-tls-verify=false --dest-tls-verify=false --policy "$T/policy.json" --registries.d "$T/regd" \
+  "docker://$R:$SIGTAG" "docker://$REG/sig/copy:$SIGTAG"
+skopeo_pull "$T/policy.json" "$REG/sig/copy:1.0"
+assert_eq 1 "$RC" "skopeo refuses a signature made for another repository"; say "skopeo: $ERR"
+run "$KILN" verify --key "$T/k.pub" "docker://$REG/sig/copy:1.0"
+assert_eq 1 "$RC" "kiln verify refuses it too"; say "kiln: $ERR"
+
+say "a tampered image, and a signature moved to another digest"
+run "$KILN" build --rootfs "$T/rootfs2" --source-date-epoch 1700000000 -o "docker://$R:1.0"
+assert_eq 0 "$RC" "the tag 1.0 is pushed over with other content"
+D2=$OUT
+assert_ne "$D1" "$D2" "it has another digest"
+skopeo_pull "$T/policy.json" "$R:1.0"
+assert_eq 1 "$RC" "skopeo refuses the unsigned replacement"; say "skopeo: $ERR"
+# the old signatures, moved to the new digest's tag
+reg_curl "/v2/sig/app/manifests/$SIGTAG" -H 'Accept: application/vnd.oci.image.manifest.v1+json' >"$T/sigm"
+S=$(reg_curl "/v2/sig/app/manifests/sha256-${D2#sha256:}.sig" -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary @"$T/sigm" -o /dev/null -w '%{http_code}')
+assert_eq 201 "$S" "the signature manifest of $D1 is put at the tag of $D2"
+skopeo_pull "$T/policy.json" "$R:1.0"
+assert_eq 1 "$RC" "skopeo refuses a signature for another digest"; say "skopeo: $ERR"
+podman_pull "$T/policy.json" "$R:1.0"
+assert_ne 0 "$RC" "podman refuses a signature for another digest"; say "podman: $ERR"
+run "$KILN" verify --key "$T/k.pub" "docker://$R:1.0"
+assert_eq 1 "$RC" "kiln verify refuses a signature for another digest"; say "kiln: $ERR"
+assert_contains "another manifest" "$ERR" "kiln says the signature is for another manifest"
+# a payload rewritten to name the new digest, under the old signature
+jq -c --arg d "$D2" '.critical.image["docker-manifest-digest"] = $d' <<<"$P" | tr -d '\n' >"$T/forged"
+FD=sha256:$(sha256sum "$T/forged" | cut -d' ' -f1)
+LOC=$(reg_curl "/v2/sig/app/blobs/uploads/" -X POST -D - -o /dev/null | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+case $LOC in http*) ;; *) LOC=http://$REG$LOC ;; esac
+curl -s -X PUT --data-binary @"$T/forged" -H 'Content-Type: application/octet-stream' "$LOC&digest=$FD" -o /dev/null
+jq -c --arg d "$FD" --argjson n "$(stat -c %s "$T/forged")" '.layers[0].digest = $d | .layers[0].size = $n | .layers = [.layers[0]]' "$T/sigm" >"$T/sigm2"
+S=$(reg_curl "/v2/sig/app/manifests/sha256-${D2#sha256:}.sig" -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary @"$T/sigm2" -o /dev/null -w '%{http_code}')
+assert_eq 201 "$S" "a forged payload naming $D2 with the old signature is put in place"
+skopeo_pull "$T/policy.json" "$R:1.0"
+assert_eq 1 "$RC" "skopeo refuses the tampered signature"; say "skopeo: $ERR"
+podman_pull "$T/policy.json" "$R:1.0"
+assert_ne 0 "$RC" "podman refuses the tampered signature"; say "podman: $ERR"
+run "$KILN" verify --key "$T/k.pub" "docker://$R:1.0"
+assert_eq 1 "$RC" "kiln verify refuses the tampered signature"; say "kiln: $ERR"
+assert_contains "does not match" "$ERR" "kiln says the signature does not match"
+
+say "skopeo signs, kiln verifies"
+jq -n '{default: [{type: "insecureAcceptAnything"}]}' >"$T/policy-any.json"
+run "$KILN" build --rootfs "$T/rootfs2" --source-date-epoch 1700000001 -o "oci:$T/src:1"
+assert_eq 0 "$RC" "kiln build -o oci:"
+run skopeo copy --policy "$T/policy-any.json" --registries.d "$T/regd" --dest-tls-verify=false \
+  --sign-by-sigstore-private-key "$T/k.private" --sign-passphrase-file "$T/pass" \
+  "oci:$T/src:1" "docker://$REG/sig/bysk:1"
+assert_eq 0 "$RC" "skopeo copy --sign-by-sigstore-private-key with kiln's key exits 0"; [ "$RC" -eq 0 ] || say "$ERR"
+run "$KILN" verify --key "$T/k.pub" "docker://$REG/sig/bysk:1"
+assert_eq 0 "$RC" "kiln verify accepts skopeo's signature"; [ "$RC" -eq 0 ] || say "$ERR"
+assert_match "^sha256:[0-9a-f]{64} $REG/sig/bysk:1\$" "$OUT" "it names skopeo's identity"
+run "$KILN" verify --key "$T/w.pub" "docker://$REG/sig/bysk:1"
+assert_eq 1 "$RC" "kiln verify refuses skopeo's signature with a wrong key"; say "kiln: $ERR"
+skopeo_pull "$T/policy.json" "$REG/sig/bysk:1"
+assert_eq 0 "$RC" "(skopeo accepts its own signature with kiln's public key)"
+
+say "an index and each of its images"
+run "$KILN" build --rootfs "$T/rootfs" --platform linux/amd64 --source-date-epoch 1700000000 -o "oci:$T/ma:amd64"
+run "$KILN" build --rootfs "$T/rootfs2" --platform linux/arm64 --source-date-epoch 1700000000 -o "oci:$T/ma:arm64"
+run "$KILN" index "oci:$T/ma:amd64" "oci:$T/ma:arm64" -o "docker://$REG/sig/multi:1"
+assert_eq 0 "$RC" "kiln index -o docker:// exits 0"; [ "$RC" -eq 0 ] || say "$ERR"
+DI=$OUT
+run "$KILN" sign --key "$T/k.private" --passphrase-file "$T/pass" "docker://$REG/sig/multi:1"
+assert_eq 0 "$RC" "kiln sign of an index exits 0"; [ "$RC" -eq 0 ] || say "$ERR"
+run "$KILN" verify --key "$T/k.pub" "docker://$REG/sig/multi:1"
+assert_eq 0 "$RC" "kiln verify accepts the index"
+assert_eq 3 "$(wc -l <<<"$OUT")" "kiln verify names the index and its two images"
+for n in $(reg_curl /v2/sig/multi/manifests/1 -H 'Accept: application/vnd.oci.image.index.v1+json' | jq -r '.manifests[].digest'); do
+  assert_eq 200 "$(reg_manifest_status sig/multi "sha256-${n#sha256:}.sig")" "the image $n has its signature tag"
+done
+rm -rf "$T/pulled"
+run skopeo copy --all --policy "$T/policy.json" --registries.d "$T/regd" --src-tls-verify=false "docker://$REG/sig/multi:1" "oci:$T/pulled:x"
+assert_eq 0 "$RC" "skopeo copy --all accepts the signed index and images"; [ "$RC" -eq 0 ] || say "$ERR"
+podman_pull "$T/policy.json" "$REG/sig/multi:1"
+assert_eq 0 "$RC" "podman pull accepts the signed index and its image"; [ "$RC" -eq 0 ] || say "$ERR"
+
+run "$KILN" verify --key "$T/w.pub" "docker://$REG/sig/multi:1"
+assert_eq 1 "$RC" "kiln verify refuses the index with the wrong key"
+
+stop_registry
+
