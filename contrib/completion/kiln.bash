@@ -6,7 +6,7 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack rm gc login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack rm gc sign verify keygen login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
   --chunk-size --debug'
@@ -40,6 +40,13 @@ _kiln_options()
             echo "-q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         gc)
             echo "-n --dry-run -h --help" ;;
+        sign)
+            echo "--key --passphrase-file --passphrase-fd --identity --no-recursive -q --quiet
+              -v --verbose -h --help $_kiln_remote_opts" ;;
+        verify)
+            echo "--key --identity --no-recursive -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+        keygen)
+            echo "--output-prefix --passphrase-file --passphrase-fd -q --quiet -h --help" ;;
         diff)
             echo "-o --output --compression --source-date-epoch --no-xattrs -h --help" ;;
         login)
@@ -60,7 +67,8 @@ _kiln_takes_value()
             --compression | --compression-level | -j | --jobs | --max-bytes | --max-entries | \
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
-            --digestfile)
+            --digestfile | --key | --passphrase-file | --passphrase-fd | --identity | \
+            --output-prefix)
             return 0 ;;
     esac
     return 1
@@ -162,7 +170,8 @@ _kiln_value()
     case $opt in
         --rootfs | --cert-dir | --workdir) _kiln_paths "" "$cur" dirs ;;
         --diff) _kiln_paths "" "$cur" dirs ;;
-        --tar | --add | --layer-map | --authfile | --ca-file | -f | --file)
+        --tar | --add | --layer-map | --authfile | --ca-file | -f | --file | --key | \
+            --passphrase-file | --output-prefix)
             _kiln_paths "" "$cur" files ;;
         --target) _kiln_words "$cur" "$(_kiln_stages)" ;;
         --from) _kiln_ref "$cur" "$_kiln_all_transports" ;;
@@ -254,6 +263,7 @@ _kiln()
                 tags) ((npos < 1)) && _kiln_words "$cur" "docker://" ;;
                 rm) _kiln_ref "$cur" "oci: docker://" ;;
                 gc) ((npos < 1)) && _kiln_ref "$cur" "oci:" ;;
+                sign | verify) _kiln_words "$cur" "docker://" ;;
                 diff) ((npos < 2)) && _kiln_paths "" "$cur" dirs ;;
             esac
         fi
