@@ -20,12 +20,15 @@ _kiln_options()
               --workdir --user --port --volume --label --annotation --stop-signal --author
               --platform -t --tag --source-date-epoch --compression --compression-level
               -j --jobs --no-xattrs --max-bytes --max-entries -o --output --push-jobs
-              --digestfile -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+              --digestfile --sign-by --sign-passphrase-file --sign-passphrase-fd
+              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         copy)
-            echo "--platform --digestfile --src-creds --dest-creds -j --jobs -q --quiet -v --verbose
+            echo "--platform --digestfile --src-creds --dest-creds -j --jobs
+              --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
         index)
-            echo "-o --output --digestfile -j --jobs -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+            echo "-o --output --digestfile -j --jobs --sign-by --sign-passphrase-file --sign-passphrase-fd
+              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         inspect)
             echo "--raw --config --format --platform -h --help $_kiln_remote_opts" ;;
         digest)
@@ -68,7 +71,7 @@ _kiln_takes_value()
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
             --digestfile | --key | --passphrase-file | --passphrase-fd | --identity | \
-            --output-prefix)
+            --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd)
             return 0 ;;
     esac
     return 1
@@ -171,7 +174,7 @@ _kiln_value()
         --rootfs | --cert-dir | --workdir) _kiln_paths "" "$cur" dirs ;;
         --diff) _kiln_paths "" "$cur" dirs ;;
         --tar | --add | --layer-map | --authfile | --ca-file | -f | --file | --key | \
-            --passphrase-file | --output-prefix)
+            --passphrase-file | --output-prefix | --sign-by | --sign-passphrase-file)
             _kiln_paths "" "$cur" files ;;
         --target) _kiln_words "$cur" "$(_kiln_stages)" ;;
         --from) _kiln_ref "$cur" "$_kiln_all_transports" ;;

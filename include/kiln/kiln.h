@@ -371,6 +371,10 @@ struct kiln_sign_opts {
     const char *identity;   /* the docker reference to sign for; NULL: the one signed,
                              * normalised (docker.io/library/app:1.0; HOST/REPO for @DIGEST) */
     bool recursive;         /* an index: sign each of its images too (default true) */
+    const char *digest;     /* sign this manifest of REF's repository ("sha256:…"), not
+                             * what REF's tag names now; the tag still gives the identity.
+                             * What a program that has just pushed passes, so that a tag
+                             * moved meanwhile by someone else is not signed */
 };
 #define kiln_sign_opts_init(o) kiln_sign_opts_init_size((o), sizeof(*(o)))
 KILN_API void kiln_sign_opts_init_size(struct kiln_sign_opts *o, size_t size);

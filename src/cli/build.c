@@ -64,6 +64,7 @@ static const char help[] =
     "                            docker://HOST/REPO:TAG (push)\n"
     "  --push-jobs N             parallel blob uploads (default 4)\n"
     "  --digestfile FILE         also write the manifest digest to FILE (no newline)\n"
+    CLI_SIGN_BY_HELP
     "Other:\n"
     "  -q, --quiet               no warnings on stderr\n"
     "  -v, --verbose             report each layer on stderr\n"
@@ -136,6 +137,7 @@ static const struct option options[] = {
     { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
     { "output", required_argument, NULL, 'o' },
     { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
+    CLI_SIGN_BY_OPTIONS,
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "debug", no_argument, NULL, OPT_DEBUG },
@@ -214,7 +216,13 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     const char *digestfile = NULL;
     const char **build_args = calloc((size_t)argc + 1, sizeof(*build_args));
     size_t nbuild_args = 0;
-    if (!build_args) {
+    /* the docker:// outputs, signed after the push with --sign-by */
+    const char **pushes = calloc((size_t)argc + 1, sizeof(*pushes));
+    size_t npushes = 0;
+    struct cli_sign_by sb = { 0 };
+    if (!build_args || !pushes) {
+        free(build_args);
+        free(pushes);
         kiln_build_free(b);
         fputs("kiln: out of memory\n", stderr);
         return EXIT_FAILURE_;
@@ -230,6 +238,8 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             rc = r < 0 ? -1 : 0;
             continue;
         }
+        if (cli_sign_by_option(opt, optarg, &sb))
+            continue;
         if (s >= 0) {
             if (opt == OPT_PLATFORM)
                 platform = optarg;
@@ -305,6 +315,8 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
         }
         case 'o':
             rc = kiln_build_add_output(b, optarg, &err);
+            if (rc == 0 && !strncmp(optarg, "docker://", 9))
+                pushes[npushes++] = optarg;
             break;
         case 'q':
             g->verbosity = -1;
@@ -319,6 +331,7 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
             fputs(help, stdout);
             kiln_build_free(b);
             free(build_args);
+            free(pushes);
             return EXIT_OK;
         default:
             rc = cli_bad_option("build", opt, argv, &err);
@@ -387,9 +400,17 @@ int cmd_build(int argc, char **argv, struct cli_globals *g)
     if (rc == 0 && digestfile)
         rc = cli_digestfile_check(digestfile, &err);
     if (rc == 0)
+        rc = cli_sign_by_prepare(&sb, "build", &err);
+    if (rc == 0 && sb.key && npushes == 0)
+        rc = cli_usage(&err, "build", "--sign-by signs docker:// outputs, and there is none");
+    if (rc == 0)
         rc = kiln_build_run(b, digest, &err);
+    for (size_t i = 0; rc == 0 && i < npushes; i++)
+        rc = cli_sign_by_run(&sb, pushes[i], digest, &ro, g, &err);
     if (rc == 0 && digestfile)
         rc = cli_digestfile_write(digestfile, digest, &err);
+    cli_sign_by_free(&sb);
+    free(pushes);
     kiln_build_free(b);
     kiln_dockerfile_free(df);
     free(build_args);

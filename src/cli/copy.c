@@ -16,7 +16,7 @@ static const char help[] =
     "  --digestfile FILE         also write the digest to FILE (no newline)\n"
     "  --src-creds USER[:PASS]   credentials for the source registry\n"
     "  --dest-creds USER[:PASS]  credentials for the destination registry\n"
-    "  -j, --jobs N              parallel blob transfers (default 4)\n"
+    "  -j, --jobs N              parallel blob transfers (default 4)\n" CLI_SIGN_BY_HELP
     "  -q, --quiet, -v, --verbose\n"
     "  -h, --help\n" CLI_REMOTE_HELP;
 
@@ -25,6 +25,7 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     enum { OPT_PLATFORM = 1, OPT_DEBUG, OPT_DIGESTFILE };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
+        CLI_SIGN_BY_OPTIONS,
         { "src-creds", required_argument, NULL, OPT_SRC_CREDS },
         { "dest-creds", required_argument, NULL, OPT_DEST_CREDS },
         { "jobs", required_argument, NULL, 'j' },
@@ -40,6 +41,7 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     struct kiln_remote_opts ro;
     cli_remote_setup(&ro, g, true);
     const char *platform = NULL, *digestfile = NULL;
+    struct cli_sign_by sb = { 0 };
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
@@ -47,7 +49,7 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         int r = cli_remote_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, &ro, &err);
         if (r < 0)
             rc = -1;
-        if (r != 0)
+        if (r != 0 || cli_sign_by_option(opt, optarg, &sb))
             continue;
         switch (opt) {
         case OPT_PLATFORM:
@@ -78,11 +80,18 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     }
     if (rc == 0 && digestfile)
         rc = cli_digestfile_check(digestfile, &err);
+    if (rc == 0 && sb.key && strncmp(argv[optind + 1], "docker://", 9))
+        rc = cli_usage(&err, "copy", "--sign-by signs a docker:// destination");
+    if (rc == 0)
+        rc = cli_sign_by_prepare(&sb, "copy", &err);
     char digest[KILN_DIGEST_MAX];
     if (rc == 0)
         rc = kiln_copy(argv[optind], argv[optind + 1], platform, &ro, digest, &err);
+    if (rc == 0)
+        rc = cli_sign_by_run(&sb, argv[optind + 1], digest, &ro, g, &err);
     if (rc == 0 && digestfile)
         rc = cli_digestfile_write(digestfile, digest, &err);
+    cli_sign_by_free(&sb);
     if (rc < 0)
         return cli_report(&err);
     printf("%s\n", digest);

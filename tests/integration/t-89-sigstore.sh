@@ -248,5 +248,31 @@ accepts podman "the signed index and its image"
 run "$KILN" verify --key "$T/w.pub" "docker://$REG/sig/multi:1"
 assert_eq 1 "$RC" "kiln verify refuses the index with the wrong key"
 
+say "signing while pushing: --sign-by on build, copy and index"
+run "$KILN" build --rootfs "$T/rootfs" --source-date-epoch 1700000002 -o "docker://$REG/sig/b:1" \
+  -o "docker://$REG/sig/b2:1" --sign-by "$T/k.private" --sign-passphrase-file "$T/pass"
+assert_eq 0 "$RC" "kiln build -o docker:// -o docker:// --sign-by exits 0"; [ "$RC" -eq 0 ] || say "$ERR"
+DB=$OUT
+for repo in b b2; do
+  run "$KILN" verify --key "$T/k.pub" "docker://$REG/sig/$repo:1"
+  assert_eq "0 $DB $REG/sig/$repo:1" "$RC $OUT" "kiln verify: build --sign-by signed sig/$repo:1 for its own name"
+  skopeo_pull "$T/policy.json" "$REG/sig/$repo:1"
+  accepts skopeo "the image build --sign-by signed (sig/$repo:1)"
+done
+run "$KILN" copy "docker://$REG/sig/b:1" "docker://$REG/sig/c:2" --sign-by "$T/k.private" --sign-passphrase-fd 5 5<"$T/pass"
+assert_eq 0 "$RC" "kiln copy --sign-by --sign-passphrase-fd exits 0"; [ "$RC" -eq 0 ] || say "$ERR"
+run "$KILN" verify --key "$T/k.pub" "docker://$REG/sig/c:2"
+assert_eq "0 $DB $REG/sig/c:2" "$RC $OUT" "kiln verify: copy --sign-by signed the copy for its new name"
+run "$KILN" index "oci:$T/ma:amd64" "oci:$T/ma:arm64" -o "docker://$REG/sig/mi:1" --sign-by "$T/k.private" --sign-passphrase-file "$T/pass"
+assert_eq 0 "$RC" "kiln index --sign-by exits 0"; [ "$RC" -eq 0 ] || say "$ERR"
+run "$KILN" verify --key "$T/k.pub" "docker://$REG/sig/mi:1"
+assert_eq "0 3" "$RC $(wc -l <<<"$OUT")" "kiln verify: index --sign-by signed the index and its two images"
+run "$KILN" copy "docker://$REG/sig/b:1" "oci:$T/nope:1" --sign-by "$T/k.private" --sign-passphrase-file "$T/pass"
+assert_eq 2 "$RC" "kiln copy --sign-by to an oci: layout is a usage error"
+assert_not_exists "$T/nope" "and nothing is copied"
+run "$KILN" build --rootfs "$T/rootfs" -o "docker://$REG/sig/d:1" --sign-by "$T/k.private"
+assert_eq 2 "$RC" "kiln build --sign-by without a passphrase source is a usage error"
+assert_eq 404 "$(reg_manifest_status sig/d 1)" "and nothing is pushed"
+
 stop_registry
 

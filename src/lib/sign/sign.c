@@ -276,7 +276,7 @@ struct opened {
 };
 
 static int open_ref(const char *text, const struct kiln_remote_opts *o, const char *creds,
-                    struct opened *x, struct kiln_error *err)
+                    const char *digest, struct opened *x, struct kiln_error *err)
 {
     memset(x, 0, sizeof(*x));
     if (kiln_parse_docker_ref(text, false, &x->ref, err) < 0)
@@ -285,9 +285,11 @@ static int open_ref(const char *text, const struct kiln_remote_opts *o, const ch
     kiln_registry_opts_from(o, creds, &ro);
     if (kiln_registry_open(x->ref.domain, &ro, &x->reg, err) < 0)
         return -1;
-    return kiln_registry_get_manifest(x->reg, x->ref.path, x->ref.digest ? x->ref.digest
-                                                                          : x->ref.tag,
-                                      &x->body, x->mt, x->digest, err);
+    if (digest && !kiln_digest_valid(digest))
+        return kiln_fail(err, KILN_ERR_USAGE, "'%s' is not a sha256 digest", digest);
+    const char *which = digest ? digest : x->ref.digest ? x->ref.digest : x->ref.tag;
+    return kiln_registry_get_manifest(x->reg, x->ref.path, which, &x->body, x->mt, x->digest,
+                                      err);
 }
 
 static void close_ref(struct opened *x)
@@ -321,7 +323,7 @@ int kiln_sign(const char *ref, const struct kiln_sign_opts *so_in,
     kiln_buf_free(&pem);
     if (rc < 0)
         return -1;
-    rc = open_ref(ref, o, o->dest_creds, &x, err);
+    rc = open_ref(ref, o, o->dest_creds, so.digest, &x, err);
     if (rc == 0 && so.identity) {
         struct kiln_reference check;
         if (kiln_reference_parse(so.identity, &check, err) < 0)
@@ -439,7 +441,7 @@ int kiln_verify(const char *ref, const struct kiln_verify_opts *vo_in,
     kiln_buf_free(&pem);
     if (rc < 0)
         return -1;
-    rc = open_ref(ref, o, o->src_creds, &x, err);
+    rc = open_ref(ref, o, o->src_creds, NULL, &x, err);
     if (rc == 0 && vo.identity)
         rc = kiln_reference_parse(vo.identity, &want, err) < 0 ? kiln_error_prefix(err, "--identity")
                                                               : 0;
