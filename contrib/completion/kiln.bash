@@ -23,7 +23,7 @@ _kiln_options()
               --digestfile --sign-by --sign-passphrase-file --sign-passphrase-fd
               -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         copy)
-            echo "--platform --digestfile --src-creds --dest-creds -j --jobs
+            echo "--platform --digestfile --src-creds --dest-creds -j --jobs --copy-signatures
               --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
         index)

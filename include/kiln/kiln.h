@@ -409,6 +409,17 @@ KILN_API int kiln_verify(const char *ref, const struct kiln_verify_opts *vo,
                          const struct kiln_remote_opts *o, char **report,
                          struct kiln_error *err);
 
+/* Copies the sigstore signatures of a manifest (and, of an index, of each of
+ * its images) from the sha256-<hex>.sig tags of docker:// src's repository
+ * to those of docker:// dest's, adding them to the signatures already there.
+ * digest names the manifest (NULL: what src names). The signatures still name
+ * the reference they were made for: a policy for dest's name needs a
+ * signedIdentity that accepts it (remapIdentity, matchRepository of the
+ * source), or sign again at dest. *copied (may be NULL) counts the new ones. */
+KILN_API int kiln_copy_signatures(const char *src, const char *dest, const char *digest,
+                                  const struct kiln_remote_opts *o, unsigned *copied,
+                                  struct kiln_error *err);
+
 /* Verifies credentials against a registry, then stores them in the auth
  * file (o->authfile, $REGISTRY_AUTH_FILE, or the docker config) as `docker
  * login` does. kiln_logout removes them; returns 1 if there were any. */

@@ -155,20 +155,36 @@ static int attachment_config(json_t *layers, struct kiln_buf *out, struct kiln_e
     return rc;
 }
 
-static int sign_one(struct kiln_registry *reg, const char *repo, const char *digest,
-                    const char *identity, EVP_PKEY *key, kiln_log_fn log, void *log_ud,
-                    struct kiln_error *err)
+/* A signature to add: the payload bytes and the layer's annotations. */
+struct sig_layer {
+    struct kiln_buf payload;
+    json_t *annotations;
+};
+
+static bool same_layer(json_t *l, const char *digest, size_t size, json_t *annotations)
+{
+    const char *mt = json_string_value(json_object_get(l, "mediaType"));
+    const char *d = json_string_value(json_object_get(l, "digest"));
+    json_t *sz = json_object_get(l, "size"), *an = json_object_get(l, "annotations");
+    return mt && !strcmp(mt, KILN_SIG_MEDIA_TYPE) && d && !strcmp(d, digest) &&
+           json_integer_value(sz) == (json_int_t)size && an && json_equal(an, annotations);
+}
+
+/* Adds signatures to the tag sha256-<hex>.sig of digest, keeping what is
+ * there (other keys, other tools, other attachments) and skipping ones it
+ * already holds, as containers/image does; *added says how many were new. */
+static int attach(struct kiln_registry *reg, const char *repo, const char *digest,
+                  struct sig_layer *add, size_t nadd, size_t *added, size_t *total,
+                  struct kiln_error *err)
 {
     char tag[80], mt[128], old_digest[KILN_DIGEST_MAX];
-    struct kiln_buf payload = {0}, old = {0}, config = {0}, manifest = {0};
-    char *sig = NULL, *mtext = NULL;
+    struct kiln_buf old = {0}, config = {0}, manifest = {0};
+    struct kiln_push_blob *blobs = NULL;
+    size_t nblobs = 0;
+    char *mtext = NULL;
     json_t *m = NULL;
+    *added = 0;
     int rc = kiln_sig_tag(digest, tag, err);
-    if (rc == 0)
-        rc = kiln_sig_payload_build(digest, identity, "kiln " KILN_VERSION_STRING,
-                                    (int64_t)time(NULL), &payload, err);
-    if (rc == 0)
-        rc = kiln_sig_create(key, payload.data, payload.len, &sig, err);
     int have = rc == 0 ? kiln_registry_get_manifest_if_exists(reg, repo, tag, &old, mt,
                                                               old_digest, err)
                        : -1;
@@ -189,19 +205,37 @@ static int sign_one(struct kiln_registry *reg, const char *repo, const char *dig
     if (rc == 0 && !m)
         rc = kiln_oom(err);
     json_t *layers = rc == 0 ? json_object_get(m, "layers") : NULL;
-    char pdigest[KILN_DIGEST_MAX];
-    if (rc == 0)
-        rc = kiln_sha256_buf(payload.data, payload.len, pdigest, err);
-    if (rc == 0) {
-        json_t *l = json_pack("{s:s,s:s,s:I,s:{s:s}}", "mediaType", KILN_SIG_MEDIA_TYPE,
-                              "digest", pdigest, "size", (json_int_t)payload.len,
-                              "annotations", KILN_SIG_ANNOTATION, sig);
-        if (!l || json_array_append_new(layers, l) < 0)
+    if (rc == 0 && !(blobs = calloc(nadd + 1, sizeof(*blobs))))
+        rc = kiln_oom(err);
+    for (size_t i = 0; rc == 0 && i < nadd; i++) {
+        char pdigest[KILN_DIGEST_MAX];
+        rc = kiln_sha256_buf(add[i].payload.data, add[i].payload.len, pdigest, err);
+        bool dup = false;
+        size_t k;
+        json_t *l;
+        json_array_foreach(layers, k, l) dup = dup || same_layer(l, pdigest, add[i].payload.len,
+                                                                 add[i].annotations);
+        if (rc < 0 || dup)
+            continue;
+        json_t *nl = json_pack("{s:s,s:s,s:I,s:O}", "mediaType", KILN_SIG_MEDIA_TYPE, "digest",
+                               pdigest, "size", (json_int_t)add[i].payload.len, "annotations",
+                               add[i].annotations);
+        if (!nl || json_array_append_new(layers, nl) < 0) {
             rc = kiln_oom(err);
+            break;
+        }
+        struct kiln_push_blob *pb = &blobs[nblobs++];
+        snprintf(pb->digest, sizeof(pb->digest), "%s", pdigest);
+        pb->size = add[i].payload.len;
+        pb->data = &add[i].payload;
+        (*added)++;
     }
+    if (rc == 0 && total)
+        *total = json_array_size(layers);
+    if (rc < 0 || *added == 0)
+        goto out; /* nothing new: the tag stays as it is */
     char cdigest[KILN_DIGEST_MAX];
-    if (rc == 0)
-        rc = attachment_config(layers, &config, err);
+    rc = attachment_config(layers, &config, err);
     if (rc == 0)
         rc = kiln_sha256_buf(config.data, config.len, cdigest, err);
     if (rc == 0) {
@@ -214,11 +248,11 @@ static int sign_one(struct kiln_registry *reg, const char *repo, const char *dig
     if (rc == 0)
         rc = kiln_buf_append(&manifest, mtext, strlen(mtext), err);
     if (rc == 0) {
-        struct kiln_push_blob blobs[2] = {{.size = payload.len, .data = &payload},
-                                          {.size = config.len, .data = &config}};
-        snprintf(blobs[0].digest, sizeof(blobs[0].digest), "%s", pdigest);
-        snprintf(blobs[1].digest, sizeof(blobs[1].digest), "%s", cdigest);
-        rc = kiln_registry_push_blobs(reg, repo, blobs, 2, err);
+        struct kiln_push_blob *pb = &blobs[nblobs++];
+        snprintf(pb->digest, sizeof(pb->digest), "%s", cdigest);
+        pb->size = config.len;
+        pb->data = &config;
+        rc = kiln_registry_push_blobs(reg, repo, blobs, nblobs, err);
     }
     char mdigest[KILN_DIGEST_MAX];
     if (rc == 0)
@@ -226,19 +260,39 @@ static int sign_one(struct kiln_registry *reg, const char *repo, const char *dig
     if (rc == 0)
         rc = kiln_registry_put_manifest(reg, repo, tag, &manifest, KILN_MT_OCI_MANIFEST, mdigest,
                                         err);
-    if (rc == 0)
-        logf_(log, log_ud, KILN_LOG_INFO, "signed %s for %s (%zu signature%s at %s:%s)",
-                  digest, identity, json_array_size(layers),
-                  json_array_size(layers) == 1 ? "" : "s", repo, tag);
-    if (rc < 0)
-        kiln_error_prefix(err, "sign %s", digest);
+out:
     json_decref(m);
-    free(sig);
     free(mtext);
-    kiln_buf_free(&payload);
+    free(blobs);
     kiln_buf_free(&old);
     kiln_buf_free(&config);
     kiln_buf_free(&manifest);
+    return rc;
+}
+
+static int sign_one(struct kiln_registry *reg, const char *repo, const char *digest,
+                    const char *identity, EVP_PKEY *key, kiln_log_fn log, void *log_ud,
+                    struct kiln_error *err)
+{
+    struct sig_layer l = {{0}, NULL};
+    char *sig = NULL;
+    size_t added = 0, total = 0;
+    int rc = kiln_sig_payload_build(digest, identity, "kiln " KILN_VERSION_STRING,
+                                    (int64_t)time(NULL), &l.payload, err);
+    if (rc == 0)
+        rc = kiln_sig_create(key, l.payload.data, l.payload.len, &sig, err);
+    if (rc == 0 && !(l.annotations = json_pack("{s:s}", KILN_SIG_ANNOTATION, sig)))
+        rc = kiln_oom(err);
+    if (rc == 0)
+        rc = attach(reg, repo, digest, &l, 1, &added, &total, err);
+    if (rc == 0)
+        logf_(log, log_ud, KILN_LOG_INFO, "signed %s for %s (%zu signature%s at %s:sha256-….sig)",
+              digest, identity, total, total == 1 ? "" : "s", repo);
+    if (rc < 0)
+        kiln_error_prefix(err, "sign %s", digest);
+    json_decref(l.annotations);
+    free(sig);
+    kiln_buf_free(&l.payload);
     return rc;
 }
 
@@ -478,6 +532,112 @@ int kiln_verify(const char *ref, const struct kiln_verify_opts *vo_in,
     kiln_strlist_free(&kids);
     kiln_reference_free(&want);
     EVP_PKEY_free(key);
+    close_ref(&x);
+    return rc;
+}
+
+/* ---- copying signatures ------------------------------------------------ */
+
+/* The simple-signing layers of src's tag for digest, with their payloads. */
+static int fetch_sigs(struct kiln_registry *reg, const char *repo, const char *digest,
+                      struct sig_layer **out, size_t *n, struct kiln_error *err)
+{
+    char tag[80], mt[128], sdigest[KILN_DIGEST_MAX];
+    struct kiln_buf body = {0};
+    *out = NULL;
+    *n = 0;
+    if (kiln_sig_tag(digest, tag, err) < 0)
+        return -1;
+    int have = kiln_registry_get_manifest_if_exists(reg, repo, tag, &body, mt, sdigest, err);
+    if (have != 0)
+        return have < 0 ? -1 : 0;
+    json_error_t je;
+    json_t *m = json_loadb(body.data, body.len, 0, &je);
+    json_t *layers = json_object_get(m, "layers");
+    int rc = json_is_array(layers) ? 0
+                                   : kiln_fail(err, KILN_ERR_FORMAT,
+                                               "%s:%s is not a manifest of signatures", repo, tag);
+    struct sig_layer *v = rc == 0 ? calloc(json_array_size(layers) + 1, sizeof(*v)) : NULL;
+    if (rc == 0 && !v)
+        rc = kiln_oom(err);
+    size_t i;
+    json_t *l;
+    json_array_foreach(layers, i, l) {
+        const char *lmt = json_string_value(json_object_get(l, "mediaType"));
+        const char *ld = json_string_value(json_object_get(l, "digest"));
+        json_t *an = json_object_get(l, "annotations");
+        if (rc < 0 || !lmt || strcmp(lmt, KILN_SIG_MEDIA_TYPE) || !json_is_object(an) ||
+            !json_is_string(json_object_get(an, KILN_SIG_ANNOTATION)) || !kiln_digest_valid(ld))
+            continue; /* only signatures travel */
+        if (kiln_registry_get_blob_buf(reg, repo, ld, KILN_SIG_DOC_MAX, &v[*n].payload, err) < 0)
+            rc = -1;
+        else if (!(v[*n].annotations = json_deep_copy(an)))
+            rc = kiln_oom(err);
+        if (rc == 0)
+            (*n)++;
+    }
+    json_decref(m);
+    kiln_buf_free(&body);
+    if (rc < 0) {
+        for (size_t k = 0; v && k <= *n; k++) {
+            kiln_buf_free(&v[k].payload);
+            json_decref(v[k].annotations);
+        }
+        free(v);
+        *n = 0;
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int kiln_copy_signatures(const char *src, const char *dest, const char *digest,
+                         const struct kiln_remote_opts *o, unsigned *copied,
+                         struct kiln_error *err)
+{
+    struct kiln_remote_opts rlocal;
+    o = kiln_remote_opts_get(o, &rlocal);
+    if (copied)
+        *copied = 0;
+    struct opened x;
+    struct kiln_reference dref = {0};
+    struct kiln_registry *dreg = NULL;
+    struct kiln_strlist all = {0};
+    int rc = open_ref(src, o, o->src_creds, digest, &x, err);
+    if (rc == 0)
+        rc = kiln_parse_docker_ref(dest, false, &dref, err);
+    if (rc == 0) {
+        struct kiln_registry_opts ro;
+        kiln_registry_opts_from(o, o->dest_creds, &ro);
+        rc = kiln_registry_open(dref.domain, &ro, &dreg, err);
+    }
+    if (rc == 0)
+        rc = kiln_strlist_push(&all, x.digest, err);
+    if (rc == 0 && is_index(x.mt))
+        rc = index_children(&x.body, &all, err);
+    for (size_t i = 0; rc == 0 && i < all.n; i++) {
+        struct sig_layer *v = NULL;
+        size_t n = 0, added = 0;
+        rc = fetch_sigs(x.reg, x.ref.path, all.v[i], &v, &n, err);
+        if (rc == 0 && n)
+            rc = attach(dreg, dref.path, all.v[i], v, n, &added, NULL, err);
+        if (rc == 0 && copied)
+            *copied += (unsigned)added;
+        if (rc == 0 && n)
+            logf_(o->log, o->log_userdata, KILN_LOG_INFO,
+                  "signatures of %s: %zu at the source, %zu new at %s", all.v[i], n, added,
+                  dest);
+        for (size_t k = 0; k < n; k++) {
+            kiln_buf_free(&v[k].payload);
+            json_decref(v[k].annotations);
+        }
+        free(v);
+    }
+    if (rc < 0)
+        kiln_error_prefix(err, "copy the signatures of %s to %s", src, dest);
+    kiln_strlist_free(&all);
+    kiln_registry_close(dreg);
+    kiln_reference_free(&dref);
     close_ref(&x);
     return rc;
 }
