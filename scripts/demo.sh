@@ -6,14 +6,24 @@
 #   4. push it to a local registry on 127.0.0.1 (started here) from the same build;
 #   5. start a private Docker engine, pull the image from the registry and run it.
 # Everything it starts is stopped when it ends. Run as root on Debian 12.
+#
+# KILN=/usr/bin/kiln scripts/demo.sh runs it against an installed kiln (the
+# Debian package, say) instead of building one: step 1 only installs the
+# dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 
 ./scripts/install-deps.sh
-cmake -B build -S . >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
-kiln=$src/build/src/cli/kiln
+if [ -n "${KILN:-}" ]; then
+  kiln=$KILN
+  [ -x "$kiln" ] || { echo "demo: KILN=$kiln is not an executable file" >&2; exit 1; }
+  printf 'using %s: %s\n' "$kiln" "$("$kiln" version | head -n 1)"
+else
+  cmake -B build -S . >/dev/null
+  cmake --build build -j"$(nproc)" >/dev/null
+  kiln=$src/build/src/cli/kiln
+fi
 
 work=$(mktemp -d /tmp/kiln-demo.XXXXXX)
 pids=()

@@ -14,13 +14,16 @@ TEST_PKGS="docker.io docker-registry skopeo umoci podman oci-image-tool \
   iproute2 buildah uidmap busybox-static time util-linux libdeflate-tools \
   zsh python3-yaml"
 
+# tests/integration/t-99-debian-packages.sh: build the .debs, check them, install them.
+PACKAGING_PKGS="debhelper dpkg-dev lintian blhc"
+
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (apt-get needs it)" >&2
   exit 1
 fi
 
 missing=""
-for p in $BUILD_PKGS $TEST_PKGS; do
+for p in $BUILD_PKGS $TEST_PKGS $PACKAGING_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     missing="$missing $p"
 done

@@ -11,6 +11,7 @@ jobs=$(nproc)
 
 cmake -B build -S . -DKILN_WERROR=ON
 cmake --build build -j"$jobs"
+# (in this pass only: t-99-debian-packages builds, installs and purges the .debs)
 ctest --test-dir build --output-on-failure -j2
 
 # fakeroot and pseudo preload their libraries before the ASan runtime.

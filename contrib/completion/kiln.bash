@@ -6,10 +6,10 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack rm gc sign verify keygen login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack validate rm gc sign verify keygen login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
-  --chunk-size --debug'
+  --chunk-size --registry-mirror --debug'
 
 # _kiln_options CMD: the options of a subcommand.
 _kiln_options()
@@ -50,6 +50,8 @@ _kiln_options()
             echo "--key --identity --no-recursive -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         keygen)
             echo "--output-prefix --passphrase-file --passphrase-fd -q --quiet -h --help" ;;
+        validate)
+            echo "--format --platform -h --help $_kiln_remote_opts" ;;
         diff)
             echo "-o --output --compression --source-date-epoch --no-xattrs -h --help" ;;
         login)
@@ -70,6 +72,7 @@ _kiln_takes_value()
             --compression | --compression-level | -j | --jobs | --max-bytes | --max-entries | \
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
+            --registry-mirror | \
             --digestfile | --key | --passphrase-file | --passphrase-fd | --identity | \
             --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd)
             return 0 ;;
@@ -120,9 +123,10 @@ _kiln_ref()
     local cur=$1 transports=$2
     case $cur in
         oci:*:*)
+            # the directory ends at the first ':' (the tag may hold more)
             local dir=${cur#oci:}
-            local tagpart=${dir##*:}
-            dir=${dir%:*}
+            local tagpart=${dir#*:}
+            dir=${dir%%:*}
             if [[ -f $dir/index.json ]]; then
                 local tags
                 tags=$(grep -o '"org\.opencontainers\.image\.ref\.name" *: *"[^"]*"' \
@@ -257,7 +261,7 @@ _kiln()
                 build) ((npos < 1)) && _kiln_paths "" "$cur" dirs ;; # the Dockerfile CONTEXT
                 copy) ((npos < 2)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 index) _kiln_ref "$cur" "oci: oci-archive: docker-archive: docker://" ;;
-                inspect | digest) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
+                inspect | digest | validate) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 list) ((npos < 1)) && _kiln_ref "$cur" "oci: oci-archive: docker-archive:" ;;
                 unpack)
                     if ((npos < 1)); then _kiln_ref "$cur" "$_kiln_all_transports"

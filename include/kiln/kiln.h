@@ -212,8 +212,10 @@ KILN_API void kiln_build_set_tar_limits(kiln_build *b, uint64_t max_bytes, uint6
 /* Keep extended attributes (default true). */
 KILN_API void kiln_build_set_xattrs(kiln_build *b, bool keep);
 
-/* "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE",
- * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote). */
+/* "oci:DIR[:NAME]", "oci-archive:FILE[:NAME]", "docker-archive:FILE[:REF]"
+ * (REF: the image's only RepoTag, in place of the -t tags),
+ * "docker://HOST/REPO:TAG" (pushed with the options of kiln_build_set_remote).
+ * The path ends at the first ':' (see enum kiln_transport). */
 KILN_API int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err);
 
 /* Transfer progress of a push or pull, reported as it happens (from any
@@ -250,6 +252,13 @@ struct kiln_remote_opts {
     kiln_progress_fn progress; /* may be NULL */
     void *progress_userdata;
     unsigned stall_seconds; /* a transfer under 1 byte/s this long is retried (default 60) */
+    /* Mirrors for pulls, tried in order before the registry itself: each
+     * "REGISTRY=MIRROR" (MIRROR alone: for docker.io), MIRROR a host[:port] or
+     * an http[s]:// URL. Then, for docker.io, the "registry-mirrors" of
+     * docker's daemon.json. Pushes never go to a mirror. */
+    const char *const *mirrors;
+    size_t nmirrors;
+    const char *daemon_json; /* NULL: /etc/docker/daemon.json; "": do not read one */
 };
 /* Fills o with the defaults. A macro, so that the library learns the size of
  * the struct the program was compiled with, and writes no further. */
@@ -295,6 +304,19 @@ KILN_API int kiln_unpack(const char *ref, const char *dir, const char *platform,
 KILN_API int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **out,
                             struct kiln_error *err);
 
+/* The transport a REF names by its prefix: oci:DIR[:NAME|:@INDEX],
+ * oci-archive:FILE[:NAME|:@INDEX], docker-archive:FILE[:REF|:@INDEX],
+ * docker://[HOST/]REPO[:TAG][@DIGEST]. The path ends at the first ':' after
+ * the prefix (as skopeo reads it); a ':' in the path is written "\:". */
+enum kiln_transport {
+    KILN_TRANSPORT_NONE, /* none of the four prefixes */
+    KILN_TRANSPORT_OCI,
+    KILN_TRANSPORT_OCI_ARCHIVE,
+    KILN_TRANSPORT_DOCKER_ARCHIVE,
+    KILN_TRANSPORT_DOCKER,
+};
+KILN_API enum kiln_transport kiln_transport_of(const char *ref);
+
 /* One image, or multi-platform index, of a local layout or archive. */
 struct kiln_image_entry {
     char *name; /* org.opencontainers.image.ref.name, or a docker-archive RepoTag; NULL: none */
@@ -307,8 +329,10 @@ struct kiln_image_entry {
 };
 /* Lists the images that "oci:DIR", "oci-archive:FILE" or "docker-archive:FILE"
  * holds, in their order: one entry per manifest of index.json, or per RepoTag
- * (one if none) of manifest.json. With oci:DIR:TAG, only the entries named
- * TAG. Reads only the JSON documents, each checked against its digest. Free
+ * (one if none) of each image of manifest.json (every image: docker save and
+ * podman save --multi-image-archive write several, a shared layer once). With
+ * oci:DIR:TAG, only the entries named TAG; with docker-archive:FILE:REF, the
+ * entry of that name; with :@INDEX, those of the image at that position. Reads only the JSON documents, each checked against its digest. Free
  * *entries with kiln_image_list_free(), also when it returns -1: an entry
  * whose documents cannot be read is listed with platforms == NULL, the
  * others as usual, and the call returns -1 with err naming the broken
@@ -419,6 +443,35 @@ KILN_API int kiln_verify(const char *ref, const struct kiln_verify_opts *vo,
 KILN_API int kiln_copy_signatures(const char *src, const char *dest, const char *digest,
                                   const struct kiln_remote_opts *o, unsigned *copied,
                                   struct kiln_error *err);
+/* ---- kiln validate: will docker, podman and containerd take this image? ----
+ * Checks an image on any transport (every image of an index, or the one of
+ * `platform`): its manifest, index and config against the specs (required
+ * fields and their types; media types of one family, OCI or Docker), every
+ * layer blob against its digest and size, every layer's tar against its
+ * diff_id, the layer count against the diff_ids and the consumers' limits,
+ * every tar entry (".." names, whiteouts, hardlinks to nowhere), and, in
+ * the merged filesystem, the entrypoint (or cmd[0]), the user and the
+ * working directory as a container runtime looks them up.
+ * Returns 0 when the image could be checked, whatever was found, with the
+ * findings in *findings (free them with kiln_findings_free()); an image the
+ * reader refuses outright (a damaged document) gives one error finding.
+ * Returns -1 only when nothing could be checked (a malformed REF, a
+ * registry that cannot be reached, out of memory, an interrupt). */
+enum kiln_severity {
+    KILN_SEVERITY_ERROR,   /* a consumer refuses the image, or the specs forbid it */
+    KILN_SEVERITY_WARNING, /* accepted, but some consumers or containers fail on it */
+};
+struct kiln_finding {
+    enum kiln_severity severity;
+    char *check;   /* a short name: "diff-id", "blob-digest", "media-type", "hardlink", ... */
+    char *where;   /* "layer 1 (sha256:…): etc/x", "config User"; an index's images
+                      begin with their platform: "linux/arm64: …" */
+    char *message; /* what is wrong, who refuses it, and what to do */
+};
+KILN_API int kiln_validate(const char *ref, const char *platform,
+                           const struct kiln_remote_opts *o, struct kiln_finding **findings,
+                           size_t *n, struct kiln_error *err);
+KILN_API void kiln_findings_free(struct kiln_finding *findings, size_t n);
 
 /* Verifies credentials against a registry, then stores them in the auth
  * file (o->authfile, $REGISTRY_AUTH_FILE, or the docker config) as `docker

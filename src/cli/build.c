@@ -60,8 +60,9 @@ static const char help[] =
     "  --max-bytes N             refuse --tar/ADD tarballs over N bytes (64 GiB)\n"
     "  --max-entries N           refuse --tar/ADD tarballs over N members (10 million)\n"
     "Outputs (several in one pass):\n"
-    "  -o, --output DEST         oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE,\n"
-    "                            docker://HOST/REPO:TAG (push)\n"
+    "  -o, --output DEST         oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:REF],\n"
+    "                            docker://HOST/REPO:TAG (push); a path ends at its first ':'\n"
+    "                            (write a ':' in it as \\:)\n"
     "  --push-jobs N             parallel blob uploads (default 4)\n"
     "  --digestfile FILE         also write the manifest digest to FILE (no newline)\n"
     CLI_SIGN_BY_HELP

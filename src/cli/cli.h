@@ -22,6 +22,7 @@ int cmd_login(int argc, char **argv, struct cli_globals *g);
 int cmd_logout(int argc, char **argv, struct cli_globals *g);
 int cmd_unpack(int argc, char **argv, struct cli_globals *g);
 int cmd_index(int argc, char **argv, struct cli_globals *g);
+int cmd_validate(int argc, char **argv, struct cli_globals *g);
 int cmd_diff(int argc, char **argv, struct cli_globals *g);
 int cmd_version(int argc, char **argv, struct cli_globals *g);
 int cmd_rm(int argc, char **argv, struct cli_globals *g);
@@ -78,6 +79,7 @@ enum {
     OPT_RETRIES,
     OPT_CHUNK_SIZE,
     OPT_PUSH_JOBS,
+    OPT_REGISTRY_MIRROR,
     OPT_REMOTE_END,
 };
 #define CLI_REMOTE_OPTIONS                                                                     \
@@ -88,7 +90,8 @@ enum {
         {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},                               \
         {"insecure", no_argument, NULL, OPT_INSECURE},                                         \
         {"retries", required_argument, NULL, OPT_RETRIES},                                     \
-        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE}
+        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},                               \
+        {"registry-mirror", required_argument, NULL, OPT_REGISTRY_MIRROR}
 #define CLI_REMOTE_HELP                                                                        \
     "Registry options:\n"                                                                      \
     "  --creds USER[:PASS]       credentials (default: the auth files, as docker/podman)\n"   \
@@ -99,6 +102,8 @@ enum {
     "  --insecure                allow plain http (always allowed for loopback)\n"            \
     "  --retries N               retries per request on transient errors (default 5)\n"       \
     "  --chunk-size BYTES        upload in chunks of this size (default: one request)\n"      \
+    "  --registry-mirror [REGISTRY=]MIRROR\n"                                                  \
+    "                            pull from MIRROR first (repeatable; REGISTRY: docker.io)\n"   \
     "  --debug                   log every HTTP request (never credentials or tokens)\n"
 
 /* Default registry options, reporting through the CLI's log (and progress

@@ -11,7 +11,10 @@ static const char help[] =
     "\n"
     "List the images that a local layout or archive holds, one line each: name, digest,\n"
     "platform(s), size (config and compressed layers) and creation time.\n"
-    "REF: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE\n"
+    "REF: oci:DIR[:NAME|:@N], oci-archive:FILE[:NAME|:@N], docker-archive:FILE[:REF|:@N]\n"
+    "A path ends at its first ':' (a NAME may hold ':' and '/', as podman's localhost/app:1);\n"
+    "write a ':' in a path as \\:. @N is the image at that position, from 0.\n"
+    "Every image of a docker-archive is listed (docker save writes several).\n"
     "An oci: entry is a manifest of index.json, named by its org.opencontainers.image.ref.name;\n"
     "a docker-archive: entry is a RepoTag, and shows the image ID (there is no manifest).\n"
     "\n"
@@ -213,7 +216,7 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
     else if (json)
         print_json(e, n);
     else
-        print_table(e, n, !strncmp(argv[optind], "docker-archive:", 15));
+        print_table(e, n, kiln_transport_of(argv[optind]) == KILN_TRANSPORT_DOCKER_ARCHIVE);
     kiln_image_list_free(e, n);
     cli_template_free(tmpl);
     if (pr < 0)

@@ -26,6 +26,7 @@ static const struct command commands[] = {
     { "sign", cmd_sign, "sign an image in a registry (sigstore, as skopeo and podman verify)" },
     { "verify", cmd_verify, "check an image's sigstore signatures with a public key" },
     { "keygen", cmd_keygen, "generate a key pair for kiln sign, skopeo and cosign" },
+    { "validate", cmd_validate, "check that docker, podman and containerd accept an image" },
     { "login", cmd_login, "store credentials for a registry" },
     { "logout", cmd_logout, "remove stored credentials" },
     { "version", cmd_version, "print the versions of kiln and its libraries" },

@@ -70,6 +70,21 @@ int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, stru
             return -1;
         o->chunk_size = n;
         return 1;
+    case OPT_REGISTRY_MIRROR: {
+        /* the strings are argv's; the list lives as long as the process */
+        static const char *mirrors[32];
+        if (o->nmirrors >= sizeof(mirrors) / sizeof(mirrors[0])) {
+            err->code = KILN_ERR_USAGE;
+            snprintf(err->message, sizeof(err->message), "--registry-mirror: at most %zu",
+                     sizeof(mirrors) / sizeof(mirrors[0]));
+            return -1;
+        }
+        for (size_t i = 0; i < o->nmirrors; i++)
+            mirrors[i] = o->mirrors[i];
+        mirrors[o->nmirrors++] = arg;
+        o->mirrors = mirrors;
+        return 1;
+    }
     case OPT_PUSH_JOBS:
         if (cli_parse_uint("--jobs", arg, 1, 64, &n, err) < 0)
             return -1;
@@ -96,6 +111,10 @@ void cli_remote_setup(struct kiln_remote_opts *o, struct cli_globals *g, bool pr
      * ENVIRONMENT) */
     o->retry_base_ms = env_uint("KILN_RETRY_BASE_MS", o->retry_base_ms);
     o->stall_seconds = env_uint("KILN_STALL_SECONDS", o->stall_seconds);
+    /* docker's daemon.json elsewhere (a test, a daemon with --config-file) */
+    const char *dj = getenv("KILN_DOCKER_DAEMON_JSON");
+    if (dj)
+        o->daemon_json = dj;
     o->log = cli_log;
     o->log_userdata = g;
     if (progress) {

@@ -20,6 +20,7 @@
 #include "copy.h"
 #include "tar/layermap.h"
 #include "image/layout.h"
+#include "image/transport.h"
 #include "internal.h"
 
 struct add_item {
@@ -694,10 +695,13 @@ void kiln_build_set_remote(kiln_build *b, const struct kiln_remote_opts *o)
 
 int kiln_build_add_output(kiln_build *b, const char *dest, struct kiln_error *err)
 {
-    if (!strncmp(dest, "docker://", 9)) {
-        struct kiln_reference r;
-        if (kiln_parse_docker_ref(dest, false, &r, err) < 0)
-            return kiln_error_prefix(err, "-o");
+    if (kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER) {
+        struct kiln_spec t;
+        if (kiln_spec_parse(dest, "-o", &t, err) < 0)
+            return -1;
+        struct kiln_reference r = t.ref;
+        memset(&t.ref, 0, sizeof(t.ref));
+        kiln_spec_free(&t);
         if (r.digest) {
             kiln_reference_free(&r);
             return kiln_fail(err, KILN_ERR_USAGE, "-o %s: push to a tag, not a digest", dest);
@@ -961,12 +965,25 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         nlayers += in->map ? kiln_layer_map_count(in->map) : 1;
     }
     b->cfg.created = b->have_sde ? b->sde : (int64_t)time(NULL);
-    for (size_t i = 0; i < b->noutputs; i++)
-        if (b->comp == KILN_COMPRESSION_ZSTD && b->outputs[i].kind == KILN_OUT_DOCKER_ARCHIVE)
+    /* the base's layers go in as they are: a zstd one too */
+    const char *zbase = NULL;
+    for (size_t i = 0; i < nbase && !zbase; i++)
+        if (strstr(bi->layers[i].media_type, "zstd"))
+            zbase = bi->layers[i].digest;
+    for (size_t i = 0; i < b->noutputs; i++) {
+        if (b->outputs[i].kind != KILN_OUT_DOCKER_ARCHIVE)
+            continue;
+        if (b->comp == KILN_COMPRESSION_ZSTD)
             logf_(b, KILN_LOG_WARNING,
-                  "-o %s: zstd layers load only in Docker 23 and later; use --compression gzip "
-                  "for older engines",
+                  "-o %s: zstd layers: Docker before 23 cannot load this archive; use "
+                  "--compression gzip for older engines",
                   b->outputs[i].spec);
+        else if (zbase)
+            logf_(b, KILN_LOG_WARNING,
+                  "-o %s: layer %s of --from %s is zstd-compressed: Docker before 23 cannot "
+                  "load this archive",
+                  b->outputs[i].spec, zbase, b->from);
+    }
 
     /* Layers are staged on the first output's file system so that they can
      * be hard-linked into a layout: inside it when it exists (which needs no

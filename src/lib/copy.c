@@ -3,6 +3,7 @@
  * public API, and the push routine kiln_build uses for docker:// outputs.
  */
 #include <jansson.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "copy.h"
@@ -56,6 +57,9 @@ void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds
     ro->log_ud = o->log_userdata;
     ro->progress = o->progress;
     ro->progress_ud = o->progress_userdata;
+    ro->mirrors = o->mirrors;
+    ro->nmirrors = o->nmirrors;
+    ro->daemon_json = o->daemon_json;
 }
 
 struct fetch_ctx {
@@ -182,13 +186,56 @@ static int push_src(struct kiln_src *s, const struct kiln_reference *dst,
     return rc;
 }
 
-static int write_local(struct kiln_src *s, const char *dest, char digest[],
-                       struct kiln_error *err)
+static void warn(const struct kiln_remote_opts *o, const char *fmt, ...) KILN_PRINTF(2, 3);
+static void warn(const struct kiln_remote_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kiln_logv(o->log, o->log_userdata, KILN_LOG_WARNING, fmt, ap);
+    va_end(ap);
+}
+
+static bool is_docker_type(const char *mt)
+{
+    return !strcmp(mt, KILN_MT_DOCKER_MANIFEST) ||
+           !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
+}
+
+/* What a consumer of the destination will not read, said before writing it
+ * (the bytes are kept: a conversion would change the digests). */
+static void warn_consumers(const struct kiln_src *s, const struct kiln_output *out,
+                           const struct kiln_remote_opts *o)
+{
+    const char *top = s->is_index ? s->index_media_type : s->images[0].media_type;
+    if (out->kind != KILN_OUT_DOCKER_ARCHIVE && is_docker_type(top))
+        warn(o,
+             "-o %s: the %s keeps its Docker media type (%s): kiln and Docker read the entry, "
+             "but skopeo, podman and umoci will not find it by its tag (containers/image and "
+             "umoci take only OCI types from an OCI layout); to keep a Docker image, copy it "
+             "to a registry or a docker-archive:",
+             out->spec, s->is_index ? "index" : "manifest", top);
+    if (out->kind != KILN_OUT_DOCKER_ARCHIVE)
+        return;
+    for (size_t k = 0; k < s->nimages; k++)
+        for (size_t i = 0; i < s->images[k].nlayers; i++)
+            if (strstr(s->images[k].layers[i].media_type, "zstd")) {
+                warn(o,
+                     "-o %s: layer %s is zstd-compressed: Docker before 23 cannot load this "
+                     "archive",
+                     out->spec, s->images[k].layers[i].digest);
+                return;
+            }
+}
+
+static int write_local(struct kiln_src *s, const char *dest, const struct kiln_remote_opts *o,
+                       char digest[], struct kiln_error *err)
 {
     struct kiln_output out;
     if (kiln_output_parse(dest, &out, err) < 0)
         return -1;
     int rc = kiln_output_check(&out, err);
+    if (rc == 0 && s->nimages)
+        warn_consumers(s, &out, o);
     size_t total = 0;
     for (size_t k = 0; k < s->nimages; k++)
         total += s->images[k].nlayers;
@@ -284,7 +331,7 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
     struct kiln_remote_opts local;
     o = kiln_remote_opts_get(o, &local);
     struct kiln_reference dref = {0};
-    bool remote_dest = !strncmp(dest, "docker://", 9);
+    bool remote_dest = kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER;
     if (remote_dest && kiln_parse_docker_ref(dest, false, &dref, err) < 0)
         return -1;
     if (!remote_dest) {
@@ -301,7 +348,7 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
         return -1;
     }
     int rc = remote_dest ? push_src(s, &dref, o, o->dest_creds, digest_out, err)
-                         : write_local(s, dest, digest_out, err);
+                         : write_local(s, dest, o, digest_out, err);
     kiln_src_free(s);
     kiln_reference_free(&dref);
     return rc;
@@ -418,7 +465,15 @@ static int head_digest(const char *ref, const struct kiln_registry_opts *ro, cha
         return -1;
     struct kiln_registry *reg = NULL;
     char digest[KILN_DIGEST_MAX], mt[128];
-    int rc = kiln_registry_open(r.domain, ro, &reg, err);
+    /* with mirrors, the digest comes from where a pull would take the image */
+    struct kiln_mirror *m = NULL;
+    size_t nm = 0;
+    int rc = kiln_registry_mirrors(ro, r.domain, &m, &nm, err);
+    free(m);
+    if (rc == 0 && nm)
+        rc = 1;
+    if (rc == 0)
+        rc = kiln_registry_open(r.domain, ro, &reg, err);
     if (rc == 0)
         rc = kiln_registry_head_manifest(reg, r.path, r.digest ? r.digest : r.tag, digest, mt, err);
     kiln_registry_close(reg);
@@ -440,7 +495,8 @@ int kiln_inspect(const char *ref, enum kiln_inspect_what what, const char *platf
     o = kiln_remote_opts_get(o, &local);
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
-    if (what == KILN_INSPECT_DIGEST && !platform && !strncmp(ref, "docker://", 9)) {
+    if (what == KILN_INSPECT_DIGEST && !platform &&
+        kiln_transport_of(ref) == KILN_TRANSPORT_DOCKER) {
         int r = head_digest(ref, &ro, out, len, err);
         if (r <= 0)
             return r;
@@ -539,8 +595,8 @@ int kiln_list_tags(const char *repo, const struct kiln_remote_opts *o, char **ou
 static int registry_host(const char *in, char *out, size_t n, struct kiln_error *err)
 {
     const char *p = in;
-    if (!strncmp(p, "docker://", 9))
-        p += 9;
+    if (kiln_transport_of(p) == KILN_TRANSPORT_DOCKER)
+        p += strlen("docker://");
     else if (!strncmp(p, "https://", 8))
         p += 8;
     else if (!strncmp(p, "http://", 7))
@@ -688,14 +744,14 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
         rc = kiln_sha256_buf(comb.index.data, comb.index.len, comb.index_digest, err);
     snprintf(comb.index_media_type, sizeof(comb.index_media_type), "%s", mt);
     if (rc == 0) {
-        if (!strncmp(dest, "docker://", 9)) {
+        if (kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER) {
             struct kiln_reference dref;
             rc = kiln_parse_docker_ref(dest, false, &dref, err);
             if (rc == 0)
                 rc = push_src(&comb, &dref, o, o->dest_creds, digest_out, err);
             kiln_reference_free(&dref);
         } else
-            rc = write_local(&comb, dest, digest_out, err);
+            rc = write_local(&comb, dest, o, digest_out, err);
     }
     kiln_buf_free(&comb.index);
     json_decref(ms);
@@ -714,7 +770,7 @@ int kiln_remove(const char *ref, const struct kiln_remote_opts *o,
     o = kiln_remote_opts_get(o, &local);
     if (digest_out)
         digest_out[0] = '\0';
-    if (!strncmp(ref, "docker://", 9)) {
+    if (kiln_transport_of(ref) == KILN_TRANSPORT_DOCKER) {
         struct kiln_reference r;
         if (kiln_parse_docker_ref(ref, false, &r, err) < 0)
             return -1;

@@ -1,7 +1,7 @@
 /*
  * Fails the Nth allocation, for every N, through whole operations of the
  * library — a build (tree walk, tar, gzip on worker threads, JSON, outputs),
- * a copy between layouts and archives, an inspect, an unpack, (when asked) a
+ * a copy between layouts and archives, an inspect, an unpack, a validate, (when asked) a
  * multi-stage Dockerfile build, and with
  * KILN_ALLOC_REGISTRY=HOST:PORT a push and a pull through the HTTP code — and checks
  * each time: no crash, a clean error (out of memory, or another clean
@@ -20,7 +20,7 @@
  * KILN_ALLOC_REGISTRY_DATA).
  *
  * Environment: KILN_ALLOC_OPS (comma-separated: build, copy, inspect,
- * unpack, push, pull; default all of those; dockerfile only when named, see
+ * unpack, validate, push, pull; default all of those; dockerfile only when named, see
  * main()), KILN_ALLOC_JOBS; to debug one failure,
  * KILN_ALLOC_FROM=N (local operations: start at allocation N), KILN_ALLOC_ONLY=N
  * (push, pull: that allocation and the next), KILN_ALLOC_WHO=1 (print the call
@@ -120,6 +120,29 @@ static int op_unpack(bool dry, struct kiln_error *err)
     snprintf(src, sizeof(src), "oci:%s/fixture/layout:1", dir);
     snprintf(dst, sizeof(dst), "%s/unpacked", outdir);
     return kiln_unpack(src, dst, NULL, NULL, err);
+}
+
+/* Every check of kiln validate on the fixture image: out of memory is an
+ * error, never a finding. */
+static int op_validate(bool dry, struct kiln_error *err)
+{
+    (void)dry;
+    char src[512];
+    snprintf(src, sizeof(src), "oci:%s/fixture/layout:1", dir);
+    struct kiln_finding *f = NULL;
+    size_t n = 0;
+    int rc = kiln_validate(src, NULL, NULL, &f, &n, err);
+    size_t errors = 0;
+    for (size_t i = 0; i < n; i++)
+        errors += f[i].severity == KILN_SEVERITY_ERROR;
+    kiln_findings_free(f, n);
+    if (rc == 0 && errors) {
+        err->code = KILN_ERR_INTERNAL;
+        snprintf(err->message, sizeof(err->message), "validate found %zu errors in the fixture",
+                 errors);
+        return -1;
+    }
+    return rc;
 }
 
 /* A multi-stage Dockerfile on the fixture image: ARG, FROM, COPY (globs,
@@ -613,6 +636,8 @@ int main(void)
         problems += run("inspect", op_inspect);
     if (WANT("unpack"))
         problems += run("unpack", op_unpack);
+    if (WANT("validate"))
+        problems += run("validate", op_validate);
     /* Only when named: from allocation 1619 on (ADD of a tarball), libarchive's
      * disk writer crashes on allocations it makes through libc (strdup), which
      * the libarchive exemption (by return address) does not cover. It found a

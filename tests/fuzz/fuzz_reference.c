@@ -4,18 +4,21 @@
  *
  * Input: parts separated by NUL bytes. With one part it goes to every
  * parser; otherwise part 0 is a reference, 1 a platform, 2 a transport spec
- * (oci:/oci-archive:/docker-archive:), 3 an argument string (shell words or
- * a JSON array), and further parts are references again.
+ * (oci:/oci-archive:/docker-archive:/docker://), 3 an argument string (shell
+ * words or a JSON array), and further parts are references again.
  *
  * Checked beyond memory safety: a parsed reference prints (full form) to a
  * text that parses back to the same reference, and so does its familiar
  * form (but where docker's is ambiguous too: docker.io/a.b/c is "a.b/c");
- * a parsed platform prints to a text that parses back to the same platform.
+ * a parsed platform prints to a text that parses back to the same platform;
+ * a parsed transport spec, its path escaped again, parses back to the same
+ * path, name and index; a link of an archive never resolves outside it.
  */
 #include <string.h>
 
 #include "fuzz_common.h"
 #include "image/source.h"
+#include "image/transport.h"
 
 static bool streq(const char *a, const char *b)
 {
@@ -25,7 +28,7 @@ static bool streq(const char *a, const char *b)
 static void check_reference(const char *text)
 {
     struct kiln_reference r, r2;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     if (kiln_reference_parse(text, &r, &err) < 0) {
         if (!err.code || !err.message[0])
             abort(); /* failures must say why */
@@ -85,7 +88,7 @@ static void check_docker_ref(const char *text)
 static void check_platform(const char *text)
 {
     struct kiln_platform p, p2;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     if (kiln_platform_parse(text, &p, &err) < 0)
         return;
     char again[128];
@@ -107,14 +110,69 @@ static void check_output(const char *text)
         return;
     if (!o.path || !*o.path)
         abort();
-    if (o.tag && !kiln_tag_valid(o.tag))
+    if (o.tag && !kiln_ref_name_valid(o.tag))
         abort();
     kiln_output_free(&o);
 }
 
+static void check_spec(const char *text)
+{
+    struct kiln_spec t, t2;
+    struct kiln_error err = { 0 };
+    if (kiln_spec_parse(text, "-o", &t, &err) < 0) {
+        if (err.code != KILN_ERR_USAGE && err.code != KILN_ERR_NOMEM)
+            abort();
+        return;
+    }
+    if (t.kind == KILN_TRANSPORT_NONE || (t.kind == KILN_TRANSPORT_DOCKER) != !t.path ||
+        (t.path && !*t.path) || t.index < -1 || (t.index >= 0 && t.name) ||
+        (t.name && t.kind != KILN_TRANSPORT_DOCKER_ARCHIVE && !kiln_ref_name_valid(t.name)) ||
+        (t.have_ref && (!t.ref.domain || !t.ref.path || (t.ref.digest && t.path))))
+        abort();
+    if (t.path) {
+        /* the same spec written again: the path escaped, then the choice */
+        struct kiln_buf b = { 0 };
+        if (kiln_buf_append(&b, kiln_transport_prefix(t.kind),
+                            strlen(kiln_transport_prefix(t.kind)), NULL) < 0)
+            abort();
+        for (const char *p = t.path; *p; p++)
+            if ((strchr(":\\", *p) && kiln_buf_append(&b, "\\", 1, NULL) < 0) ||
+                kiln_buf_append(&b, p, 1, NULL) < 0)
+                abort();
+        if (t.name && kiln_buf_printf(&b, NULL, ":%s", t.name) < 0)
+            abort();
+        if (t.index >= 0 && kiln_buf_printf(&b, NULL, ":@%ld", t.index) < 0)
+            abort();
+        if (kiln_spec_parse(b.data, NULL, &t2, &err) < 0) {
+            fprintf(stderr, "'%s' parsed, but '%s' does not: %s\n", text, b.data, err.message);
+            abort();
+        }
+        /* a trailing '/' of the path was dropped: the rest must agree */
+        if (strcmp(t.path, t2.path) || !streq(t.name, t2.name) || t.index != t2.index) {
+            fprintf(stderr, "'%s' -> '%s' does not round-trip\n", text, b.data);
+            abort();
+        }
+        kiln_spec_free(&t2);
+        kiln_buf_free(&b);
+    }
+    kiln_spec_free(&t);
+}
+
+static void check_link(const char *member, const char *target)
+{
+    struct kiln_buf b = { 0 };
+    for (int sym = 0; sym < 2; sym++) {
+        if (kiln_archive_link_resolve(member, target, sym, &b, NULL) == 0 &&
+            (b.data[0] == '/' || !strcmp(b.data, "..") || !strncmp(b.data, "../", 3) ||
+             strstr(b.data, "/../") || strstr(b.data, "//")))
+            abort();
+    }
+    kiln_buf_free(&b);
+}
+
 static void check_args(const char *text)
 {
-    struct kiln_strlist l = {0};
+    struct kiln_strlist l = { 0 };
     if (kiln_parse_args(text, &l, NULL) == 0) {
         for (size_t i = 0; i < l.n; i++)
             if (!l.v[i])
@@ -135,13 +193,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_docker_ref(parts[0]);
         check_platform(parts[0]);
         check_output(parts[0]);
+        check_spec(parts[0]);
+        check_link("a/b", parts[0]);
         check_args(parts[0]);
     } else {
         check_reference(parts[0]);
         check_docker_ref(parts[0]);
         check_platform(parts[1]);
-        if (n > 2)
+        if (n > 2) {
             check_output(parts[2]);
+            check_spec(parts[2]);
+            check_link(parts[0], parts[2]);
+        }
         if (n > 3)
             check_args(parts[3]);
         for (size_t i = 4; i < n; i++)

@@ -62,7 +62,10 @@ def references():
     plats = ["linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/x86_64", "linux/aarch64",
              "windows/amd64", "linux/arm64/v9.2", "linux/amd64/v3", "linux/riscv64", "linux/"]
     specs = ["oci:/tmp/layout:1.0", "oci-archive:image.tar:latest", "docker-archive:img.tar",
-             "oci:dir/", "oci:a:b:c", "oci-archive:/x/y.tar", "docker-archive:a:b"]
+             "oci:dir/", "oci:a:b:c", "oci-archive:/x/y.tar", "docker-archive:a:b",
+             "oci-archive:ps-oci.tar:localhost/ba-oci:1", "oci:a\\:b/c:v1", "oci:d:@0",
+             "docker-archive:two.tar:img1:v1", "docker-archive:two.tar:@1",
+             "docker://127.0.0.1:99999/x:1", "dokcer-archive:x", "oci:a\\\\:x@y+z--w"]
     args = ['["/bin/sh","-c","echo hello"]', "sh -c 'echo \"a b\"' \\$HOME",
             'python3 -m http.server "8000"', '  [ "a" , "b" ]', "echo a\\\nb",
             '"unterminated', "'single", "trailing\\", '["x",1]', "[]", ""]
@@ -331,6 +334,30 @@ def tar_seeds(work, kiln_layers):
     swap = mktar([ti("a", tarfile.SYMTYPE, linkname="../../../x")])
     out("fuzz_unpack", "two-layers-dir-to-symlink", dirs + sep + swap)
     out("fuzz_unpack", "three-layers", T["basic"] + sep + T["whiteouts"] + sep + T["devices"])
+    validate_seeds(T, lower, upper)
+
+
+def validate_seeds(T, lower, upper):
+    """fuzz_validate: an image config, then its layers."""
+    sep = b"--kiln-layer--"
+
+    def cfg(config, n):
+        return json.dumps({"architecture": "amd64", "os": "linux", "config": config,
+                           "rootfs": {"type": "layers", "diff_ids": [sha(b"x")] * n}}).encode()
+    base = mktar([ti("bin", tarfile.DIRTYPE), ti("bin/app", data=b"#!/bin/app\n", mode=0o755),
+                  ti("bin/sh", tarfile.SYMTYPE, linkname="app"), ti("etc", tarfile.DIRTYPE),
+                  ti("etc/passwd", data=b"root:x:0:0::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n"),
+                  ti("etc/group", data=b"root:x:0:\n")])
+    out("fuzz_validate", "runtime", cfg({"Entrypoint": ["/bin/sh"], "Cmd": ["-c", "true"],
+                                         "User": "app:root", "WorkingDir": "/srv",
+                                         "Env": ["PATH=/bin"]}, 1) + sep + base)
+    out("fuzz_validate", "path-lookup", cfg({"Cmd": ["sh"], "User": "nobody"}, 1) + sep + base)
+    out("fuzz_validate", "whiteouts", cfg({"Entrypoint": ["/etc/motd"]}, 2) + sep + lower + sep +
+        upper)
+    out("fuzz_validate", "hostile", cfg({"Entrypoint": ["/link/x"], "WorkingDir": "rel"}, 4) +
+        sep + T["dotdot"] + sep + T["hardlink-chain"] + sep + T["symlink-escape"] + sep +
+        T["dotdot-hardlink"])
+    out("fuzz_validate", "not-json", b"{\"config\": [" + sep + T["basic"])
 
 
 # ------------------------------------------------------------ image documents

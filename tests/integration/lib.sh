@@ -308,7 +308,8 @@ pick_docker() {
 }
 docker_() { "$DOCKER" "$@"; }
 
-# start_dockerd: a private dockerd (vfs, no networking) for this test only.
+# start_dockerd [DOCKERD-ARGS...]: a private dockerd (vfs, no networking) for this test
+# only; the arguments go to dockerd (--config-file, --registry-mirror, ...).
 start_dockerd() {
   need_root
   need dockerd containerd runc
@@ -321,7 +322,7 @@ start_dockerd() {
   # TMPDIR when it is stopped: the daemon's own directory, not the test's)
   mkdir -p "$d/tmp"
   TMPDIR=$d/tmp dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
-    --data-root="$d/data" --exec-root="$d/exec" -H "unix://$d/sock" --pidfile "$d/pid" \
+    --data-root="$d/data" --exec-root="$d/exec" -H "unix://$d/sock" --pidfile "$d/pid" "$@" \
     >"$d/log" 2>&1 </dev/null &
   DOCKERD_PID=$!
   export DOCKER_HOST="unix://$d/sock"

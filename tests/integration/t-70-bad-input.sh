@@ -100,6 +100,11 @@ expect_error 2 notanumber "--source-date-epoch notanumber" -- --source-date-epoc
 expect_error 2 relative/vol "--volume not absolute" -- --volume relative/vol --rootfs "$GOOD" "${D[@]}"
 expect_error 2 "re:--cmd|oops" "--cmd with an unterminated quote" -- --cmd "echo 'oops" --rootfs "$GOOD" "${D[@]}"
 expect_error 2 "bogus:" "-o with an unknown transport" -- --rootfs "$GOOD" -o "bogus:{D}/x"
+expect_error 2 "re:dokcer-archive:.*unknown transport.*oci:DIR.*oci-archive:FILE.*docker-archive:FILE.*docker://" \
+  "-o with a misspelt transport: all four named" -- --rootfs "$GOOD" -o "dokcer-archive:{D}/x"
+expect_error 2 "invalid port 99999" "-o docker:// with a port out of range (a usage error, not a network one)" \
+  -- --rootfs "$GOOD" -o "docker://127.0.0.1:99999/x:1"
+expect_error 2 "@INDEX" "-o with an @INDEX" -- --rootfs "$GOOD" -o "oci:{D}/l:@0"
 expect_error 2 're:(-o|--output|output)' "no -o" -- --rootfs "$GOOD"
 expect_error 2 're:(--rootfs|--tar|input)' "no inputs" -- "${D[@]}"
 

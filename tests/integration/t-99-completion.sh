@@ -64,6 +64,11 @@ mkdir -p "$W/lay/blobs" "$W/rootfs/etc" "$W/other"
 printf '%s\n' '{"schemaVersion":2,"manifests":[' \
   '{"digest":"sha256:0000","annotations":{"org.opencontainers.image.ref.name":"1.0"}},' \
   '{"digest":"sha256:1111","annotations":{"org.opencontainers.image.ref.name":"latest"}}]}' >"$W/lay/index.json"
+# podman's names hold ':' and '/': the directory ends at the first ':'
+mkdir -p "$W/pod/blobs"
+printf '%s\n' '{"schemaVersion":2,"manifests":[' \
+  '{"digest":"sha256:0000","annotations":{"org.opencontainers.image.ref.name":"localhost/x:1"}},' \
+  '{"digest":"sha256:1111","annotations":{"org.opencontainers.image.ref.name":"localhost/x:2"}}]}' >"$W/pod/index.json"
 : >"$W/img.tar"; : >"$W/image.oci.tar"
 printf '%s\n' 'FROM scratch AS base' 'COPY x /x' 'from base as final' >"$W/Dockerfile"
 printf '%s\n' 'FROM scratch AS other-stage' >"$W/other/alt.df"
@@ -106,22 +111,25 @@ for sh in bash zsh; do
   expect $sh "kiln build -f other/alt.df --target " other-stage
 done
 # after a ':' bash replaces only what follows it (COMP_WORDBREAKS); zsh the whole word
-expect bash "kiln build -o oci:" lay/ rootfs/ other/
+expect bash "kiln build -o oci:" lay/ pod/ rootfs/ other/
 expect bash "kiln copy oci:l" lay/
 expect bash "kiln copy oci:lay:" 1.0 latest
 expect bash "kiln copy oci:lay:la" latest
+expect bash "kiln copy oci:pod:loc" localhost/x:1 localhost/x:2
+expect bash "kiln copy oci:pod:localhost/x:" 1 2
 expect bash "kiln build -o docker-archive:im" img.tar image.oci.tar
 expect bash "kiln build --from oci-archive:image" image.oci.tar
-expect bash "kiln build --rootfs " lay/ rootfs/ other/
+expect bash "kiln build --rootfs " lay/ pod/ rootfs/ other/
 expect bash "kiln build --rootfs ro" rootfs/
-expect bash "kiln build --diff other " lay/ rootfs/ other/
+expect bash "kiln build --diff other " lay/ pod/ rootfs/ other/
 expect bash "kiln build --tar im" img.tar image.oci.tar
-expect bash "kiln unpack oci:lay " lay/ rootfs/ other/
+expect bash "kiln unpack oci:lay " lay/ pod/ rootfs/ other/
 expect bash "kiln build --compression=z" zstd
 expect bash "kiln build --tls-verify=" true false
-expect zsh "kiln build -o oci:" oci:lay oci:rootfs oci:other
+expect zsh "kiln build -o oci:" oci:lay oci:pod oci:rootfs oci:other
 expect zsh "kiln build --tls-verify=" --tls-verify=true --tls-verify=false
 expect zsh "kiln copy oci:lay:" oci:lay:1.0 oci:lay:latest
+expect zsh "kiln copy oci:pod:loc" oci:pod:localhost/x:1 oci:pod:localhost/x:2
 expect zsh "kiln build -o docker-archive:im" docker-archive:img.tar docker-archive:image.oci.tar
 expect zsh "kiln build --rootfs ro" rootfs
 expect zsh "kiln unpack oci:lay o" other

@@ -252,12 +252,34 @@ static void test_outputs(void **state)
     output_ok("oci:/tmp/x:v1.0", KILN_OUT_OCI, "/tmp/x", "v1.0");
     output_ok("oci:dir/", KILN_OUT_OCI, "dir", NULL);
     output_ok("oci:/", KILN_OUT_OCI, "/", NULL);
-    /* a colon before the last '/' belongs to the path */
-    output_ok("oci:/a:b/c", KILN_OUT_OCI, "/a:b/c", NULL);
+    /* the path ends at the first ':', as skopeo reads it: the name may hold
+     * ':' and '/' (podman's "localhost/app:1"); a ':' in the path is "\:" */
+    output_ok("oci:/a:b/c", KILN_OUT_OCI, "/a", "b/c");
+    output_ok("oci:/l:localhost/app:1", KILN_OUT_OCI, "/l", "localhost/app:1");
+    output_ok("oci:/a\\:b/c", KILN_OUT_OCI, "/a:b/c", NULL);
+    output_ok("oci:/a\\:b/c:v1", KILN_OUT_OCI, "/a:b/c", "v1");
+    output_ok("oci:/a\\\\b", KILN_OUT_OCI, "/a\\b", NULL);
     output_ok("oci-archive:f.tar:latest", KILN_OUT_OCI_ARCHIVE, "f.tar", "latest");
-    /* docker-archive takes no tag: the colon stays in the path */
-    output_ok("docker-archive:/x/y:z", KILN_OUT_DOCKER_ARCHIVE, "/x/y:z", NULL);
     output_ok("docker-archive:img.tar", KILN_OUT_DOCKER_ARCHIVE, "img.tar", NULL);
+    output_ok("docker-archive:/x/y\\:z", KILN_OUT_DOCKER_ARCHIVE, "/x/y:z", NULL);
+    output_bad("dokcer-archive:x", "docker://");
+    output_bad("oci:dir:@0", "@INDEX");
+    output_bad("docker-archive:f.tar:@1", "@INDEX");
+    output_bad("docker-archive:f.tar:App:1", "invalid");
+    output_bad("docker-archive:f.tar:app@sha256:"
+               "0000000000000000000000000000000000000000000000000000000000000000",
+               "digest");
+    output_bad("oci:dir:a//b", "not a valid tag");
+    /* docker-archive:FILE:REF names the image (its RepoTags), normalised */
+    struct kiln_output o;
+    struct kiln_error err = { 0 };
+    assert_int_equal(kiln_output_parse("docker-archive:f.tar:app:1", &o, &err), 0);
+    assert_string_equal(o.path, "f.tar");
+    assert_true(o.have_repo_tag);
+    assert_string_equal(o.repo_tag.domain, "docker.io");
+    assert_string_equal(o.repo_tag.path, "library/app");
+    assert_string_equal(o.repo_tag.tag, "1");
+    kiln_output_free(&o);
 }
 
 static void test_outputs_same_path(void **state)

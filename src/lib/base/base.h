@@ -38,6 +38,8 @@ int kiln_fail(struct kiln_error *err, int code, const char *fmt, ...) KILN_PRINT
 /* One formatted message to a log callback (nothing when fn is NULL). */
 void kiln_logv(kiln_log_fn fn, void *userdata, enum kiln_log_level level, const char *fmt,
                va_list ap) KILN_PRINTF(4, 0);
+void kiln_log(kiln_log_fn fn, void *userdata, enum kiln_log_level level, const char *fmt, ...)
+    KILN_PRINTF(4, 5);
 /* Same, appending ": strerror(errnum)". */
 int kiln_fail_errno(struct kiln_error *err, int code, int errnum, const char *fmt, ...)
     KILN_PRINTF(4, 5);

@@ -109,3 +109,11 @@ void kiln_logv(kiln_log_fn fn, void *userdata, enum kiln_log_level level, const 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     fn(userdata, level, msg);
 }
+
+void kiln_log(kiln_log_fn fn, void *userdata, enum kiln_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kiln_logv(fn, userdata, level, fmt, ap);
+    va_end(ap);
+}

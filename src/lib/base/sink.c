@@ -85,7 +85,7 @@ void kiln_buf_sink_init(struct kiln_buf_sink *s)
 static int check_damaged(const struct kiln_blob_check *c, struct kiln_error *err,
                          const char *what)
 {
-    bool layout = !strncmp(c->origin ? c->origin : "", "oci:", 4);
+    bool layout = kiln_transport_of(c->origin) == KILN_TRANSPORT_OCI;
     return kiln_fail(err, KILN_ERR_INPUT, "blob %s in %s does not match its %s: the %s is damaged; "
                      "re-create it", c->digest, c->origin ? c->origin : "the source", what,
                      layout ? "layout" : "archive");

@@ -296,8 +296,7 @@ int df_update_env_json(struct stage *s)
  * registry reference. */
 char *df_image_ref(const char *name, struct kiln_error *err)
 {
-    if (!strncmp(name, "docker://", 9) || !strncmp(name, "oci:", 4) ||
-        !strncmp(name, "oci-archive:", 12) || !strncmp(name, "docker-archive:", 15))
+    if (kiln_transport_of(name) != KILN_TRANSPORT_NONE)
         return kiln_strdup(name, err);
     size_t l = strlen(name) + 10;
     char *r = kiln_xmalloc(l, err);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../internal.h"
+#include "transport.h"
 
 #define DOC_MAX    (4 * 1024 * 1024)
 #define CONFIG_MAX (16 * 1024 * 1024)
@@ -22,6 +23,7 @@
 /* A regular file of an archive: its size, and its bytes when it may be JSON. */
 struct member {
     char *name;
+    char *link; /* a link member: the archive path it points at (size and data are its) */
     uint64_t size;
     struct kiln_buf data; /* empty unless the file starts with '{' or '[' */
 };
@@ -29,8 +31,9 @@ struct member {
 struct lister {
     const char *spec;
     enum { LIST_OCI, LIST_OCI_ARCHIVE, LIST_DOCKER_ARCHIVE } kind;
-    char *path;
-    char *tag; /* only entries with this name */
+    struct kiln_spec t;
+    const char *path;
+    const char *tag; /* only entries with this name */
     struct member *members;
     size_t nmembers;
 };
@@ -39,49 +42,28 @@ static void lister_free(struct lister *L)
 {
     for (size_t i = 0; i < L->nmembers; i++) {
         free(L->members[i].name);
+        free(L->members[i].link);
         kiln_buf_free(&L->members[i].data);
     }
     free(L->members);
-    free(L->path);
-    free(L->tag);
+    kiln_spec_free(&L->t);
 }
 
 static int parse_spec(struct lister *L, const char *spec, struct kiln_error *err)
 {
-    static const struct {
-        const char *prefix;
-        int kind;
-    } kinds[] = {
-        { "oci:", LIST_OCI },
-        { "oci-archive:", LIST_OCI_ARCHIVE },
-        { "docker-archive:", LIST_DOCKER_ARCHIVE },
-    };
     L->spec = spec;
-    const char *rest = NULL;
-    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
-        size_t n = strlen(kinds[i].prefix);
-        if (!strncmp(spec, kinds[i].prefix, n)) {
-            L->kind = kinds[i].kind;
-            rest = spec + n;
-        }
-    }
-    if (!rest)
-        return kiln_fail(err, KILN_ERR_USAGE,
-                         "%s: unknown transport; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or "
-                         "docker-archive:FILE",
-                         spec);
-    if (!(L->path = kiln_strdup(rest, err)))
+    if (kiln_spec_parse(spec, NULL, &L->t, err) < 0)
         return -1;
-    char *colon = L->kind != LIST_DOCKER_ARCHIVE ? strrchr(L->path, ':') : NULL;
-    if (colon && !strchr(colon, '/')) {
-        *colon = '\0';
-        if (!kiln_tag_valid(colon + 1))
-            return kiln_fail(err, KILN_ERR_USAGE, "%s: '%s' is not a valid tag", spec, colon + 1);
-        if (!(L->tag = kiln_strdup(colon + 1, err)))
-            return -1;
-    }
-    if (!*L->path)
-        return kiln_fail(err, KILN_ERR_USAGE, "%s: no path given", spec);
+    if (L->t.kind == KILN_TRANSPORT_DOCKER)
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "%s: kiln list reads local layouts and archives; for a registry, use "
+                         "kiln tags or kiln inspect",
+                         spec);
+    L->kind = L->t.kind == KILN_TRANSPORT_OCI           ? LIST_OCI
+              : L->t.kind == KILN_TRANSPORT_OCI_ARCHIVE ? LIST_OCI_ARCHIVE
+                                                        : LIST_DOCKER_ARCHIVE;
+    L->path = L->t.path;
+    L->tag = L->t.kind != KILN_TRANSPORT_DOCKER_ARCHIVE ? L->t.name : NULL;
     return 0;
 }
 
@@ -113,7 +95,11 @@ static int read_archive(struct lister *L, struct kiln_error *err)
         }
         if ((rc = kiln_check_interrupt(err)) < 0)
             break;
-        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+        const char *link = archive_entry_hardlink(e);
+        bool sym = !link && archive_entry_filetype(e) == AE_IFLNK;
+        if (sym)
+            link = archive_entry_symlink(e);
+        if (!link && archive_entry_filetype(e) != AE_IFREG)
             continue;
         if ((rc = kiln_normalise_member_path(archive_entry_pathname(e), &norm, err)) < 0) {
             kiln_error_prefix(err, "%s", L->spec);
@@ -139,6 +125,16 @@ static int read_archive(struct lister *L, struct kiln_error *err)
             break;
         }
         L->nmembers++;
+        if (link) {
+            /* docker save stores a layer shared by several images once */
+            struct kiln_buf t = { 0 };
+            if ((rc = kiln_archive_link_resolve(m->name, link, sym, &t, err)) < 0) {
+                kiln_error_prefix(err, "%s", L->spec);
+                break;
+            }
+            m->link = t.data;
+            continue;
+        }
         la_int64_t sz = archive_entry_size(e);
         m->size = sz > 0 ? (uint64_t)sz : 0;
         if (m->size == 0 || m->size > CONFIG_MAX || held + m->size > ARCHIVE_DOCS_MAX)
@@ -179,9 +175,16 @@ out:
 
 static const struct member *find_member(const struct lister *L, const char *name)
 {
-    for (size_t i = 0; i < L->nmembers; i++)
-        if (!strcmp(L->members[i].name, name))
-            return &L->members[i];
+    /* links followed, a few deep (a loop finds nothing) */
+    for (int depth = 0; depth < 8; depth++) {
+        const struct member *m = NULL;
+        for (size_t i = 0; i < L->nmembers && !m; i++)
+            if (!strcmp(L->members[i].name, name))
+                m = &L->members[i];
+        if (!m || !m->link)
+            return m;
+        name = m->link;
+    }
     return NULL;
 }
 
@@ -449,7 +452,8 @@ static int list_layout(const struct lister *L, struct kiln_image_entry **v, size
     {
         const char *name = json_string_value(
             json_object_get(json_object_get(d, "annotations"), KILN_ANNOT_REF_NAME));
-        if (L->tag && (!name || strcmp(name, L->tag)))
+        if ((L->tag && (!name || strcmp(name, L->tag))) ||
+            (L->t.index >= 0 && (size_t)L->t.index != i))
             continue;
         if ((rc = kiln_check_interrupt(err)) < 0)
             break;
@@ -485,6 +489,9 @@ static int list_layout(const struct lister *L, struct kiln_image_entry **v, size
     json_decref(idx);
     if (rc == 0 && L->tag && *n == 0)
         rc = kiln_fail(err, KILN_ERR_INPUT, "%s: no image with that tag", L->spec);
+    if (rc == 0 && L->t.index >= 0 && *n == 0)
+        rc = kiln_fail(err, KILN_ERR_INPUT, "%s: no image @%ld: the layout holds %zu", L->spec,
+                       L->t.index, json_array_size(ms));
     if (rc == 0)
         rc = broken_result(&b, L, *n, err);
     kiln_buf_free(&b.why);
@@ -552,6 +559,17 @@ static int list_docker_archive(const struct lister *L, struct kiln_image_entry *
     json_t *im;
     json_array_foreach(m, i, im)
     {
+        if (L->t.index >= 0 && (size_t)L->t.index != i)
+            continue;
+        json_t *tags = json_object_get(im, "RepoTags");
+        size_t nt = json_array_size(tags), only = nt;
+        if (L->t.have_ref) { /* the entry of the tag asked for */
+            for (size_t t = 0; t < nt && only == nt; t++)
+                if (kiln_repo_tag_matches(json_string_value(json_array_get(tags, t)), &L->t.ref))
+                    only = t;
+            if (only == nt)
+                continue;
+        }
         struct acc a = { 0 };
         char id[KILN_DIGEST_MAX] = "";
         struct kiln_error we = { 0 };
@@ -561,9 +579,9 @@ static int list_docker_archive(const struct lister *L, struct kiln_image_entry *
             rc = -1;
         }
         /* one entry per name, as docker images shows them; one unnamed if none */
-        json_t *tags = json_object_get(im, "RepoTags");
-        size_t nt = json_array_size(tags);
         for (size_t t = 0; rc == 0 && t < (nt ? nt : 1); t++) {
+            if (only < nt && t != only)
+                continue;
             struct kiln_image_entry *e;
             const char *name = nt ? json_string_value(json_array_get(tags, t)) : NULL;
             if (broken && (rc = add_broken(&b, L, name, id, &we, err)) < 0)
@@ -580,6 +598,12 @@ static int list_docker_archive(const struct lister *L, struct kiln_image_entry *
         if (rc < 0)
             break;
     }
+    if (rc == 0 && *n == 0 && (L->t.have_ref || L->t.index >= 0))
+        rc = L->t.have_ref ? kiln_fail(err, KILN_ERR_INPUT, "%s: no image named %s in the archive",
+                                       L->spec, L->t.name)
+                           : kiln_fail(err, KILN_ERR_INPUT,
+                                       "%s: no image @%ld: the archive holds %zu", L->spec,
+                                       L->t.index, json_array_size(m));
     if (rc == 0)
         rc = broken_result(&b, L, *n, err);
     kiln_buf_free(&b.why);

@@ -17,6 +17,7 @@
 
 #include "../tar/tar.h"
 #include "layout.h"
+#include "transport.h"
 
 #define INDEX_MAX (4 * 1024 * 1024)
 
@@ -27,6 +28,7 @@ void kiln_output_free(struct kiln_output *o)
     free(o->spec);
     free(o->path);
     free(o->tag);
+    kiln_reference_free(&o->repo_tag);
     kiln_held_release(&o->tmp, false);
     kiln_held_release(&o->stage, false);
     kiln_held_release(&o->backup, false);
@@ -41,47 +43,38 @@ int kiln_output_parse(const char *spec, struct kiln_output *o, struct kiln_error
 {
     memset(o, 0, sizeof(*o));
     o->tmp.fd = o->stage.fd = o->backup.fd = -1;
-    const char *rest;
-    bool taggable = true;
-    if (!strncmp(spec, "oci:", 4)) {
-        o->kind = KILN_OUT_OCI;
-        rest = spec + 4;
-    } else if (!strncmp(spec, "oci-archive:", 12)) {
-        o->kind = KILN_OUT_OCI_ARCHIVE;
-        rest = spec + 12;
-    } else if (!strncmp(spec, "docker-archive:", 15)) {
-        o->kind = KILN_OUT_DOCKER_ARCHIVE;
-        rest = spec + 15;
-        taggable = false;
-    } else {
-        return kiln_fail(err, KILN_ERR_USAGE,
-                         "-o %s: unknown transport; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or "
-                         "docker-archive:FILE",
-                         spec);
+    struct kiln_spec t;
+    if (kiln_spec_parse(spec, "-o", &t, err) < 0)
+        return -1;
+    int rc = 0;
+    if (t.kind == KILN_TRANSPORT_DOCKER)
+        rc = kiln_fail(err, KILN_ERR_USAGE,
+                       "-o %s: a registry is not a local output (kiln build and copy push to it)",
+                       spec);
+    else if (t.index >= 0)
+        rc = kiln_fail(err, KILN_ERR_USAGE,
+                       "-o %s: @INDEX chooses an image to read; an output takes a name", spec);
+    if (rc < 0) {
+        kiln_spec_free(&t);
+        return -1;
     }
-    if (!(o->spec = kiln_strdup(spec, err)) || !(o->path = kiln_strdup(rest, err)))
-        goto fail;
-    char *colon = taggable ? strrchr(o->path, ':') : NULL;
-    if (colon && !strchr(colon, '/')) {
-        *colon = '\0';
-        if (!kiln_tag_valid(colon + 1)) {
-            kiln_fail(err, KILN_ERR_USAGE, "-o %s: '%s' is not a valid tag", spec, colon + 1);
-            goto fail;
-        }
-        if (!(o->tag = kiln_strdup(colon + 1, err)))
-            goto fail;
+    o->kind = t.kind == KILN_TRANSPORT_OCI           ? KILN_OUT_OCI
+              : t.kind == KILN_TRANSPORT_OCI_ARCHIVE ? KILN_OUT_OCI_ARCHIVE
+                                                     : KILN_OUT_DOCKER_ARCHIVE;
+    o->path = TAKE_PTR(t.path);
+    if (t.kind == KILN_TRANSPORT_DOCKER_ARCHIVE) {
+        /* the image's name in the archive (its RepoTags), as skopeo writes it */
+        o->repo_tag = t.ref;
+        o->have_repo_tag = t.have_ref;
+        memset(&t.ref, 0, sizeof(t.ref));
+    } else
+        o->tag = TAKE_PTR(t.name);
+    kiln_spec_free(&t);
+    if (!(o->spec = kiln_strdup(spec, err))) {
+        kiln_output_free(o);
+        return -1;
     }
-    if (!*o->path) {
-        kiln_fail(err, KILN_ERR_USAGE, "-o %s: no path given", spec);
-        goto fail;
-    }
-    size_t l = strlen(o->path);
-    while (l > 1 && o->path[l - 1] == '/')
-        o->path[--l] = '\0';
     return 0;
-fail:
-    kiln_output_free(o);
-    return -1;
 }
 
 /* Fails early (before any layer is built) when the destination cannot work. */
@@ -423,13 +416,16 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
 
     json_t *m = json_object(), *tags = json_array(), *layers = json_array(),
            *repos = json_object();
-    for (size_t i = 0; rc == 0 && i < img->ntags; i++) {
-        char *fam = kiln_reference_familiar(&img->tags[i], false, err);
+    /* docker-archive:FILE:REF names the image in place of its tags */
+    const struct kiln_reference *names = o->have_repo_tag ? &o->repo_tag : img->tags;
+    size_t nnames = o->have_repo_tag ? 1 : img->ntags;
+    for (size_t i = 0; rc == 0 && i < nnames; i++) {
+        char *fam = kiln_reference_familiar(&names[i], false, err);
         if (!fam) {
             rc = -1;
             break;
         }
-        const char *tag = img->tags[i].tag ? img->tags[i].tag : "latest";
+        const char *tag = names[i].tag ? names[i].tag : "latest";
         char *ft = malloc(strlen(fam) + strlen(tag) + 2);
         if (ft) {
             sprintf(ft, "%s:%s", fam, tag);

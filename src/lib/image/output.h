@@ -52,7 +52,9 @@ struct kiln_output {
     enum { KILN_OUT_OCI, KILN_OUT_OCI_ARCHIVE, KILN_OUT_DOCKER_ARCHIVE } kind;
     char *spec;   /* as the user wrote it */
     char *path;   /* DIR or FILE */
-    char *tag;    /* oci tag, NULL = default */
+    char *tag;    /* oci: ref name, NULL = default */
+    struct kiln_reference repo_tag; /* docker-archive:FILE:REF, the image's RepoTag */
+    bool have_repo_tag;
     struct kiln_held tmp;   /* the new file or layout beside path */
     struct kiln_held stage; /* oci, existing layout: its blobs staged inside it */
     bool existed; /* oci: adding to an existing layout */

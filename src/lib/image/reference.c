@@ -4,6 +4,7 @@
  * otherwise the domain is docker.io and one-part paths get "library/".
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "reference.h"
@@ -157,6 +158,14 @@ int kiln_reference_parse(const char *text, struct kiln_reference *r, struct kiln
             if (!domain_valid(s, dl))
                 return kiln_fail(err, KILN_ERR_USAGE, "reference '%s': invalid registry host",
                                  text);
+            /* the port, after the host (or after an IPv6 literal's ']') */
+            const char *br = memchr(s, ']', dl);
+            const char *pc = memchr(br ? br : s, ':', dl - (size_t)((br ? br : s) - s));
+            if (pc && (strtol(pc + 1, NULL, 10) < 1 || strtol(pc + 1, NULL, 10) > 65535))
+                return kiln_fail(err, KILN_ERR_USAGE,
+                                 "reference '%s': invalid port %.*s in registry host '%.*s' "
+                                 "(a port is 1-65535)",
+                                 text, (int)(dl - (size_t)(pc + 1 - s)), pc + 1, (int)dl, s);
             *first = '\0';
             domain = s;
             path = first + 1;

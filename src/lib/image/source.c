@@ -17,6 +17,7 @@
 #include "../tar/tar.h"
 #include "output.h"
 #include "source.h"
+#include "transport.h"
 
 #define DOC_MAX (4 * 1024 * 1024)
 #define CONFIG_MAX (16 * 1024 * 1024)
@@ -53,13 +54,19 @@ void kiln_src_free(struct kiln_src *s)
 int kiln_parse_docker_ref(const char *spec, bool bare, struct kiln_reference *r,
                           struct kiln_error *err)
 {
-    const char *p = spec;
-    if (!strncmp(p, "docker://", 9))
-        p += 9;
-    else if (!bare)
-        return kiln_fail(err, KILN_ERR_USAGE, "'%s': expected docker://HOST/REPO[:TAG]", spec);
-    if (kiln_reference_parse(p, r, err) < 0)
+    memset(r, 0, sizeof(*r));
+    if (kiln_transport_of(spec) != KILN_TRANSPORT_DOCKER) {
+        if (!bare)
+            return kiln_fail(err, KILN_ERR_USAGE, "'%s': expected docker://HOST/REPO[:TAG]",
+                             spec);
+        return kiln_reference_parse(spec, r, err);
+    }
+    struct kiln_spec t;
+    if (kiln_spec_parse(spec, NULL, &t, err) < 0)
         return -1;
+    *r = t.ref;
+    memset(&t.ref, 0, sizeof(t.ref));
+    kiln_spec_free(&t);
     return 0;
 }
 
@@ -102,7 +109,7 @@ static int blob_file(const struct kiln_src *s, const char *digest, char **out,
 
 static const char *damaged_what(const struct kiln_src *s)
 {
-    return !strncmp(s->spec, "oci:", 4) ? "layout" : "archive";
+    return kiln_transport_of(s->spec) == KILN_TRANSPORT_OCI ? "layout" : "archive";
 }
 
 /* A small document (manifest, index, config) by digest, verified. */
@@ -350,7 +357,7 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
 
 /* ---- oci: and oci-archive: ---- */
 
-static int open_layout(struct kiln_src *s, const char *tag, const char *platform,
+static int open_layout(struct kiln_src *s, const char *tag, long index, const char *platform,
                        struct kiln_error *err)
 {
     _cleanup_free_ char *ip = kiln_path_join(s->layout, "index.json", err);
@@ -377,14 +384,28 @@ static int open_layout(struct kiln_src *s, const char *tag, const char *platform
         size_t l = strlen(tags);
         if (t)
             snprintf(tags + l, sizeof(tags) - l, "%s%s", l ? ", " : "", t);
-        if (tag ? (t && !strcmp(t, tag)) : json_array_size(ms) == 1)
+        if (tag ? (t && !strcmp(t, tag))
+                : index >= 0 ? (size_t)index == i : json_array_size(ms) == 1)
             pick = d;
     }
     if (!pick) {
-        int rc = kiln_fail(err, KILN_ERR_INPUT, "%s: %s (tags in the layout: %s)", s->spec,
-                           tag ? "no image with that tag" : "the layout holds several images: name "
-                                                            "one with :TAG",
+        int rc;
+        if (index >= 0)
+            rc = kiln_fail(err, KILN_ERR_INPUT,
+                           "%s: no image @%ld: the layout holds %zu (@0 to @%zu; tags: %s)",
+                           s->spec, index, json_array_size(ms),
+                           json_array_size(ms) ? json_array_size(ms) - 1 : 0,
                            tags[0] ? tags : "none");
+        else if (tag)
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s: no image with that tag (tags in the layout: %s)",
+                           s->spec, tags[0] ? tags : "none");
+        else if (!json_array_size(ms))
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s: the layout holds no image", s->spec);
+        else
+            rc = kiln_fail(err, KILN_ERR_INPUT,
+                           "%s: the layout holds %zu images: name one with :NAME or :@INDEX "
+                           "(tags in the layout: %s)",
+                           s->spec, json_array_size(ms), tags[0] ? tags : "none");
         json_decref(idx);
         return rc;
     }
@@ -412,7 +433,8 @@ static int extract(const char *file, const char *dir, struct kiln_error *err)
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
     int rc = 0;
-    struct kiln_buf norm = {0};
+    struct kiln_buf norm = {0}, target = {0};
+    struct kiln_strlist links = {0}; /* member, target, member, target, … */
     if (archive_read_open_filename(a, file, 1 << 20) != ARCHIVE_OK) {
         rc = kiln_fail(err, KILN_ERR_INPUT, "%s: %s", file, archive_error_string(a));
         goto out;
@@ -443,8 +465,22 @@ static int extract(const char *file, const char *dir, struct kiln_error *err)
                 rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", dst);
             continue;
         }
-        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
-            continue; /* image archives hold only files and directories */
+        const char *link = archive_entry_hardlink(e);
+        bool sym = !link && archive_entry_filetype(e) == AE_IFLNK;
+        if (sym)
+            link = archive_entry_symlink(e);
+        if (link) {
+            /* a member stored once for several images: linked to later */
+            if ((rc = kiln_archive_link_resolve(norm.data, link, sym, &target, err)) < 0 ||
+                (rc = kiln_strlist_push(&links, norm.data, err)) < 0 ||
+                (rc = kiln_strlist_push(&links, target.data, err)) < 0) {
+                kiln_error_prefix(err, "%s", file);
+                break;
+            }
+            continue;
+        }
+        if (archive_entry_filetype(e) != AE_IFREG)
+            continue; /* image archives hold only files, directories and links */
         /* parents may be implicit */
         for (char *p = dst + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
             *p = '\0';
@@ -472,7 +508,36 @@ static int extract(const char *file, const char *dir, struct kiln_error *err)
         if (rc < 0)
             break;
     }
+    /* Links become hard links to what they name, once that is extracted (a
+     * link to a link resolves in a later round); the rest are ignored, as
+     * before: a manifest that names one then finds it missing. */
+    for (bool progress = true; rc == 0 && progress;) {
+        progress = false;
+        for (size_t i = 0; rc == 0 && i + 1 < links.n; i += 2) {
+            if (!links.v[i][0])
+                continue;
+            _cleanup_free_ char *dst = kiln_path_join(dir, links.v[i], err);
+            _cleanup_free_ char *src = dst ? kiln_path_join(dir, links.v[i + 1], err) : NULL;
+            struct stat st;
+            if (!src)
+                rc = -1;
+            else if (lstat(src, &st) == 0 && S_ISREG(st.st_mode)) {
+                for (char *p = dst + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+                    *p = '\0';
+                    mkdir(dst, 0755);
+                    *p = '/';
+                }
+                unlink(dst);
+                if (link(src, dst) < 0)
+                    rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", dst);
+                links.v[i][0] = '\0';
+                progress = true;
+            }
+        }
+    }
 out:
+    kiln_strlist_free(&links);
+    kiln_buf_free(&target);
     kiln_buf_free(&norm);
     archive_read_free(a);
     return rc;
@@ -581,7 +646,82 @@ static int hash_layer(const char *path, char digest[KILN_DIGEST_MAX], uint64_t *
     return rc;
 }
 
-static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln_error *err)
+/* "@0 a:1, a:latest; @1 b:1": what manifest.json holds, for messages. */
+static void describe_archive(json_t *m, char *out, size_t n)
+{
+    out[0] = '\0';
+    size_t i;
+    json_t *im;
+    json_array_foreach(m, i, im)
+    {
+        size_t l = strlen(out);
+        snprintf(out + l, n - l, "%s@%zu", i ? "; " : "", i);
+        json_t *tags = json_object_get(im, "RepoTags");
+        size_t j;
+        json_t *t;
+        json_array_foreach(tags, j, t)
+        {
+            l = strlen(out);
+            snprintf(out + l, n - l, "%s%s", j ? ", " : " ",
+                     json_string_value(t) ? json_string_value(t) : "?");
+        }
+        if (!json_array_size(tags)) {
+            l = strlen(out);
+            snprintf(out + l, n - l, " (untagged)");
+        }
+    }
+}
+
+/* The image of manifest.json that the spec chooses: by reference (one of
+ * its RepoTags, normalised), by @INDEX, or the only one. docker save orders
+ * the images of one call at random, so several with no choice is an error. */
+static int choose_docker_image(struct kiln_src *s, json_t *m, const struct kiln_spec *t,
+                               json_t **out, const char **repo_tag, struct kiln_error *err)
+{
+    size_t n = json_array_size(m);
+    char held[768];
+    describe_archive(m, held, sizeof(held));
+    *repo_tag = NULL;
+    *out = NULL;
+    if (!json_is_array(m) || n == 0)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s: manifest.json lists no image", s->spec);
+    if (t->have_ref) {
+        size_t i, j;
+        json_t *im, *tag;
+        json_array_foreach(m, i, im)
+        {
+            json_array_foreach(json_object_get(im, "RepoTags"), j, tag)
+            {
+                if (!*out && kiln_repo_tag_matches(json_string_value(tag), &t->ref)) {
+                    *out = im;
+                    *repo_tag = json_string_value(tag);
+                }
+            }
+        }
+        if (!*out)
+            return kiln_fail(err, KILN_ERR_INPUT, "%s: no image named %s in the archive (it holds: %s)",
+                             s->spec, t->name, held);
+        return 0;
+    }
+    if (t->index >= 0) {
+        if ((size_t)t->index >= n)
+            return kiln_fail(err, KILN_ERR_INPUT,
+                             "%s: no image @%ld: the archive holds %zu (%s)", s->spec, t->index,
+                             n, held);
+        *out = json_array_get(m, (size_t)t->index);
+    } else if (n > 1)
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "%s: the archive holds %zu images: choose one with :NAME:TAG or "
+                         ":@INDEX (%s)",
+                         s->spec, n, held);
+    else
+        *out = json_array_get(m, 0);
+    *repo_tag = json_string_value(json_array_get(json_object_get(*out, "RepoTags"), 0));
+    return 0;
+}
+
+static int open_docker_archive(struct kiln_src *s, const char *file, const struct kiln_spec *t,
+                               struct kiln_error *err)
 {
     if (make_tmpdir(s, err) < 0 || extract(file, s->tmpdir, err) < 0)
         return -1;
@@ -595,14 +735,18 @@ static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln
                          s->spec);
     json_t *m = json_loads(b.data, 0, NULL);
     kiln_buf_free(&b);
-    json_t *e0 = json_array_get(m, 0);
+    json_t *e0;
+    const char *rt;
+    if (choose_docker_image(s, m, t, &e0, &rt, err) < 0) {
+        json_decref(m);
+        return -1;
+    }
     const char *cfg = json_string_value(json_object_get(e0, "Config"));
     json_t *layers = json_object_get(e0, "Layers");
     if (!cfg || !json_is_array(layers)) {
         json_decref(m);
         return kiln_fail(err, KILN_ERR_FORMAT, "%s: manifest.json lacks Config or Layers", s->spec);
     }
-    const char *rt = json_string_value(json_array_get(json_object_get(e0, "RepoTags"), 0));
     if (rt && !(s->tag = strdup(rt))) {
         json_decref(m);
         return kiln_oom(err);
@@ -739,15 +883,58 @@ static int open_docker_archive(struct kiln_src *s, const char *file, struct kiln
 
 /* ---- docker:// ---- */
 
+/* The manifest from the first mirror that has it (s->reg then stays that
+ * mirror's, for the blobs too). Returns 1 when none has it. A mirror's
+ * failure is only logged: the next one, then the registry itself, is tried,
+ * as docker does. */
+static int from_mirror(struct kiln_src *s, const struct kiln_registry_opts *ro,
+                       struct kiln_buf *doc, char mt[128], char digest[KILN_DIGEST_MAX],
+                       struct kiln_error *err)
+{
+    struct kiln_mirror *m = NULL;
+    size_t n = 0;
+    if (kiln_registry_mirrors(ro, s->ref.domain, &m, &n, err) < 0)
+        return -1;
+    const char *ref = s->ref.digest ? s->ref.digest : s->ref.tag;
+    int rc = 1;
+    for (size_t i = 0; rc == 1 && i < n; i++) {
+        /* the mirror's own credentials (auth files), not the registry's */
+        struct kiln_registry_opts mo = *ro;
+        mo.creds = NULL;
+        mo.insecure = ro->insecure || m[i].insecure;
+        mo.retries = ro->retries < 1 ? ro->retries : 1;
+        struct kiln_registry *reg = NULL;
+        struct kiln_error e = {0};
+        if (kiln_registry_open(m[i].host, &mo, &reg, &e) == 0 &&
+            kiln_registry_get_manifest(reg, s->ref.path, ref, doc, mt, digest, &e) == 0) {
+            s->reg = reg;
+            kiln_log(ro->log, ro->log_ud, KILN_LOG_INFO, "%s: from the mirror %s", s->spec,
+                     m[i].host);
+            rc = 0;
+        } else {
+            kiln_log(ro->log, ro->log_ud, KILN_LOG_INFO, "%s: mirror %s: %s; trying %s",
+                     s->spec, m[i].host, e.message,
+                     i + 1 < n ? "the next mirror" : "the registry itself");
+            kiln_registry_close(reg);
+        }
+    }
+    free(m);
+    return rc;
+}
+
 static int open_registry(struct kiln_src *s, const char *platform,
                          const struct kiln_registry_opts *ro, struct kiln_error *err)
 {
-    if (kiln_registry_open(s->ref.domain, ro, &s->reg, err) < 0)
-        return -1;
     const char *ref = s->ref.digest ? s->ref.digest : s->ref.tag;
     struct kiln_buf doc = {0};
     char mt[128] = "", digest[KILN_DIGEST_MAX];
-    int rc = kiln_registry_get_manifest(s->reg, s->ref.path, ref, &doc, mt, digest, err);
+    int rc = from_mirror(s, ro, &doc, mt, digest, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 1 && kiln_registry_open(s->ref.domain, ro, &s->reg, err) < 0)
+        return -1;
+    if (rc == 1)
+        rc = kiln_registry_get_manifest(s->reg, s->ref.path, ref, &doc, mt, digest, err);
     if (rc == 0)
         rc = load_top(s, s->ref.path, &doc, mt, digest, platform, err);
     kiln_buf_free(&doc);
@@ -800,51 +987,48 @@ int kiln_src_open_ex(const char *spec, const char *platform, unsigned flags,
     if (!s)
         return kiln_oom(err);
     s->host_default = flags & KILN_SRC_HOST_DEFAULT;
+    struct kiln_spec t;
     int rc = 0;
-    if (!(s->spec = kiln_strdup(spec, err)))
-        rc = -1;
-    else if (!strncmp(spec, "docker://", 9)) {
+    if (!(s->spec = kiln_strdup(spec, err)) || kiln_spec_parse(spec, NULL, &t, err) < 0) {
+        kiln_src_free(s);
+        return -1;
+    }
+    struct stat st;
+    if (t.kind == KILN_TRANSPORT_DOCKER) {
         s->kind = KILN_SRC_REGISTRY;
-        rc = kiln_parse_docker_ref(spec, false, &s->ref, err);
-        if (rc == 0 && s->ref.tag && !(s->tag = strdup(s->ref.tag)))
+        s->ref = t.ref;
+        memset(&t.ref, 0, sizeof(t.ref));
+        if (s->ref.tag && !(s->tag = strdup(s->ref.tag)))
             rc = kiln_oom(err);
         if (rc == 0)
             rc = make_tmpdir(s, err);
         if (rc == 0)
             rc = open_registry(s, platform, ro, err);
+    } else if (stat(t.path, &st) < 0)
+        rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", spec);
+    else if (t.kind == KILN_TRANSPORT_OCI) {
+        s->kind = KILN_SRC_LAYOUT;
+        s->layout = TAKE_PTR(t.path);
+        if (t.name && !(s->tag = strdup(t.name)))
+            rc = kiln_oom(err);
+        if (rc == 0)
+            rc = open_layout(s, t.name, t.index, platform, err);
+    } else if (t.kind == KILN_TRANSPORT_OCI_ARCHIVE) {
+        s->kind = KILN_SRC_LAYOUT;
+        rc = make_tmpdir(s, err);
+        if (rc == 0)
+            rc = extract(t.path, s->tmpdir, err);
+        if (rc == 0 && !(s->layout = strdup(s->tmpdir)))
+            rc = kiln_oom(err);
+        if (rc == 0 && t.name && !(s->tag = strdup(t.name)))
+            rc = kiln_oom(err);
+        if (rc == 0)
+            rc = open_layout(s, t.name, t.index, platform, err);
     } else {
-        struct kiln_output o;
-        rc = kiln_output_parse(spec, &o, err);
-        if (rc == 0) {
-            struct stat st;
-            if (stat(o.path, &st) < 0)
-                rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", spec);
-            else if (o.kind == KILN_OUT_OCI) {
-                s->kind = KILN_SRC_LAYOUT;
-                s->layout = o.path;
-                o.path = NULL;
-                if (o.tag && !(s->tag = strdup(o.tag)))
-                    rc = kiln_oom(err);
-                if (rc == 0)
-                    rc = open_layout(s, o.tag, platform, err);
-            } else if (o.kind == KILN_OUT_OCI_ARCHIVE) {
-                s->kind = KILN_SRC_LAYOUT;
-                rc = make_tmpdir(s, err);
-                if (rc == 0)
-                    rc = extract(o.path, s->tmpdir, err);
-                if (rc == 0 && !(s->layout = strdup(s->tmpdir)))
-                    rc = kiln_oom(err);
-                if (rc == 0 && o.tag && !(s->tag = strdup(o.tag)))
-                    rc = kiln_oom(err);
-                if (rc == 0)
-                    rc = open_layout(s, o.tag, platform, err);
-            } else {
-                s->kind = KILN_SRC_DOCKER_ARCHIVE;
-                rc = open_docker_archive(s, o.path, err);
-            }
-            kiln_output_free(&o);
-        }
+        s->kind = KILN_SRC_DOCKER_ARCHIVE;
+        rc = open_docker_archive(s, t.path, &t, err);
     }
+    kiln_spec_free(&t);
     if (rc < 0) {
         kiln_src_free(s);
         return -1;

@@ -32,7 +32,7 @@ struct unpack {
     bool as_root;
     kiln_log_fn log;
     void *log_ud;
-    bool warned_dev, warned_xattr;
+    bool warned_dev, warned_xattr, warned_owner, warned_mode;
     struct dirtime {
         char *path;
         struct timespec t;
@@ -293,13 +293,28 @@ static void set_meta(struct unpack *u, int dirfd, const char *leaf, struct archi
     /* xattrs go through an open fd: only files and directories are opened
      * (opening a device node could have effects). */
     bool can_open = ft == AE_IFREG || ft == AE_IFDIR;
-    if (u->as_root)
+    /* A file system that keeps no owners (some network ones), ids a user
+     * namespace does not map: the tree is still usable, so kiln says so once
+     * and goes on, as it does for extended attributes. */
+    if (u->as_root &&
         fchownat(dirfd, leaf, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
-                 AT_SYMLINK_NOFOLLOW);
+                 AT_SYMLINK_NOFOLLOW) < 0 &&
+        !u->warned_owner) {
+        u->warned_owner = true;
+        uwarn(u, "layer %s: cannot give '%s' the owner %lld:%lld (%s); other owners may be lost "
+                 "too",
+              u->layer, archive_entry_pathname(e), (long long)archive_entry_uid(e),
+              (long long)archive_entry_gid(e), strerror(errno));
+    }
     /* A directory keeps 0700 until the end, so that its entries can be
      * written even when its own mode would forbid it (non-root). */
-    if (!is_link && ft != AE_IFDIR)
-        fchmodat(dirfd, leaf, archive_entry_perm(e) & 07777, 0);
+    if (!is_link && ft != AE_IFDIR && fchmodat(dirfd, leaf, archive_entry_perm(e) & 07777, 0) < 0 &&
+        !u->warned_mode) {
+        u->warned_mode = true;
+        uwarn(u, "layer %s: cannot set the mode %04o of '%s' (%s); other modes may be lost too",
+              u->layer, (unsigned)(archive_entry_perm(e) & 07777), archive_entry_pathname(e),
+              strerror(errno));
+    }
     if (archive_entry_xattr_reset(e) > 0 && can_open) {
         int fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         const char *n;
@@ -721,7 +736,11 @@ int kiln_unpack_src(struct kiln_src *s, const char *dir, kiln_log_fn log, void *
             continue; /* gone, or no longer reachable inside the root */
         struct stat dst;
         if (fstatat(pfd, leaf, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(dst.st_mode)) {
-            fchmodat(pfd, leaf, u.dirs[i].mode, 0);
+            if (fchmodat(pfd, leaf, u.dirs[i].mode, 0) < 0 && !u.warned_mode) {
+                u.warned_mode = true;
+                uwarn(&u, "cannot set the mode %04o of the directory '%s' (%s)",
+                      (unsigned)u.dirs[i].mode, u.dirs[i].path, strerror(errno));
+            }
             struct timespec t[2] = {u.dirs[i].t, u.dirs[i].t};
             utimensat(pfd, leaf, t, AT_SYMLINK_NOFOLLOW);
         } /* else a later layer replaced it */

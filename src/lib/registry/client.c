@@ -4,6 +4,7 @@
  * backoff and jitter, blob existence checks, cross-repository mounts with
  * fallback, monolithic and chunked uploads, manifests, tags.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -1343,5 +1344,105 @@ int kiln_registry_tags(struct kiln_registry *r, const char *repo, struct kiln_st
         url = abs;
     }
     free(url);
+    return rc;
+}
+
+/* ---- pull mirrors ---- */
+
+/* "https://host:port/", "host:port" -> host:port; *insecure for http://. */
+static int mirror_host(const char *in, struct kiln_mirror *m, const char *from,
+                       struct kiln_error *err)
+{
+    const char *p = in;
+    m->insecure = false;
+    if (!strncasecmp(p, "https://", 8))
+        p += 8;
+    else if (!strncasecmp(p, "http://", 7)) {
+        p += 7;
+        m->insecure = true;
+    }
+    size_t l = strcspn(p, "/");
+    if (!l || l >= sizeof(m->host) || (p[l] && strcmp(p + l, "/")))
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "%s: mirror '%s': expected a host[:port] or an http[s]://host[:port] "
+                         "URL (a mirror serves /v2/ at its root)",
+                         from, in);
+    for (size_t i = 0; i < l; i++)
+        m->host[i] = (char)tolower((unsigned char)p[i]);
+    m->host[l] = '\0';
+    return 0;
+}
+
+static int add_mirror(struct kiln_mirror **v, size_t *n, const struct kiln_mirror *m,
+                      struct kiln_error *err)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*v)[i].host, m->host))
+            return 0;
+    struct kiln_mirror *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (!nv)
+        return kiln_oom(err);
+    nv[(*n)++] = *m;
+    *v = nv;
+    return 0;
+}
+
+int kiln_registry_mirrors(const struct kiln_registry_opts *o, const char *domain,
+                          struct kiln_mirror **out, size_t *n, struct kiln_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < o->nmirrors; i++) {
+        const char *spec = o->mirrors[i], *eq = strchr(spec, '=');
+        char reg[256] = KILN_HUB_DOMAIN;
+        const char *url = spec;
+        if (eq) {
+            size_t l = (size_t)(eq - spec);
+            if (!l || l >= sizeof(reg))
+                return kiln_fail(err, KILN_ERR_USAGE,
+                                 "registry mirror '%s': expected [REGISTRY=]MIRROR", spec);
+            for (size_t k = 0; k < l; k++)
+                reg[k] = (char)tolower((unsigned char)spec[k]);
+            reg[l] = '\0';
+            url = eq + 1;
+        }
+        struct kiln_mirror m;
+        if (mirror_host(url, &m, "registry mirror", err) < 0) {
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+        if (!strcmp(kiln_hub_canonical(reg), domain) && add_mirror(out, n, &m, err) < 0)
+            return -1;
+    }
+    if (strcmp(domain, KILN_HUB_DOMAIN) || (o->daemon_json && !*o->daemon_json))
+        return 0;
+    /* docker's own mirrors, for Docker Hub only (as dockerd uses them) */
+    const char *path = o->daemon_json ? o->daemon_json : "/etc/docker/daemon.json";
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) {
+        if (access(path, F_OK) == 0 && o->log)
+            kiln_log(o->log, o->log_ud, KILN_LOG_WARNING, "%s: not JSON (%s); its registry-mirrors "
+                     "are not used", path, je.text);
+        return 0;
+    }
+    size_t i;
+    json_t *x;
+    int rc = 0;
+    json_array_foreach(json_object_get(j, "registry-mirrors"), i, x)
+    {
+        struct kiln_mirror m;
+        struct kiln_error e = {0};
+        if (!json_is_string(x) || mirror_host(json_string_value(x), &m, path, &e) < 0) {
+            if (o->log)
+                kiln_log(o->log, o->log_ud, KILN_LOG_WARNING, "%s: registry-mirrors[%zu]: %s",
+                         path, i, e.code ? e.message : "not a string");
+            continue;
+        }
+        if ((rc = add_mirror(out, n, &m, err)) < 0)
+            break;
+    }
+    json_decref(j);
     return rc;
 }

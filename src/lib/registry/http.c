@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
@@ -147,15 +148,56 @@ char *kiln_url_escape(const char *s, struct kiln_error *err)
 struct ssl_ctx_arg {
     const struct kiln_tls *tls;
     const char *host; /* host[:port] for certs.d */
+    bool client_cert; /* a client certificate from certs.d was loaded */
+    char why[512];    /* what went wrong with one, for the error */
 };
 
-static void add_certs_d(X509_STORE *store, const char *root, const char *host)
+/* A client certificate for mutual TLS, as docker and containers take it
+ * from certs.d/HOST:PORT: NAME.cert with its key in NAME.key (the first such
+ * pair, in name order). Returns 1 when one was loaded, 0 when there is none,
+ * -1 (a->why set) when it cannot be used. */
+static int add_client_cert(SSL_CTX *ctx, const char *dir, struct ssl_ctx_arg *a)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *nm = names[i]->d_name;
+        size_t l = strlen(nm);
+        if (rc == 0 && l > 5 && !strcmp(nm + l - 5, ".cert")) {
+            char cert[4352], key[4352];
+            snprintf(cert, sizeof(cert), "%s/%s", dir, nm);
+            snprintf(key, sizeof(key), "%s/%.*s.key", dir, (int)(l - 5), nm);
+            if (access(key, R_OK) < 0) {
+                snprintf(a->why, sizeof(a->why), "%s: no key beside it (%s): %s", cert, key,
+                         strerror(errno));
+                rc = -1;
+            } else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+                snprintf(a->why, sizeof(a->why), "%s: not a PEM certificate", cert);
+                rc = -1;
+            } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+                       SSL_CTX_check_private_key(ctx) != 1) {
+                snprintf(a->why, sizeof(a->why),
+                         "%s: not the PEM private key of %s (or it is encrypted)", key, cert);
+                rc = -1;
+            } else
+                rc = 1;
+            ERR_clear_error();
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static int add_certs_d(SSL_CTX *ctx, X509_STORE *store, const char *root,
+                       struct ssl_ctx_arg *a)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", root, host);
+    snprintf(path, sizeof(path), "%s/%s", root, a->host);
     DIR *d = opendir(path);
     if (!d)
-        return;
+        return 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t l = strlen(de->d_name);
@@ -166,6 +208,12 @@ static void add_certs_d(X509_STORE *store, const char *root, const char *host)
         }
     }
     closedir(d);
+    if (a->client_cert)
+        return 0; /* an earlier directory's */
+    int r = add_client_cert(ctx, path, a);
+    if (r > 0)
+        a->client_cert = true;
+    return r < 0 ? -1 : 0;
 }
 
 /* The system CA bundle (libcurl's default CAINFO), parsed once per process
@@ -226,7 +274,8 @@ static CURLcode ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *userdata)
     snprintf(buf, sizeof(buf), "%s", dirs);
     for (char *save = NULL, *tok = strtok_r(buf, ":", &save); tok;
          tok = strtok_r(NULL, ":", &save))
-        add_certs_d(store, tok, a->host);
+        if (add_certs_d((SSL_CTX *)ssl_ctx, store, tok, a) < 0)
+            return CURLE_SSL_CERTPROBLEM;
     return CURLE_OK;
 }
 
@@ -671,18 +720,33 @@ static int do_once(struct kiln_http *h, const struct kiln_http_req *req, const c
     } else if (io.sink_failed || io.check_failed) {
         rc = -1; /* err already set by the sink or the check */
         *transient = false;
+    } else if (cc != CURLE_OK && sa.why[0]) { /* our client certificate cannot be used */
+        rc = kiln_fail(err, KILN_ERR_INPUT, "%s %s: client certificate: %s", req->method, lu,
+                       sa.why);
+        *transient = false;
     } else if (cc != CURLE_OK) {
         const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
+        /* the server asks for a client certificate (TLS 1.3 says so; 1.2 only fails) */
+        bool wants_cert = strstr(why, "certificate required") || strstr(why, "bad certificate") ||
+                          (!sa.client_cert && strstr(why, "handshake failure"));
         *transient = cc != CURLE_SSL_CACERT_BADFILE && cc != CURLE_PEER_FAILED_VERIFICATION &&
                      cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_UNSUPPORTED_PROTOCOL &&
                      cc != CURLE_URL_MALFORMAT && cc != CURLE_SSL_CONNECT_ERROR &&
-                     cc != CURLE_ABORTED_BY_CALLBACK;
+                     cc != CURLE_ABORTED_BY_CALLBACK && !wants_cert;
         h->tls_on_plain = cc == CURLE_SSL_CONNECT_ERROR &&
                           (strstr(why, "wrong version number") || strstr(why, "packet length"));
+        char certs[600];
+        snprintf(certs, sizeof(certs),
+                 sa.client_cert ? " (the registry refused the client certificate from certs.d)"
+                                : " (the registry asks for a client certificate: put NAME.cert "
+                                  "and NAME.key into certs.d/%s, e.g. /etc/docker/certs.d/%s, or "
+                                  "pass --cert-dir)",
+                 host, host);
         const char *hint = cc == CURLE_PEER_FAILED_VERIFICATION
                                ? " (the server's certificate is not trusted: pass --ca-file, put "
                                  "the CA in certs.d, or use --tls-verify=false)"
                            : cc == CURLE_COULDNT_RESOLVE_HOST ? " (unknown host)"
+                           : wants_cert                       ? certs
                                                               : "";
         rc = kiln_fail(err, KILN_ERR_INPUT, "%s %s: %s%s", req->method, lu, why, hint);
         log_line(h, "%s %s -> error: %s", req->method, lu, why);

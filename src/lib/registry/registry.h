@@ -18,7 +18,21 @@ struct kiln_registry_opts {
     void *log_ud;
     kiln_progress_fn progress;
     void *progress_ud;
+    const char *const *mirrors; /* pull mirrors: "[REGISTRY=]MIRROR" (kiln_remote_opts) */
+    size_t nmirrors;
+    const char *daemon_json; /* docker's daemon.json; NULL: /etc/docker/daemon.json; "": none */
 };
+
+/* The mirrors to try, in order, before `domain` itself when pulling: those of
+ * o->mirrors for that registry ("MIRROR" alone is for docker.io), then, for
+ * docker.io, docker's "registry-mirrors" (daemon.json). Each is a host[:port],
+ * with *insecure set for an http:// one. */
+struct kiln_mirror {
+    char host[256];
+    bool insecure;
+};
+int kiln_registry_mirrors(const struct kiln_registry_opts *o, const char *domain,
+                          struct kiln_mirror **out, size_t *n, struct kiln_error *err);
 
 struct kiln_registry;
 /* host is the reference's domain ("docker.io" maps to its API host). */

@@ -8,6 +8,8 @@
 #                       2.8) on a free loopback port, storage and logs in $T:
 #   plain       http, no auth
 #   tls         https with a per-test CA (server cert for 127.0.0.1, ::1 and localhost)
+#   mtls        https that also requires a client certificate signed by that CA
+#               ($T/pki/client.cert and client.key)
 #   basic       https + htpasswd (bcrypt) Basic auth
 #   basic-http  http + htpasswd Basic auth (distribution 2.8 allows it)
 #   token       http + token auth; tokenserver.py (http) issues RS256 JWTs whose
@@ -121,6 +123,12 @@ reg_pki() {
     printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature' >token.ext
     openssl x509 -req -in token.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
       -extfile token.ext -out token.crt
+    # a client certificate for mutual TLS (mode mtls), as docker's certs.d holds one
+    openssl req -new -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=kiln test client"
+    printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature' \
+      'extendedKeyUsage=clientAuth' >client.ext
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile client.ext -out client.cert
     # docker's certs.d / containers' --cert-dir layout
     mkdir -p certdir && cp ca.crt certdir/ca.crt
   ) >"$T/pki.log" 2>&1 || { cat "$T/pki.log"; fail "could not make the test CA"; }
@@ -128,11 +136,12 @@ reg_pki() {
 
 # start_registry MODE: see the top of this file.
 start_registry() {
-  local mode=$1 tls= auth= attempt port secret
+  local mode=$1 tls= mtls= auth= attempt port secret
   need docker-registry python3 curl
   case $mode in
     plain) ;;
     tls) tls=1 ;;
+    mtls) tls=1; mtls=1 ;;
     basic) tls=1; auth=basic ;;
     basic-http) auth=basic ;;
     token) auth=token ;;
@@ -185,6 +194,9 @@ start_registry() {
   [ -n "$tls" ] && tlscfg="  tls:
     certificate: $T/pki/server.crt
     key: $T/pki/server.key"
+  [ -n "$mtls" ] && tlscfg="$tlscfg
+    clientcas:
+      - $T/pki/ca.crt"
   for attempt in 1 2 3 4 5; do
     port=$(free_port)
     cat >"$REG_DIR/config.yml" <<EOF
@@ -219,7 +231,8 @@ EOF
       # (our own registry: it logged that it listens, so a registry of a test
       # running in parallel that got the port first cannot be mistaken for it)
       if grep -q "listening on 127.0.0.1:$port" "$REG_LOG"; then
-        code=$(curl -s -o /dev/null -w '%{http_code}' ${REG_CA:+--cacert "$REG_CA"} "$REG_URL/v2/" 2>/dev/null) || true
+        code=$(curl -s -o /dev/null -w '%{http_code}' ${REG_CA:+--cacert "$REG_CA"} \
+          ${mtls:+--cert "$T/pki/client.cert" --key "$T/pki/client.key"} "$REG_URL/v2/" 2>/dev/null) || true
         case $code in 200|401) kill -0 "$REG_PID" 2>/dev/null && { up=1; break; } ;; esac
       fi
       kill -0 "$REG_PID" 2>/dev/null || break
