@@ -27,12 +27,12 @@ static void said_why(const struct kiln_error *err)
 static void check_payload(const char *p, size_t n)
 {
     struct kiln_sig_payload a, b;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     if (kiln_sig_payload_parse(p, n, &a, &err) < 0) {
         said_why(&err);
         return;
     }
-    struct kiln_buf again = {0};
+    struct kiln_buf again = { 0 };
     if (kiln_sig_payload_build(a.digest, a.identity, a.creator, a.timestamp, &again, &err) == 0) {
         if (kiln_sig_payload_parse(again.data, again.len, &b, &err) < 0 ||
             strcmp(a.digest, b.digest) || strcmp(a.identity, b.identity)) {
@@ -50,7 +50,7 @@ static void check_payload(const char *p, size_t n)
 static void check_private(const char *p, size_t n)
 {
     struct kiln_key_encrypted e;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     if (kiln_key_encrypted_parse(p, n, &e, &err) < 0) {
         said_why(&err);
         return;
@@ -68,7 +68,7 @@ static void check_private(const char *p, size_t n)
 static EVP_PKEY *check_public(const char *p, size_t n)
 {
     EVP_PKEY *k = NULL;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     if (kiln_key_public_load(p, n, "fuzz", &k, &err) < 0)
         said_why(&err);
     return k;
@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_private(parts[1], lens[1]);
         EVP_PKEY *k = n > 2 ? check_public(parts[2], lens[2]) : NULL;
         if (k && n > 3) {
-            struct kiln_error err = {0};
+            struct kiln_error err = { 0 };
             if (kiln_sig_check(k, parts[0], lens[0], parts[3], &err) < 0)
                 said_why(&err);
         }

@@ -15,16 +15,16 @@
 #include <openssl/pem.h>
 
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define DIG "sha256:" HEX64
+#define DIG   "sha256:" HEX64
 
 static void test_payload_build(void **state)
 {
     (void)state;
-    struct kiln_buf b = {0};
-    struct kiln_error err = {0};
-    assert_int_equal(kiln_sig_payload_build(DIG, "example.com/team/app:1.0", "kiln 0.1.0",
-                                            1700000000, &b, &err),
-                     0);
+    struct kiln_buf b = { 0 };
+    struct kiln_error err = { 0 };
+    assert_int_equal(
+        kiln_sig_payload_build(DIG, "example.com/team/app:1.0", "kiln 0.1.0", 1700000000, &b, &err),
+        0);
     /* keys sorted, as Go writes maps: what containers/image writes too */
     assert_string_equal(b.data, "{\"critical\":{\"identity\":{\"docker-reference\":"
                                 "\"example.com/team/app:1.0\"},\"image\":{\"docker-manifest-"
@@ -50,15 +50,15 @@ static void test_payload_build(void **state)
 static void expect_payload_refused(const char *text, const char *why)
 {
     struct kiln_sig_payload p;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     if (kiln_sig_payload_parse(text, strlen(text), &p, &err) == 0)
         fail_msg("accepted: %s", text);
     if (!strstr(err.message, why))
         fail_msg("'%s' refused with '%s', expected '%s'", text, err.message, why);
 }
 
-#define CRIT(type, digest, ref)                                                                \
-    "{\"type\":\"" type "\",\"image\":{\"docker-manifest-digest\":\"" digest "\"},"           \
+#define CRIT(type, digest, ref)                                                     \
+    "{\"type\":\"" type "\",\"image\":{\"docker-manifest-digest\":\"" digest "\"}," \
     "\"identity\":{\"docker-reference\":\"" ref "\"}}"
 #define GOOD CRIT("cosign container image signature", DIG, "h/r:t")
 
@@ -66,7 +66,7 @@ static void test_payload_parse_strict(void **state)
 {
     (void)state;
     struct kiln_sig_payload p;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     /* cosign writes "optional": null */
     const char *cosign = "{\"critical\":" GOOD ",\"optional\":null}";
     assert_int_equal(kiln_sig_payload_parse(cosign, strlen(cosign), &p, &err), 0);
@@ -84,8 +84,8 @@ static void test_payload_parse_strict(void **state)
                            "not JSON");
     expect_payload_refused("{\"critical\":" CRIT("other", DIG, "h/r") ",\"optional\":null}",
                            "unrecognised type");
-    expect_payload_refused("{\"critical\":" CRIT("cosign container image signature",
-                                                 "sha256:12", "h/r") ",\"optional\":null}",
+    expect_payload_refused("{\"critical\":" CRIT("cosign container image signature", "sha256:12",
+                                                 "h/r") ",\"optional\":null}",
                            "not a sha256 digest");
     expect_payload_refused("{\"critical\":{\"type\":\"cosign container image signature\","
                            "\"image\":{\"docker-manifest-digest\":\"" DIG "\",\"x\":1},"
@@ -106,7 +106,7 @@ static void test_sig_tag(void **state)
 {
     (void)state;
     char tag[80];
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     assert_int_equal(kiln_sig_tag(DIG, tag, &err), 0);
     assert_string_equal(tag, "sha256-" HEX64 ".sig");
     assert_int_equal(kiln_sig_tag("sha256:xyz", tag, &err), -1);
@@ -115,9 +115,9 @@ static void test_sig_tag(void **state)
 static void test_key_round_trip(void **state)
 {
     (void)state;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     EVP_PKEY *k = NULL, *k2 = NULL, *pub = NULL;
-    struct kiln_buf priv = {0}, pubpem = {0};
+    struct kiln_buf priv = { 0 }, pubpem = { 0 };
     assert_int_equal(kiln_key_generate(&k, &err), 0);
     assert_int_equal(kiln_key_private_pem(k, "pw\0x", 4, &priv, &err), 0);
     assert_non_null(strstr(priv.data, "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----"));
@@ -144,7 +144,8 @@ static void test_key_round_trip(void **state)
     assert_int_equal(kiln_sig_check(pub, msg, sizeof(msg) - 1, "!!notbase64", &err), -1);
     free(sig);
     /* a public key is not a private key, and the other way round */
-    assert_int_equal(kiln_key_private_load(pubpem.data, pubpem.len, "", 0, "p", &k2, &err) < 0 ? 0 : 1, 0);
+    assert_int_equal(
+        kiln_key_private_load(pubpem.data, pubpem.len, "", 0, "p", &k2, &err) < 0 ? 0 : 1, 0);
     EVP_PKEY *x = NULL;
     assert_int_equal(kiln_key_public_load(priv.data, priv.len, "k", &x, &err), -1);
     assert_non_null(strstr(err.message, "not \"PUBLIC KEY\""));
@@ -157,8 +158,8 @@ static void test_key_round_trip(void **state)
 
 static void expect_key_refused(const char *json, const char *why)
 {
-    struct kiln_buf pem = {0};
-    struct kiln_error err = {0};
+    struct kiln_buf pem = { 0 };
+    struct kiln_error err = { 0 };
     /* a PEM of the JSON, as the key files hold it */
     BIO *bio = BIO_new(BIO_s_mem());
     PEM_write_bio(bio, KILN_SIG_PEM_SIGSTORE, "", (const unsigned char *)json, (long)strlen(json));
@@ -174,36 +175,38 @@ static void expect_key_refused(const char *json, const char *why)
     kiln_buf_free(&pem);
 }
 
-#define SALT "\"salt\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\""
+#define SALT  "\"salt\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\""
 #define NONCE "\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\""
-#define CT "\"ciphertext\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\""
+#define CT    "\"ciphertext\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\""
 static void test_key_parse_refuses(void **state)
 {
     (void)state;
     expect_key_refused("{\"kdf\":{\"name\":\"pbkdf2\"}}", "not scrypt");
-    expect_key_refused("{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":32768,\"r\":8,\"p\":1},"
-                       SALT "},\"cipher\":{\"name\":\"aes\"}," CT "}",
-                       "not nacl/secretbox");
-    expect_key_refused("{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":4194304,\"r\":8,\"p\":1},"
-                       SALT "},\"cipher\":{\"name\":\"nacl/secretbox\"," NONCE "}," CT "}",
+    expect_key_refused(
+        "{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":32768,\"r\":8,\"p\":1}," SALT
+        "},\"cipher\":{\"name\":\"aes\"}," CT "}",
+        "not nacl/secretbox");
+    expect_key_refused(
+        "{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":4194304,\"r\":8,\"p\":1}," SALT
+        "},\"cipher\":{\"name\":\"nacl/secretbox\"," NONCE "}," CT "}",
+        "out of the range");
+    expect_key_refused("{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":1000,\"r\":8,\"p\":1}," SALT
+                       "},\"cipher\":{\"name\":\"nacl/secretbox\"," NONCE "}," CT "}",
                        "out of the range");
-    expect_key_refused("{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":1000,\"r\":8,\"p\":1},"
-                       SALT "},\"cipher\":{\"name\":\"nacl/secretbox\"," NONCE "}," CT "}",
-                       "out of the range");
+    expect_key_refused(
+        "{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":32768,\"r\":8,\"p\":1}," SALT
+        "},\"cipher\":{\"name\":\"nacl/secretbox\",\"nonce\":\"AAAA\"}," CT "}",
+        "nonce of 3 bytes");
+    expect_key_refused(
+        "{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":32768,\"r\":8,\"p\":1}," SALT
+        "},\"cipher\":{\"name\":\"nacl/secretbox\"," NONCE "},"
+        "\"ciphertext\":\"AAAA\"}",
+        "too short");
     expect_key_refused("{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":32768,\"r\":8,\"p\":1},"
-                       SALT "},\"cipher\":{\"name\":\"nacl/secretbox\",\"nonce\":\"AAAA\"}," CT
-                       "}",
-                       "nonce of 3 bytes");
-    expect_key_refused("{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":32768,\"r\":8,\"p\":1},"
-                       SALT "},\"cipher\":{\"name\":\"nacl/secretbox\"," NONCE "},"
-                       "\"ciphertext\":\"AAAA\"}",
-                       "too short");
-    expect_key_refused("{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":32768,\"r\":8,\"p\":1},"
-                       "\"salt\":\"*\"},\"cipher\":{\"name\":\"nacl/secretbox\"," NONCE "}," CT
-                       "}",
+                       "\"salt\":\"*\"},\"cipher\":{\"name\":\"nacl/secretbox\"," NONCE "}," CT "}",
                        "not base64");
     struct kiln_key_encrypted e;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     const char *rsa = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
     assert_int_equal(kiln_key_encrypted_parse(rsa, strlen(rsa), &e, &err), -1);
     assert_non_null(strstr(err.message, "not an encrypted sigstore"));
@@ -244,10 +247,9 @@ static const char cosign_key[] =
 static void test_cosign_known_answers(void **state)
 {
     (void)state;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     EVP_PKEY *pub = NULL, *priv = NULL;
-    assert_int_equal(kiln_key_public_load(cosign_pub, strlen(cosign_pub), "cosign.pub", &pub,
-                                          &err),
+    assert_int_equal(kiln_key_public_load(cosign_pub, strlen(cosign_pub), "cosign.pub", &pub, &err),
                      0);
     size_t n = strlen(cosign_payload);
     assert_int_equal(kiln_sig_check(pub, cosign_payload, n, cosign_sig, &err), 0);
@@ -260,14 +262,12 @@ static void test_cosign_known_answers(void **state)
     tampered[n - 20] ^= 1;
     assert_int_equal(kiln_sig_check(pub, tampered, n, cosign_sig, &err), -1);
 
-    assert_int_equal(kiln_key_private_load(cosign_key, strlen(cosign_key), "wrong", 5, "k",
-                                           &priv, &err),
-                     -1);
-    assert_int_equal(kiln_key_private_load(cosign_key, strlen(cosign_key), "hello", 5, "k",
-                                           &priv, &err),
-                     0);
+    assert_int_equal(
+        kiln_key_private_load(cosign_key, strlen(cosign_key), "wrong", 5, "k", &priv, &err), -1);
+    assert_int_equal(
+        kiln_key_private_load(cosign_key, strlen(cosign_key), "hello", 5, "k", &priv, &err), 0);
     /* and what kiln signs with cosign's key, kiln checks with its public half */
-    struct kiln_buf pp = {0};
+    struct kiln_buf pp = { 0 };
     EVP_PKEY *pub2 = NULL;
     assert_int_equal(kiln_key_public_pem(priv, &pp, &err), 0);
     assert_int_equal(kiln_key_public_load(pp.data, pp.len, "p", &pub2, &err), 0);
@@ -285,12 +285,9 @@ static void test_cosign_known_answers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_payload_build),
-        cmocka_unit_test(test_payload_parse_strict),
-        cmocka_unit_test(test_sig_tag),
-        cmocka_unit_test(test_key_round_trip),
-        cmocka_unit_test(test_key_parse_refuses),
-        cmocka_unit_test(test_cosign_known_answers),
+        cmocka_unit_test(test_payload_build),     cmocka_unit_test(test_payload_parse_strict),
+        cmocka_unit_test(test_sig_tag),           cmocka_unit_test(test_key_round_trip),
+        cmocka_unit_test(test_key_parse_refuses), cmocka_unit_test(test_cosign_known_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

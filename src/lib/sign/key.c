@@ -13,11 +13,11 @@
 
 /* go-securesystemslib's "encrypted" package (which cosign and containers/image
  * use) writes N=32768, r=8, p=1 and accepts that and its legacy N=2^20. */
-#define SCRYPT_N 32768
-#define SCRYPT_R 8
-#define SCRYPT_P 1
+#define SCRYPT_N     32768
+#define SCRYPT_R     8
+#define SCRYPT_P     1
 #define SCRYPT_N_MAX (1u << 20)
-#define SALT_LEN 32
+#define SALT_LEN     32
 
 static int ssl_fail(struct kiln_error *err, const char *what)
 {
@@ -128,8 +128,8 @@ static int parse_encrypted_json(const unsigned char *p, size_t n, struct kiln_ke
                    pp = json_integer_value(jp);
         /* bounds: 128 * N * r bytes of memory, and time; both ends of
          * securesystemslib's parameters fit well inside */
-        if (N < 2 || N > (json_int_t)SCRYPT_N_MAX || (N & (N - 1)) || r < 1 || r > 32 ||
-            pp < 1 || pp > 16)
+        if (N < 2 || N > (json_int_t)SCRYPT_N_MAX || (N & (N - 1)) || r < 1 || r > 32 || pp < 1 ||
+            pp > 16)
             rc = kiln_fail(err, KILN_ERR_FORMAT,
                            "encrypted key: scrypt parameters N=%lld r=%lld p=%lld are out of "
                            "the range kiln accepts (N a power of 2 up to 2^20, r up to 32, p "
@@ -201,8 +201,8 @@ static int derive(const char *pass, size_t pass_len, const struct kiln_key_encry
                   unsigned char key[crypto_secretbox_KEYBYTES], struct kiln_error *err)
 {
     uint64_t maxmem = 128 * k->n * k->r * (k->p + 1) + (1u << 20);
-    if (EVP_PBE_scrypt(pass ? pass : "", pass_len, k->salt, k->salt_len, k->n, k->r, k->p,
-                       maxmem, key, crypto_secretbox_KEYBYTES) != 1)
+    if (EVP_PBE_scrypt(pass ? pass : "", pass_len, k->salt, k->salt_len, k->n, k->r, k->p, maxmem,
+                       key, crypto_secretbox_KEYBYTES) != 1)
         return ssl_fail(err, "scrypt");
     return 0;
 }
@@ -216,8 +216,9 @@ int kiln_key_private_pem(EVP_PKEY *k, const char *pass, size_t pass_len, struct 
     unsigned char *der = NULL, *box = NULL;
     char *salt_b64 = NULL, *nonce_b64 = NULL, *box_b64 = NULL, *json = NULL;
     unsigned char key[crypto_secretbox_KEYBYTES];
-    struct kiln_key_encrypted e = {.n = SCRYPT_N, .r = SCRYPT_R, .p = SCRYPT_P,
-                                   .salt_len = SALT_LEN};
+    struct kiln_key_encrypted e = {
+        .n = SCRYPT_N, .r = SCRYPT_R, .p = SCRYPT_P, .salt_len = SALT_LEN
+    };
     PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k);
     int der_len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
     PKCS8_PRIV_KEY_INFO_free(p8);
@@ -238,10 +239,10 @@ int kiln_key_private_pem(EVP_PKEY *k, const char *pass, size_t pass_len, struct 
     box_b64 = nonce_b64 ? b64_encode(box, box_len, err) : NULL;
     if (!box_b64)
         goto out;
-    json_t *j = json_pack("{s:{s:s,s:{s:I,s:i,s:i},s:s},s:{s:s,s:s},s:s}", "kdf", "name",
-                          "scrypt", "params", "N", (json_int_t)e.n, "r", (int)e.r, "p", (int)e.p,
-                          "salt", salt_b64, "cipher", "name", "nacl/secretbox", "nonce",
-                          nonce_b64, "ciphertext", box_b64);
+    json_t *j =
+        json_pack("{s:{s:s,s:{s:I,s:i,s:i},s:s},s:{s:s,s:s},s:s}", "kdf", "name", "scrypt",
+                  "params", "N", (json_int_t)e.n, "r", (int)e.r, "p", (int)e.p, "salt", salt_b64,
+                  "cipher", "name", "nacl/secretbox", "nonce", nonce_b64, "ciphertext", box_b64);
     json = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!json) {
@@ -251,8 +252,8 @@ int kiln_key_private_pem(EVP_PKEY *k, const char *pass, size_t pass_len, struct 
     BIO *bio = BIO_new(BIO_s_mem());
     char *mem = NULL;
     long n = 0;
-    if (bio && PEM_write_bio(bio, KILN_SIG_PEM_COSIGN, "", (unsigned char *)json,
-                             (long)strlen(json)) > 0)
+    if (bio &&
+        PEM_write_bio(bio, KILN_SIG_PEM_COSIGN, "", (unsigned char *)json, (long)strlen(json)) > 0)
         n = BIO_get_mem_data(bio, &mem);
     if (n > 0)
         rc = kiln_buf_append(out, mem, (size_t)n, err);
@@ -388,8 +389,7 @@ int kiln_sig_create(EVP_PKEY *k, const void *data, size_t n, char **b64, struct 
     return rc;
 }
 
-int kiln_sig_check(EVP_PKEY *k, const void *data, size_t n, const char *b64,
-                   struct kiln_error *err)
+int kiln_sig_check(EVP_PKEY *k, const void *data, size_t n, const char *b64, struct kiln_error *err)
 {
     if (sodium_ready(err) < 0)
         return -1;

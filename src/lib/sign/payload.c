@@ -17,11 +17,11 @@ int kiln_sig_payload_build(const char *digest, const char *identity, const char 
     if (optional && timestamp >= 0)
         json_object_set_new(optional, "timestamp", json_integer((json_int_t)timestamp));
     /* the keys sorted, as Go's encoding/json writes maps */
-    json_t *j = optional ? json_pack("{s:{s:{s:s},s:{s:s},s:s},s:o}", "critical", "identity",
-                                     "docker-reference", identity, "image",
-                                     "docker-manifest-digest", digest, "type",
-                                     KILN_SIG_PAYLOAD_TYPE, "optional", optional)
-                         : NULL;
+    json_t *j = optional
+                    ? json_pack("{s:{s:{s:s},s:{s:s},s:s},s:o}", "critical", "identity",
+                                "docker-reference", identity, "image", "docker-manifest-digest",
+                                digest, "type", KILN_SIG_PAYLOAD_TYPE, "optional", optional)
+                    : NULL;
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     if (!s)
@@ -46,13 +46,16 @@ static int exact_fields(json_t *o, const char *what, const char *const *keys,
     if (json_object_size(o) != n) {
         const char *k;
         json_t *v;
-        json_object_foreach(o, k, v) {
+        json_object_foreach(o, k, v)
+        {
             bool known = false;
             for (size_t i = 0; i < n; i++)
                 known = known || !strcmp(k, keys[i]);
             if (!known)
-                return kiln_fail(err, KILN_ERR_FORMAT, "signature payload: %s has an unknown "
-                                 "field \"%.64s\"", what, k);
+                return kiln_fail(err, KILN_ERR_FORMAT,
+                                 "signature payload: %s has an unknown "
+                                 "field \"%.64s\"",
+                                 what, k);
         }
     }
     return 0;
@@ -85,10 +88,10 @@ int kiln_sig_payload_parse(const void *p, size_t n, struct kiln_sig_payload *out
     json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
     if (!j)
         return kiln_fail(err, KILN_ERR_FORMAT, "signature payload: not JSON: %s", je.text);
-    static const char *const top[] = {"critical", "optional", NULL};
-    static const char *const crit[] = {"type", "image", "identity", NULL};
-    static const char *const img[] = {"docker-manifest-digest", NULL};
-    static const char *const ident[] = {"docker-reference", NULL};
+    static const char *const top[] = { "critical", "optional", NULL };
+    static const char *const crit[] = { "type", "image", "identity", NULL };
+    static const char *const img[] = { "docker-manifest-digest", NULL };
+    static const char *const ident[] = { "docker-reference", NULL };
     int rc = exact_fields(j, "the document", top, err);
     json_t *c = json_object_get(j, "critical"), *opt = json_object_get(j, "optional");
     const char *type = NULL, *digest = NULL, *ref = NULL;
@@ -99,8 +102,8 @@ int kiln_sig_payload_parse(const void *p, size_t n, struct kiln_sig_payload *out
     if (rc == 0 && !(type = string_field(c, "type", "critical.type", err)))
         rc = -1;
     if (rc == 0 && strcmp(type, KILN_SIG_PAYLOAD_TYPE))
-        rc = kiln_fail(err, KILN_ERR_FORMAT, "signature payload: unrecognised type \"%.64s\"",
-                       type);
+        rc =
+            kiln_fail(err, KILN_ERR_FORMAT, "signature payload: unrecognised type \"%.64s\"", type);
     if (rc == 0)
         rc = exact_fields(json_object_get(c, "image"), "critical.image", img, err);
     if (rc == 0 && !(digest = string_field(json_object_get(c, "image"), "docker-manifest-digest",
@@ -119,10 +122,12 @@ int kiln_sig_payload_parse(const void *p, size_t n, struct kiln_sig_payload *out
     if (rc == 0 && json_is_object(opt)) {
         json_t *cr = json_object_get(opt, "creator"), *ts = json_object_get(opt, "timestamp");
         if (cr && !json_is_string(cr))
-            rc = kiln_fail(err, KILN_ERR_FORMAT, "signature payload: optional.creator is not a "
+            rc = kiln_fail(err, KILN_ERR_FORMAT,
+                           "signature payload: optional.creator is not a "
                            "string");
         else if (ts && !json_is_integer(ts))
-            rc = kiln_fail(err, KILN_ERR_FORMAT, "signature payload: optional.timestamp is not "
+            rc = kiln_fail(err, KILN_ERR_FORMAT,
+                           "signature payload: optional.timestamp is not "
                            "an integer");
         if (rc == 0 && cr && !(out->creator = kiln_strdup(json_string_value(cr), err)))
             rc = -1;

@@ -3,9 +3,9 @@
  * use-sigstore-attachments (docker/docker_image_dest.go,
  * putSignaturesToSigstoreAttachments, in containers/image). */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,27 +30,27 @@ static void logf_(kiln_log_fn fn, void *ud, enum kiln_log_level level, const cha
 
 void kiln_sign_opts_init_size(struct kiln_sign_opts *o, size_t size)
 {
-    struct kiln_sign_opts d = {.size = sizeof(d), .recursive = true};
+    struct kiln_sign_opts d = { .size = sizeof(d), .recursive = true };
     d.size = size < sizeof(d) ? size : sizeof(d);
     memcpy(o, &d, d.size);
 }
 
 void kiln_verify_opts_init_size(struct kiln_verify_opts *o, size_t size)
 {
-    struct kiln_verify_opts d = {.size = sizeof(d), .recursive = true};
+    struct kiln_verify_opts d = { .size = sizeof(d), .recursive = true };
     d.size = size < sizeof(d) ? size : sizeof(d);
     memcpy(o, &d, d.size);
 }
 
 /* The caller's struct, widened to ours (fields it does not know: defaults). */
-#define OPTS_GET(type, initfn, o, local)                                                       \
-    do {                                                                                       \
-        initfn(&(local), sizeof(local));                                                       \
-        if (o) {                                                                               \
-            size_t n_ = (o)->size && (o)->size < sizeof(local) ? (o)->size : sizeof(local);   \
-            memcpy(&(local), (o), n_);                                                         \
-            (local).size = sizeof(local);                                                      \
-        }                                                                                      \
+#define OPTS_GET(type, initfn, o, local)                                                    \
+    do {                                                                                    \
+        initfn(&(local), sizeof(local));                                                    \
+        if (o) {                                                                            \
+            size_t n_ = (o)->size && (o)->size < sizeof(local) ? (o)->size : sizeof(local); \
+            memcpy(&(local), (o), n_);                                                      \
+            (local).size = sizeof(local);                                                   \
+        }                                                                                   \
     } while (0)
 
 static int write_new_file(const char *path, mode_t mode, const struct kiln_buf *b,
@@ -77,7 +77,7 @@ int kiln_sign_generate_key(const char *private_path, const char *public_path,
     if (!private_path || !public_path)
         return kiln_fail(err, KILN_ERR_USAGE, "key generation needs two file names");
     EVP_PKEY *k = NULL;
-    struct kiln_buf priv = {0}, pub = {0};
+    struct kiln_buf priv = { 0 }, pub = { 0 };
     int rc = kiln_key_generate(&k, err);
     if (rc == 0)
         rc = kiln_key_private_pem(k, passphrase, passphrase_len, &priv, err);
@@ -99,7 +99,7 @@ int kiln_sign_generate_key(const char *private_path, const char *public_path,
 
 static char *ref_text(const struct kiln_reference *r, bool with_tag, struct kiln_error *err)
 {
-    struct kiln_buf b = {0};
+    struct kiln_buf b = { 0 };
     if (kiln_buf_printf(&b, err, "%s/%s%s%s", r->domain, r->path, with_tag && r->tag ? ":" : "",
                         with_tag && r->tag ? r->tag : "") < 0)
         return NULL;
@@ -178,23 +178,22 @@ static int attach(struct kiln_registry *reg, const char *repo, const char *diges
                   struct kiln_error *err)
 {
     char tag[80], mt[128], old_digest[KILN_DIGEST_MAX];
-    struct kiln_buf old = {0}, config = {0}, manifest = {0};
+    struct kiln_buf old = { 0 }, config = { 0 }, manifest = { 0 };
     struct kiln_push_blob *blobs = NULL;
     size_t nblobs = 0;
     char *mtext = NULL;
     json_t *m = NULL;
     *added = 0;
     int rc = kiln_sig_tag(digest, tag, err);
-    int have = rc == 0 ? kiln_registry_get_manifest_if_exists(reg, repo, tag, &old, mt,
-                                                              old_digest, err)
-                       : -1;
+    int have = rc == 0
+                   ? kiln_registry_get_manifest_if_exists(reg, repo, tag, &old, mt, old_digest, err)
+                   : -1;
     if (have < 0)
         rc = -1;
     if (rc == 0 && have == 0) {
         json_error_t je;
         m = json_loadb(old.data, old.len, JSON_REJECT_DUPLICATES, &je);
-        if (!m || !json_is_array(json_object_get(m, "layers")) ||
-            strcmp(mt, KILN_MT_OCI_MANIFEST))
+        if (!m || !json_is_array(json_object_get(m, "layers")) || strcmp(mt, KILN_MT_OCI_MANIFEST))
             rc = kiln_fail(err, KILN_ERR_FORMAT,
                            "%s:%s is there but is not an OCI manifest of signatures; kiln "
                            "leaves it alone",
@@ -213,13 +212,13 @@ static int attach(struct kiln_registry *reg, const char *repo, const char *diges
         bool dup = false;
         size_t k;
         json_t *l;
-        json_array_foreach(layers, k, l) dup = dup || same_layer(l, pdigest, add[i].payload.len,
-                                                                 add[i].annotations);
+        json_array_foreach(layers, k, l) dup =
+            dup || same_layer(l, pdigest, add[i].payload.len, add[i].annotations);
         if (rc < 0 || dup)
             continue;
-        json_t *nl = json_pack("{s:s,s:s,s:I,s:O}", "mediaType", KILN_SIG_MEDIA_TYPE, "digest",
-                               pdigest, "size", (json_int_t)add[i].payload.len, "annotations",
-                               add[i].annotations);
+        json_t *nl =
+            json_pack("{s:s,s:s,s:I,s:O}", "mediaType", KILN_SIG_MEDIA_TYPE, "digest", pdigest,
+                      "size", (json_int_t)add[i].payload.len, "annotations", add[i].annotations);
         if (!nl || json_array_append_new(layers, nl) < 0) {
             rc = kiln_oom(err);
             break;
@@ -239,8 +238,8 @@ static int attach(struct kiln_registry *reg, const char *repo, const char *diges
     if (rc == 0)
         rc = kiln_sha256_buf(config.data, config.len, cdigest, err);
     if (rc == 0) {
-        json_t *cd = json_pack("{s:s,s:s,s:I}", "mediaType", KILN_MT_OCI_CONFIG, "digest",
-                               cdigest, "size", (json_int_t)config.len);
+        json_t *cd = json_pack("{s:s,s:s,s:I}", "mediaType", KILN_MT_OCI_CONFIG, "digest", cdigest,
+                               "size", (json_int_t)config.len);
         if (!cd || json_object_set_new(m, "config", cd) < 0 ||
             !(mtext = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER)))
             rc = kiln_oom(err);
@@ -274,7 +273,7 @@ static int sign_one(struct kiln_registry *reg, const char *repo, const char *dig
                     const char *identity, EVP_PKEY *key, kiln_log_fn log, void *log_ud,
                     struct kiln_error *err)
 {
-    struct sig_layer l = {{0}, NULL};
+    struct sig_layer l = { { 0 }, NULL };
     char *sig = NULL;
     size_t added = 0, total = 0;
     int rc = kiln_sig_payload_build(digest, identity, "kiln " KILN_VERSION_STRING,
@@ -311,7 +310,8 @@ static int index_children(const struct kiln_buf *body, struct kiln_strlist *out,
     int rc = json_is_array(ms) ? 0 : kiln_fail(err, KILN_ERR_FORMAT, "an index without manifests");
     size_t i;
     json_t *d;
-    json_array_foreach(ms, i, d) {
+    json_array_foreach(ms, i, d)
+    {
         const char *dg = json_string_value(json_object_get(d, "digest"));
         if (rc == 0 && !kiln_digest_valid(dg))
             rc = kiln_fail(err, KILN_ERR_FORMAT, "an index entry without a sha256 digest");
@@ -342,8 +342,7 @@ static int open_ref(const char *text, const struct kiln_remote_opts *o, const ch
     if (digest && !kiln_digest_valid(digest))
         return kiln_fail(err, KILN_ERR_USAGE, "'%s' is not a sha256 digest", digest);
     const char *which = digest ? digest : x->ref.digest ? x->ref.digest : x->ref.tag;
-    return kiln_registry_get_manifest(x->reg, x->ref.path, which, &x->body, x->mt, x->digest,
-                                      err);
+    return kiln_registry_get_manifest(x->reg, x->ref.path, which, &x->body, x->mt, x->digest, err);
 }
 
 static void close_ref(struct opened *x)
@@ -353,9 +352,8 @@ static void close_ref(struct opened *x)
     kiln_buf_free(&x->body);
 }
 
-int kiln_sign(const char *ref, const struct kiln_sign_opts *so_in,
-              const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
-              struct kiln_error *err)
+int kiln_sign(const char *ref, const struct kiln_sign_opts *so_in, const struct kiln_remote_opts *o,
+              char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
 {
     struct kiln_remote_opts rlocal;
     struct kiln_sign_opts so;
@@ -363,15 +361,15 @@ int kiln_sign(const char *ref, const struct kiln_sign_opts *so_in,
     OPTS_GET(struct kiln_sign_opts, kiln_sign_opts_init_size, so_in, so);
     if (digest_out)
         digest_out[0] = '\0';
-    struct kiln_buf pem = {0};
+    struct kiln_buf pem = { 0 };
     EVP_PKEY *key = NULL;
     struct opened x;
-    struct kiln_strlist kids = {0};
+    struct kiln_strlist kids = { 0 };
     char *identity = NULL;
     int rc = read_key_file(so.key_file, &pem, err);
     if (rc == 0)
-        rc = kiln_key_private_load(pem.data, pem.len, so.passphrase, so.passphrase_len,
-                                   so.key_file, &key, err);
+        rc = kiln_key_private_load(pem.data, pem.len, so.passphrase, so.passphrase_len, so.key_file,
+                                   &key, err);
     if (pem.data)
         OPENSSL_cleanse(pem.data, pem.len);
     kiln_buf_free(&pem);
@@ -393,8 +391,7 @@ int kiln_sign(const char *ref, const struct kiln_sign_opts *so_in,
     if (rc == 0 && so.recursive && is_index(x.mt))
         rc = index_children(&x.body, &kids, err);
     for (size_t i = 0; rc == 0 && i < kids.n; i++)
-        rc = sign_one(x.reg, x.ref.path, kids.v[i], identity, key, o->log, o->log_userdata,
-                      err);
+        rc = sign_one(x.reg, x.ref.path, kids.v[i], identity, key, o->log, o->log_userdata, err);
     if (rc == 0 && digest_out)
         snprintf(digest_out, KILN_DIGEST_MAX, "%s", x.digest);
     if (rc < 0)
@@ -414,32 +411,33 @@ static int verify_one(struct kiln_registry *reg, const char *repo, const char *d
                       struct kiln_error *err)
 {
     char tag[80], mt[128], sdigest[KILN_DIGEST_MAX];
-    struct kiln_buf body = {0}, why = {0};
+    struct kiln_buf body = { 0 }, why = { 0 };
     if (kiln_sig_tag(digest, tag, err) < 0)
         return -1;
     int have = kiln_registry_get_manifest_if_exists(reg, repo, tag, &body, mt, sdigest, err);
     if (have < 0)
         return -1;
     if (have == 1)
-        return kiln_fail(err, KILN_ERR_INPUT, "%s has no signatures (no tag %s:%s)", digest,
-                         repo, tag);
+        return kiln_fail(err, KILN_ERR_INPUT, "%s has no signatures (no tag %s:%s)", digest, repo,
+                         tag);
     json_error_t je;
     json_t *m = json_loadb(body.data, body.len, 0, &je);
     json_t *layers = json_object_get(m, "layers");
     int found = 0, tried = 0, rc = 0;
     size_t i;
     json_t *l;
-    json_array_foreach(layers, i, l) {
+    json_array_foreach(layers, i, l)
+    {
         const char *lmt = json_string_value(json_object_get(l, "mediaType"));
         const char *ld = json_string_value(json_object_get(l, "digest"));
-        const char *sig =
-            json_string_value(json_object_get(json_object_get(l, "annotations"), KILN_SIG_ANNOTATION));
+        const char *sig = json_string_value(
+            json_object_get(json_object_get(l, "annotations"), KILN_SIG_ANNOTATION));
         if (!lmt || strcmp(lmt, KILN_SIG_MEDIA_TYPE))
             continue; /* containers/image skips other attachments too */
         tried++;
-        struct kiln_error e = {0};
-        struct kiln_buf payload = {0};
-        struct kiln_sig_payload p = {0};
+        struct kiln_error e = { 0 };
+        struct kiln_buf payload = { 0 };
+        struct kiln_sig_payload p = { 0 };
         int r = 0;
         if (!sig)
             r = kiln_fail(&e, KILN_ERR_FORMAT, "no %s annotation", KILN_SIG_ANNOTATION);
@@ -467,8 +465,8 @@ static int verify_one(struct kiln_registry *reg, const char *repo, const char *d
         kiln_buf_free(&payload);
     }
     if (rc == 0 && !found)
-        rc = kiln_fail(err, KILN_ERR_INPUT, "%s: no valid signature among %d at %s:%s%s%s",
-                       digest, tried, repo, tag, why.len ? ": " : "", why.len ? why.data : "");
+        rc = kiln_fail(err, KILN_ERR_INPUT, "%s: no valid signature among %d at %s:%s%s%s", digest,
+                       tried, repo, tag, why.len ? ": " : "", why.len ? why.data : "");
     json_decref(m);
     kiln_buf_free(&body);
     kiln_buf_free(&why);
@@ -484,11 +482,11 @@ int kiln_verify(const char *ref, const struct kiln_verify_opts *vo_in,
     OPTS_GET(struct kiln_verify_opts, kiln_verify_opts_init_size, vo_in, vo);
     if (report)
         *report = NULL;
-    struct kiln_buf pem = {0}, rep = {0};
+    struct kiln_buf pem = { 0 }, rep = { 0 };
     EVP_PKEY *key = NULL;
-    struct opened x = {0};
-    struct kiln_reference want = {0};
-    struct kiln_strlist kids = {0};
+    struct opened x = { 0 };
+    struct kiln_reference want = { 0 };
+    struct kiln_strlist kids = { 0 };
     int rc = read_key_file(vo.key_file, &pem, err);
     if (rc == 0)
         rc = kiln_key_public_load(pem.data, pem.len, vo.key_file, &key, err);
@@ -497,8 +495,9 @@ int kiln_verify(const char *ref, const struct kiln_verify_opts *vo_in,
         return -1;
     rc = open_ref(ref, o, o->src_creds, NULL, &x, err);
     if (rc == 0 && vo.identity)
-        rc = kiln_reference_parse(vo.identity, &want, err) < 0 ? kiln_error_prefix(err, "--identity")
-                                                              : 0;
+        rc = kiln_reference_parse(vo.identity, &want, err) < 0
+                 ? kiln_error_prefix(err, "--identity")
+                 : 0;
     else if (rc == 0) {
         want.domain = kiln_strdup(x.ref.domain, err);
         want.path = kiln_strdup(x.ref.path, err);
@@ -543,7 +542,7 @@ static int fetch_sigs(struct kiln_registry *reg, const char *repo, const char *d
                       struct sig_layer **out, size_t *n, struct kiln_error *err)
 {
     char tag[80], mt[128], sdigest[KILN_DIGEST_MAX];
-    struct kiln_buf body = {0};
+    struct kiln_buf body = { 0 };
     *out = NULL;
     *n = 0;
     if (kiln_sig_tag(digest, tag, err) < 0)
@@ -562,7 +561,8 @@ static int fetch_sigs(struct kiln_registry *reg, const char *repo, const char *d
         rc = kiln_oom(err);
     size_t i;
     json_t *l;
-    json_array_foreach(layers, i, l) {
+    json_array_foreach(layers, i, l)
+    {
         const char *lmt = json_string_value(json_object_get(l, "mediaType"));
         const char *ld = json_string_value(json_object_get(l, "digest"));
         json_t *an = json_object_get(l, "annotations");
@@ -592,17 +592,16 @@ static int fetch_sigs(struct kiln_registry *reg, const char *repo, const char *d
 }
 
 int kiln_copy_signatures(const char *src, const char *dest, const char *digest,
-                         const struct kiln_remote_opts *o, unsigned *copied,
-                         struct kiln_error *err)
+                         const struct kiln_remote_opts *o, unsigned *copied, struct kiln_error *err)
 {
     struct kiln_remote_opts rlocal;
     o = kiln_remote_opts_get(o, &rlocal);
     if (copied)
         *copied = 0;
     struct opened x;
-    struct kiln_reference dref = {0};
+    struct kiln_reference dref = { 0 };
     struct kiln_registry *dreg = NULL;
-    struct kiln_strlist all = {0};
+    struct kiln_strlist all = { 0 };
     int rc = open_ref(src, o, o->src_creds, digest, &x, err);
     if (rc == 0)
         rc = kiln_parse_docker_ref(dest, false, &dref, err);
@@ -625,8 +624,7 @@ int kiln_copy_signatures(const char *src, const char *dest, const char *digest,
             *copied += (unsigned)added;
         if (rc == 0 && n)
             logf_(o->log, o->log_userdata, KILN_LOG_INFO,
-                  "signatures of %s: %zu at the source, %zu new at %s", all.v[i], n, added,
-                  dest);
+                  "signatures of %s: %zu at the source, %zu new at %s", all.v[i], n, added, dest);
         for (size_t k = 0; k < n; k++) {
             kiln_buf_free(&v[k].payload);
             json_decref(v[k].annotations);

@@ -19,9 +19,9 @@
 #include "../base/base.h"
 
 #define KILN_SIG_PAYLOAD_TYPE "cosign container image signature"
-#define KILN_SIG_MEDIA_TYPE "application/vnd.dev.cosign.simplesigning.v1+json"
-#define KILN_SIG_ANNOTATION "dev.cosignproject.cosign/signature"
-#define KILN_SIG_PEM_COSIGN "ENCRYPTED COSIGN PRIVATE KEY"
+#define KILN_SIG_MEDIA_TYPE   "application/vnd.dev.cosign.simplesigning.v1+json"
+#define KILN_SIG_ANNOTATION   "dev.cosignproject.cosign/signature"
+#define KILN_SIG_PEM_COSIGN   "ENCRYPTED COSIGN PRIVATE KEY"
 #define KILN_SIG_PEM_SIGSTORE "ENCRYPTED SIGSTORE PRIVATE KEY"
 /* Payloads, keys and signature manifests kiln reads are at most this big. */
 #define KILN_SIG_DOC_MAX (1u << 20)
