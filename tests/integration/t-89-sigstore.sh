@@ -151,14 +151,20 @@ assert_eq 1 "$RC" "kiln sign refuses a wrong passphrase"
 assert_contains "wrong passphrase" "$ERR" "and says so"
 check_not "the error shows no passphrase" grep -q "another one" <<<"$ERR"
 
+run "$KILN" sign --debug --key "$T/k.private" --passphrase-file "$T/pass" --no-recursive "docker://$R:1.0"
+assert_eq 0 "$RC" "kiln sign --debug exits 0"
+assert_match 'PUT .*/v2/sig/app/manifests/sha256-' "$ERR" "--debug logs the requests"
+check_not "--debug shows no passphrase" grep -q "correct horse" <<<"$ERR"
+check_not "--debug shows no line of the private key" grep -qF -f <(sed -n '2,4p' "$T/k.private") <<<"$ERR"
+# (that third signature by the same key is one more layer; the count below allows for it)
 say "two signatures accumulate on one tag"
 run "$KILN" sign --key "$T/w.private" --passphrase-fd 4 "docker://$R:1.0" 4<"$T/pass2"
 assert_eq 0 "$RC" "kiln sign with a second key"
-assert_eq 2 "$(reg_curl "/v2/sig/app/manifests/$SIGTAG" -H 'Accept: application/vnd.oci.image.manifest.v1+json' | jq '.layers | length')" "the tag now holds two signatures"
+assert_eq 3 "$(reg_curl "/v2/sig/app/manifests/$SIGTAG" -H 'Accept: application/vnd.oci.image.manifest.v1+json' | jq '.layers | length')" "the tag now holds three signatures (two by the first key, one by the second)"
 skopeo_pull "$T/policy.json" "$R:1.0"
-accepts skopeo "two signatures on one tag, the first key" 2
+accepts skopeo "several signatures on one tag, the first key" 3
 skopeo_pull "$T/policy-wrong.json" "$R:1.0"
-accepts skopeo "two signatures on one tag, the second key" 2
+accepts skopeo "several signatures on one tag, the second key" 3
 
 say "another identity"
 assert_eq 201 "$(reg_copy_manifest sig/app 1.0 sig/copy 1.0)" "the image is copied to another repository"
