@@ -156,6 +156,27 @@ static void test_key_round_trip(void **state)
     kiln_buf_free(&pubpem);
 }
 
+static void test_key_other_scrypt_params(void **state)
+{
+    (void)state;
+    struct kiln_error err = { 0 };
+    EVP_PKEY *k = NULL, *k2 = NULL;
+    struct kiln_buf pem = { 0 };
+    struct kiln_key_encrypted e;
+    assert_int_equal(kiln_key_generate(&k, &err), 0);
+    /* what a key file says is what decryption uses (cosign's older keys: N=65536) */
+    assert_int_equal(kiln_key_private_pem_scrypt(k, "x", 1, 16, 1, 1, &pem, &err), 0);
+    assert_int_equal(kiln_key_encrypted_parse(pem.data, pem.len, &e, &err), 0);
+    assert_int_equal(e.n, 16);
+    assert_int_equal(e.r, 1);
+    kiln_key_encrypted_free(&e);
+    assert_int_equal(kiln_key_private_load(pem.data, pem.len, "x", 1, "k", &k2, &err), 0);
+    assert_int_equal(EVP_PKEY_eq(k, k2), 1);
+    EVP_PKEY_free(k);
+    EVP_PKEY_free(k2);
+    kiln_buf_free(&pem);
+}
+
 static void expect_key_refused(const char *json, const char *why)
 {
     struct kiln_buf pem = { 0 };
@@ -285,9 +306,13 @@ static void test_cosign_known_answers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_payload_build),     cmocka_unit_test(test_payload_parse_strict),
-        cmocka_unit_test(test_sig_tag),           cmocka_unit_test(test_key_round_trip),
-        cmocka_unit_test(test_key_parse_refuses), cmocka_unit_test(test_cosign_known_answers),
+        cmocka_unit_test(test_payload_build),
+        cmocka_unit_test(test_payload_parse_strict),
+        cmocka_unit_test(test_sig_tag),
+        cmocka_unit_test(test_key_round_trip),
+        cmocka_unit_test(test_key_other_scrypt_params),
+        cmocka_unit_test(test_key_parse_refuses),
+        cmocka_unit_test(test_cosign_known_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

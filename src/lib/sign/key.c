@@ -210,15 +210,20 @@ static int derive(const char *pass, size_t pass_len, const struct kiln_key_encry
 int kiln_key_private_pem(EVP_PKEY *k, const char *pass, size_t pass_len, struct kiln_buf *out,
                          struct kiln_error *err)
 {
+    return kiln_key_private_pem_scrypt(k, pass, pass_len, SCRYPT_N, SCRYPT_R, SCRYPT_P, out, err);
+}
+
+int kiln_key_private_pem_scrypt(EVP_PKEY *k, const char *pass, size_t pass_len, uint64_t n,
+                                uint32_t r, uint32_t p, struct kiln_buf *out,
+                                struct kiln_error *err)
+{
     if (sodium_ready(err) < 0)
         return -1;
     int rc = -1;
     unsigned char *der = NULL, *box = NULL;
     char *salt_b64 = NULL, *nonce_b64 = NULL, *box_b64 = NULL, *json = NULL;
     unsigned char key[crypto_secretbox_KEYBYTES];
-    struct kiln_key_encrypted e = {
-        .n = SCRYPT_N, .r = SCRYPT_R, .p = SCRYPT_P, .salt_len = SALT_LEN
-    };
+    struct kiln_key_encrypted e = { .n = n, .r = r, .p = p, .salt_len = SALT_LEN };
     PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k);
     int der_len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
     PKCS8_PRIV_KEY_INFO_free(p8);
@@ -251,12 +256,12 @@ int kiln_key_private_pem(EVP_PKEY *k, const char *pass, size_t pass_len, struct 
     }
     BIO *bio = BIO_new(BIO_s_mem());
     char *mem = NULL;
-    long n = 0;
+    long pem_len = 0;
     if (bio &&
         PEM_write_bio(bio, KILN_SIG_PEM_COSIGN, "", (unsigned char *)json, (long)strlen(json)) > 0)
-        n = BIO_get_mem_data(bio, &mem);
-    if (n > 0)
-        rc = kiln_buf_append(out, mem, (size_t)n, err);
+        pem_len = BIO_get_mem_data(bio, &mem);
+    if (pem_len > 0)
+        rc = kiln_buf_append(out, mem, (size_t)pem_len, err);
     else
         ssl_fail(err, "write the private key PEM");
     BIO_free(bio);

@@ -46,6 +46,11 @@ int kiln_key_generate(EVP_PKEY **out, struct kiln_error *err);
 /* The private key as an "ENCRYPTED COSIGN PRIVATE KEY" PEM. */
 int kiln_key_private_pem(EVP_PKEY *k, const char *pass, size_t pass_len, struct kiln_buf *out,
                          struct kiln_error *err);
+/* The same with other scrypt parameters: for tests that decrypt many times
+ * (kiln itself always writes the defaults). */
+int kiln_key_private_pem_scrypt(EVP_PKEY *k, const char *pass, size_t pass_len, uint64_t n,
+                                uint32_t r, uint32_t p, struct kiln_buf *out,
+                                struct kiln_error *err);
 /* Decrypts such a PEM (either block name); a wrong passphrase is an error
  * that says so. `what` names the file in messages. */
 int kiln_key_private_load(const void *pem, size_t len, const char *pass, size_t pass_len,
