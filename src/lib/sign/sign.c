@@ -434,6 +434,14 @@ static int verify_one(struct kiln_registry *reg, const char *repo, const char *d
             json_object_get(json_object_get(l, "annotations"), KILN_SIG_ANNOTATION));
         if (!lmt || strcmp(lmt, KILN_SIG_MEDIA_TYPE))
             continue; /* containers/image skips other attachments too */
+        if (found)
+            break; /* one valid signature is enough, as for containers/image */
+        if (tried == KILN_SIG_MAX) {
+            if (!found && kiln_buf_printf(&why, err, "%sonly the first %d signatures are read",
+                                          why.len ? "; " : "", KILN_SIG_MAX) < 0)
+                rc = -1;
+            break;
+        }
         tried++;
         struct kiln_error e = { 0 };
         struct kiln_buf payload = { 0 };
@@ -569,6 +577,11 @@ static int fetch_sigs(struct kiln_registry *reg, const char *repo, const char *d
         if (rc < 0 || !lmt || strcmp(lmt, KILN_SIG_MEDIA_TYPE) || !json_is_object(an) ||
             !json_is_string(json_object_get(an, KILN_SIG_ANNOTATION)) || !kiln_digest_valid(ld))
             continue; /* only signatures travel */
+        if (*n == KILN_SIG_MAX) {
+            rc = kiln_fail(err, KILN_ERR_INPUT, "%s: more than %d signatures at %s", digest,
+                           KILN_SIG_MAX, repo);
+            break;
+        }
         if (kiln_registry_get_blob_buf(reg, repo, ld, KILN_SIG_DOC_MAX, &v[*n].payload, err) < 0)
             rc = -1;
         else if (!(v[*n].annotations = json_deep_copy(an)))

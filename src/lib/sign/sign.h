@@ -25,6 +25,8 @@
 #define KILN_SIG_PEM_SIGSTORE "ENCRYPTED SIGSTORE PRIVATE KEY"
 /* Payloads, keys and signature manifests kiln reads are at most this big. */
 #define KILN_SIG_DOC_MAX (1u << 20)
+/* Signatures of one manifest kiln reads (a hostile tag could list many). */
+#define KILN_SIG_MAX 256
 
 /* ---- sign/key.c ------------------------------------------------------- */
 /* What the PEM body of an encrypted private key says, before any scrypt is
