@@ -6,7 +6,7 @@ set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config clang \
   libarchive-dev libcurl4-openssl-dev libssl-dev libjansson-dev \
-  libdeflate-dev libzstd-dev libcmocka-dev libclang-rt-14-dev"
+  libdeflate-dev libzstd-dev libsodium-dev libcmocka-dev libclang-rt-14-dev"
 
 TEST_PKGS="docker.io docker-registry skopeo umoci podman oci-image-tool \
   containerd pseudo fakeroot debootstrap attr libcap2-bin jq python3 \

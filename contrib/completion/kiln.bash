@@ -6,7 +6,7 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack validate mutate append rm gc login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack validate mutate append rm gc sign verify keygen login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
   --chunk-size --registry-mirror --debug'
@@ -20,23 +20,27 @@ _kiln_options()
               --workdir --user --port --volume --label --annotation --stop-signal --author
               --platform -t --tag --source-date-epoch --compression --compression-level
               -j --jobs --no-xattrs --max-bytes --max-entries -o --output --push-jobs
-              --digestfile --manifest-format -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+              --digestfile --manifest-format --sign-by --sign-passphrase-file --sign-passphrase-fd
+              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         mutate)
             echo "--entrypoint --cmd --env --workdir --user --port --volume --label --annotation
               --stop-signal --author --platform -t --tag --source-date-epoch -o --output
-              --manifest-format --digestfile --push-jobs -q --quiet -v --verbose -h --help
-              $_kiln_remote_opts" ;;
+              --manifest-format --digestfile --push-jobs --sign-by --sign-passphrase-file
+              --sign-passphrase-fd -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         append)
             echo "--rootfs --tar --diff --add --layer-map --entrypoint --cmd --env --workdir --user
               --port --volume --label --annotation --stop-signal --author --platform -t --tag
               --source-date-epoch --compression --compression-level -j --jobs --no-xattrs
               --max-bytes --max-entries -o --output --manifest-format --digestfile --push-jobs
+              --sign-by --sign-passphrase-file --sign-passphrase-fd
               -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         copy)
-            echo "--platform --digestfile --src-creds --dest-creds -j --jobs -q --quiet -v --verbose
+            echo "--platform --digestfile --src-creds --dest-creds -j --jobs --copy-signatures
+              --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
         index)
-            echo "-o --output --digestfile -j --jobs -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+            echo "-o --output --digestfile -j --jobs --sign-by --sign-passphrase-file --sign-passphrase-fd
+              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         inspect)
             echo "--raw --config --format --platform -h --help $_kiln_remote_opts" ;;
         digest)
@@ -51,6 +55,13 @@ _kiln_options()
             echo "-q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         gc)
             echo "-n --dry-run -h --help" ;;
+        sign)
+            echo "--key --passphrase-file --passphrase-fd --identity --no-recursive -q --quiet
+              -v --verbose -h --help $_kiln_remote_opts" ;;
+        verify)
+            echo "--key --identity --no-recursive -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+        keygen)
+            echo "--output-prefix --passphrase-file --passphrase-fd -q --quiet -h --help" ;;
         validate)
             echo "--format --platform -h --help $_kiln_remote_opts" ;;
         diff)
@@ -74,7 +85,8 @@ _kiln_takes_value()
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
             --registry-mirror | \
-            --digestfile | --manifest-format)
+            --digestfile | --manifest-format | --key | --passphrase-file | --passphrase-fd | \
+            --identity | --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd)
             return 0 ;;
     esac
     return 1
@@ -177,7 +189,8 @@ _kiln_value()
     case $opt in
         --rootfs | --cert-dir | --workdir) _kiln_paths "" "$cur" dirs ;;
         --diff) _kiln_paths "" "$cur" dirs ;;
-        --tar | --add | --layer-map | --authfile | --ca-file | -f | --file)
+        --tar | --add | --layer-map | --authfile | --ca-file | -f | --file | --key | \
+            --passphrase-file | --output-prefix | --sign-by | --sign-passphrase-file)
             _kiln_paths "" "$cur" files ;;
         --target) _kiln_words "$cur" "$(_kiln_stages)" ;;
         --from) _kiln_ref "$cur" "$_kiln_all_transports" ;;
@@ -270,6 +283,7 @@ _kiln()
                 rm) _kiln_ref "$cur" "oci: docker://" ;;
                 mutate | append) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 gc) ((npos < 1)) && _kiln_ref "$cur" "oci:" ;;
+                sign | verify) _kiln_words "$cur" "docker://" ;;
                 diff) ((npos < 2)) && _kiln_paths "" "$cur" dirs ;;
             esac
         fi

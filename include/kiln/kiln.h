@@ -373,6 +373,81 @@ struct kiln_gc_stats {
 KILN_API int kiln_gc_size(const char *layout, bool dry_run, struct kiln_gc_stats *st, size_t size,
                           struct kiln_error *err);
 
+/* ---- Signatures (sigstore, as skopeo, podman and cosign read them) ----
+ * A signature is a cosign "simple signing" payload naming a manifest digest
+ * and the docker reference it was signed for, signed with an ECDSA (or RSA,
+ * Ed25519) key and stored in the image's repository at the tag
+ * "sha256-<hex>.sig": what containers/image reads with
+ * `use-sigstore-attachments: true` and checks with a `sigstoreSigned` policy
+ * (docs/signing.md). Keys and passphrases are never logged. */
+
+/* Writes a new ECDSA P-256 key pair: private_path gets the private key
+ * encrypted with the passphrase (scrypt + NaCl secretbox, PEM "ENCRYPTED
+ * COSIGN PRIVATE KEY", which skopeo --sign-by-sigstore-private-key and cosign
+ * read), mode 0600; public_path the public key (PEM "PUBLIC KEY", for a
+ * policy's keyPath). Refuses to replace either file. */
+KILN_API int kiln_sign_generate_key(const char *private_path, const char *public_path,
+                                    const char *passphrase, size_t passphrase_len,
+                                    struct kiln_error *err);
+
+/* How kiln_sign signs. Fill with kiln_sign_opts_init(), then set fields;
+ * strings are borrowed. */
+struct kiln_sign_opts {
+    size_t size;            /* sizeof(struct kiln_sign_opts) of the caller's header */
+    const char *key_file;   /* the encrypted private key (PEM) */
+    const char *passphrase; /* its passphrase; may hold any bytes */
+    size_t passphrase_len;
+    const char *identity;   /* the docker reference to sign for; NULL: the one signed,
+                             * normalised (docker.io/library/app:1.0; HOST/REPO for @DIGEST) */
+    bool recursive;         /* an index: sign each of its images too (default true) */
+    const char *digest;     /* sign this manifest of REF's repository ("sha256:…"), not
+                             * what REF's tag names now; the tag still gives the identity.
+                             * What a program that has just pushed passes, so that a tag
+                             * moved meanwhile by someone else is not signed */
+};
+#define kiln_sign_opts_init(o) kiln_sign_opts_init_size((o), sizeof(*(o)))
+KILN_API void kiln_sign_opts_init_size(struct kiln_sign_opts *o, size_t size);
+
+/* Signs the image (or index) "docker://HOST/REPO:TAG" or "…@DIGEST" names,
+ * adding a signature to those already at its sha256-<hex>.sig tag. On success
+ * writes the digest signed to digest_out (may be NULL). Two signers of one
+ * image at once can lose one signature: distribution has no conditional PUT. */
+KILN_API int kiln_sign(const char *ref, const struct kiln_sign_opts *so,
+                       const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
+                       struct kiln_error *err);
+
+/* How kiln_verify checks. */
+struct kiln_verify_opts {
+    size_t size;
+    const char *key_file; /* the public key (PEM) */
+    const char *identity; /* the reference signatures must name: with a tag, exactly that;
+                           * without one, any tag of the repository. NULL: as skopeo's default
+                           * (matchRepoDigestOrExact): the reference given when it has a tag,
+                           * else its repository */
+    bool recursive;       /* an index: its images need a valid signature too (default true) */
+};
+#define kiln_verify_opts_init(o) kiln_verify_opts_init_size((o), sizeof(*(o)))
+KILN_API void kiln_verify_opts_init_size(struct kiln_verify_opts *o, size_t size);
+
+/* Succeeds when the image (and, for an index, each of its images) has at
+ * least one signature made with the key, for its digest and an accepted
+ * reference. *report (may be NULL; malloc'ed) gets one line per manifest:
+ * "DIGEST REFERENCE-SIGNED". On failure err says why each signature was
+ * refused. */
+KILN_API int kiln_verify(const char *ref, const struct kiln_verify_opts *vo,
+                         const struct kiln_remote_opts *o, char **report,
+                         struct kiln_error *err);
+
+/* Copies the sigstore signatures of a manifest (and, of an index, of each of
+ * its images) from the sha256-<hex>.sig tags of docker:// src's repository
+ * to those of docker:// dest's, adding them to the signatures already there.
+ * digest names the manifest (NULL: what src names). The signatures still name
+ * the reference they were made for: a policy for dest's name needs a
+ * signedIdentity that accepts it (remapIdentity, matchRepository of the
+ * source), or sign again at dest. *copied (may be NULL) counts the new ones. */
+KILN_API int kiln_copy_signatures(const char *src, const char *dest, const char *digest,
+                                  const struct kiln_remote_opts *o, unsigned *copied,
+                                  struct kiln_error *err);
 /* ---- kiln validate: will docker, podman and containerd take this image? ----
  * Checks an image on any transport (every image of an index, or the one of
  * `platform`): its manifest, index and config against the specs (required

@@ -68,6 +68,7 @@ static const char help[] =
     "  --manifest-format FMT     oci (default), docker (v2 schema 2, for registries and\n"
     "                            tools that still want it), or base (that of --from)\n"
     "  --digestfile FILE         also write the manifest digest to FILE (no newline)\n"
+    CLI_SIGN_BY_HELP
     "Other:\n"
     "  -q, --quiet               no warnings on stderr\n"
     "  -v, --verbose             report each layer on stderr\n"
@@ -142,6 +143,7 @@ static const struct option options[] = {
     { "output", required_argument, NULL, 'o' },
     { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
     { "manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT },
+    CLI_SIGN_BY_OPTIONS,
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "debug", no_argument, NULL, OPT_DEBUG },
@@ -272,7 +274,13 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
     const char *digestfile = NULL;
     const char **build_args = calloc((size_t)argc + 1, sizeof(*build_args));
     size_t nbuild_args = 0;
-    if (!build_args) {
+    /* the docker:// outputs, signed after the push with --sign-by */
+    const char **pushes = calloc((size_t)argc + 1, sizeof(*pushes));
+    size_t npushes = 0;
+    struct cli_sign_by sb = { 0 };
+    if (!build_args || !pushes) {
+        free(build_args);
+        free(pushes);
         kiln_build_free(b);
         fputs("kiln: out of memory\n", stderr);
         return EXIT_FAILURE_;
@@ -288,6 +296,8 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
             rc = r < 0 ? -1 : 0;
             continue;
         }
+        if (cli_sign_by_option(opt, optarg, &sb))
+            continue;
         if (s >= 0) {
             if (opt == OPT_PLATFORM)
                 platform = optarg;
@@ -382,6 +392,8 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         case 'o':
             rc = kiln_build_add_output(b, optarg, &err);
             noutputs++;
+            if (rc == 0 && !strncmp(optarg, "docker://", 9))
+                pushes[npushes++] = optarg;
             break;
         case 'q':
             g->verbosity = -1;
@@ -396,6 +408,7 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
             fputs(help_text, stdout);
             kiln_build_free(b);
             free(build_args);
+            free(pushes);
             return EXIT_OK;
         default:
             rc = cli_bad_option(cmd, opt, argv, &err);
@@ -427,8 +440,11 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
          * hold only this image: the others would be lost */
         if (rc == 0 && !noutputs && kiln_transport_of(ref) == KILN_TRANSPORT_DOCKER_ARCHIVE)
             rc = keep_archive_names(b, ref, cmd, !tagged, &err);
-        if (rc == 0 && !noutputs)
+        if (rc == 0 && !noutputs) {
             rc = kiln_build_add_output(b, ref, &err);
+            if (rc == 0 && !strncmp(ref, "docker://", 9))
+                pushes[npushes++] = ref; /* signed there with --sign-by too */
+        }
         optind++;
     }
     const char *context = rc == 0 && optind < argc ? argv[optind] : NULL;
@@ -493,9 +509,17 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
     if (rc == 0 && digestfile)
         rc = cli_digestfile_check(digestfile, &err);
     if (rc == 0)
+        rc = cli_sign_by_prepare(&sb, "build", &err);
+    if (rc == 0 && sb.key && npushes == 0)
+        rc = cli_usage(&err, "build", "--sign-by signs docker:// outputs, and there is none");
+    if (rc == 0)
         rc = kiln_build_run(b, digest, &err);
+    for (size_t i = 0; rc == 0 && i < npushes; i++)
+        rc = cli_sign_by_run(&sb, pushes[i], digest, &ro, g, &err);
     if (rc == 0 && digestfile)
         rc = cli_digestfile_write(digestfile, digest, &err);
+    cli_sign_by_free(&sb);
+    free(pushes);
     kiln_build_free(b);
     kiln_dockerfile_free(df);
     free(build_args);

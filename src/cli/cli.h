@@ -34,6 +34,42 @@ enum cli_build_mode { CLI_BUILD, CLI_MUTATE, CLI_APPEND };
 int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_mode mode,
                    const char *usage);
 int cmd_gc(int argc, char **argv, struct cli_globals *g);
+int cmd_sign(int argc, char **argv, struct cli_globals *g);
+int cmd_verify(int argc, char **argv, struct cli_globals *g);
+int cmd_keygen(int argc, char **argv, struct cli_globals *g);
+
+/* A key's passphrase from --passphrase-file or --passphrase-fd (passphrase.c). */
+struct cli_passphrase {
+    char *text;
+    size_t len;
+};
+int cli_passphrase_read(const char *file, const char *fd_text, struct cli_passphrase *p,
+                        struct kiln_error *err);
+void cli_passphrase_free(struct cli_passphrase *p);
+
+/* --sign-by KEY --sign-passphrase-file F | --sign-passphrase-fd N on build,
+ * copy and index (signby.c): each docker:// destination is signed once the
+ * push succeeded, by the digest pushed. */
+enum { OPT_SIGN_BY = 1100, OPT_SIGN_PFILE, OPT_SIGN_PFD };
+struct cli_sign_by {
+    const char *key, *pfile, *pfd;
+    struct cli_passphrase pass;
+};
+#define CLI_SIGN_BY_OPTIONS                                                                    \
+    {"sign-by", required_argument, NULL, OPT_SIGN_BY},                                         \
+        {"sign-passphrase-file", required_argument, NULL, OPT_SIGN_PFILE},                     \
+        {"sign-passphrase-fd", required_argument, NULL, OPT_SIGN_PFD}
+#define CLI_SIGN_BY_HELP                                                                       \
+    "  --sign-by KEY             sign each docker:// destination with this private key\n"    \
+    "                            (sigstore, as 'kiln sign'; see kiln-sign(1))\n"             \
+    "  --sign-passphrase-file F  the key's passphrase: the first line of F\n"                \
+    "  --sign-passphrase-fd N    the key's passphrase: the first line read from N\n"
+int cli_sign_by_option(int opt, const char *arg, struct cli_sign_by *s);
+int cli_sign_by_prepare(struct cli_sign_by *s, const char *cmd, struct kiln_error *err);
+int cli_sign_by_run(struct cli_sign_by *s, const char *dest, const char *digest,
+                    const struct kiln_remote_opts *ro, struct cli_globals *g,
+                    struct kiln_error *err);
+void cli_sign_by_free(struct cli_sign_by *s);
 
 /* Registry options shared by the subcommands (remote.c). */
 #include <getopt.h>

@@ -1,5 +1,6 @@
 /* kiln index: per-platform images -> one multi-platform index. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -17,7 +18,7 @@ static const char help[] =
     "Options:\n"
     "  -o, --output DEST         where the index goes\n"
     "  --digestfile FILE         also write the index digest to FILE (no newline)\n"
-    "  -j, --jobs N              parallel blob transfers (default 4)\n"
+    "  -j, --jobs N              parallel blob transfers (default 4)\n" CLI_SIGN_BY_HELP
     "  -q, --quiet, -v, --verbose\n"
     "  -h, --help\n" CLI_REMOTE_HELP;
 
@@ -26,6 +27,7 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
     enum { OPT_DEBUG = 1, OPT_DIGESTFILE };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
+        CLI_SIGN_BY_OPTIONS,
         { "output", required_argument, NULL, 'o' },
         { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
         { "jobs", required_argument, NULL, 'j' },
@@ -39,6 +41,7 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
     struct kiln_remote_opts ro;
     cli_remote_setup(&ro, g, true);
     const char *dest = NULL, *digestfile = NULL;
+    struct cli_sign_by sb = { 0 };
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
@@ -46,7 +49,7 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
         int r = cli_remote_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, &ro, &err);
         if (r < 0)
             rc = -1;
-        if (r != 0)
+        if (r != 0 || cli_sign_by_option(opt, optarg, &sb))
             continue;
         switch (opt) {
         case 'o':
@@ -78,12 +81,19 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
     }
     if (rc == 0 && digestfile)
         rc = cli_digestfile_check(digestfile, &err);
+    if (rc == 0 && sb.key && strncmp(dest, "docker://", 9))
+        rc = cli_usage(&err, "index", "--sign-by signs a docker:// destination");
+    if (rc == 0)
+        rc = cli_sign_by_prepare(&sb, "index", &err);
     char digest[KILN_DIGEST_MAX];
     if (rc == 0)
         rc = kiln_index((const char *const *)argv + optind, (size_t)(argc - optind), dest, &ro,
                         digest, &err);
+    if (rc == 0)
+        rc = cli_sign_by_run(&sb, dest, digest, &ro, g, &err);
     if (rc == 0 && digestfile)
         rc = cli_digestfile_write(digestfile, digest, &err);
+    cli_sign_by_free(&sb);
     if (rc < 0)
         return cli_report(&err);
     printf("%s\n", digest);

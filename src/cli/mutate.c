@@ -24,6 +24,8 @@ static const char mutate_help[] =
     "  --source-date-epoch N     created time (default: REF's)\n"
     "  --digestfile FILE         also write the digest to FILE (no newline)\n"
     "  --push-jobs N             parallel blob uploads (default 4)\n"
+    "  --sign-by KEY             sign each docker:// destination (kiln-sign(1)), with\n"
+    "  --sign-passphrase-file FILE, --sign-passphrase-fd N  the key's passphrase\n"
     "  -q, --quiet, -v, --verbose, -h, --help\n"
     "\n" CLI_REMOTE_HELP "\n"
     "Exit status: 0 success, 1 failure, 2 usage error. See kiln-mutate(1).\n";
@@ -52,6 +54,8 @@ static const char append_help[] =
     "  --source-date-epoch N     created time; clamps file mtimes\n"
     "  --digestfile FILE         also write the digest to FILE (no newline)\n"
     "  --push-jobs N             parallel blob uploads (default 4)\n"
+    "  --sign-by KEY             sign each docker:// destination (kiln-sign(1)), with\n"
+    "  --sign-passphrase-file FILE, --sign-passphrase-fd N  the key's passphrase\n"
     "  -q, --quiet, -v, --verbose, -h, --help\n"
     "\n" CLI_REMOTE_HELP "\n"
     "Exit status: 0 success, 1 failure, 2 usage error. See kiln-mutate(1).\n";

@@ -598,9 +598,9 @@ static bool is_digest_ref(const char *ref)
     return !strncmp(ref, "sha256:", 7);
 }
 
-int kiln_registry_get_manifest(struct kiln_registry *r, const char *repo, const char *ref,
-                               struct kiln_buf *body, char media_type[128],
-                               char digest[KILN_DIGEST_MAX], struct kiln_error *err)
+static int get_manifest(struct kiln_registry *r, const char *repo, const char *ref,
+                        struct kiln_buf *body, char media_type[128], char digest[KILN_DIGEST_MAX],
+                        bool missing_ok, struct kiln_error *err)
 {
     _cleanup_free_ char *url = url_of(r, err, "/v2/%s/manifests/%s", repo, ref);
     _cleanup_free_ char *scope = scope_of(repo, "pull", NULL);
@@ -613,6 +613,10 @@ int kiln_registry_get_manifest(struct kiln_registry *r, const char *repo, const 
     if (reg_do(r, r->http, &req, scope, true, &resp, NULL, err) < 0)
         return kiln_error_prefix(err, "manifest %s:%s", repo, ref);
     int rc = 0;
+    if (missing_ok && resp.status == 404) {
+        kiln_http_resp_free(&resp);
+        return 1;
+    }
     if (resp.status != 200)
         rc = status_error(r, &resp, err, "manifest %s%s%s", repo, is_digest_ref(ref) ? "@" : ":",
                           ref);
@@ -648,6 +652,21 @@ int kiln_registry_get_manifest(struct kiln_registry *r, const char *repo, const 
     }
     kiln_http_resp_free(&resp);
     return rc;
+}
+
+int kiln_registry_get_manifest(struct kiln_registry *r, const char *repo, const char *ref,
+                               struct kiln_buf *body, char media_type[128],
+                               char digest[KILN_DIGEST_MAX], struct kiln_error *err)
+{
+    return get_manifest(r, repo, ref, body, media_type, digest, false, err);
+}
+
+int kiln_registry_get_manifest_if_exists(struct kiln_registry *r, const char *repo,
+                                         const char *ref, struct kiln_buf *body,
+                                         char media_type[128], char digest[KILN_DIGEST_MAX],
+                                         struct kiln_error *err)
+{
+    return get_manifest(r, repo, ref, body, media_type, digest, true, err);
 }
 
 int kiln_registry_head_manifest(struct kiln_registry *r, const char *repo, const char *ref,

@@ -48,6 +48,12 @@ int kiln_registry_check_login(struct kiln_registry *r, struct kiln_error *err);
 int kiln_registry_get_manifest(struct kiln_registry *r, const char *repo, const char *ref,
                                struct kiln_buf *body, char media_type[128],
                                char digest[KILN_DIGEST_MAX], struct kiln_error *err);
+/* The same, but returns 1 (and leaves body alone) when the registry answers
+ * 404: a tag that may not exist yet, such as a signature tag. */
+int kiln_registry_get_manifest_if_exists(struct kiln_registry *r, const char *repo,
+                                         const char *ref, struct kiln_buf *body,
+                                         char media_type[128], char digest[KILN_DIGEST_MAX],
+                                         struct kiln_error *err);
 /* The digest (and media type) of a manifest from a HEAD request, which
  * Docker Hub does not count against the pull limit. Returns 1 when the
  * registry sends no Docker-Content-Digest (then GET it and hash the bytes). */
