@@ -550,36 +550,13 @@ out:
  * its diff_id (the tar), which the config records: what a damaged archive
  * fails. diff_id is left empty when the compression is not one libarchive
  * decodes here. */
-struct layer_reader {
-    int fd;
-    unsigned char *buf;
-    struct kiln_sha256 sha;
-    uint64_t n;
-};
-
-static la_ssize_t layer_read(struct archive *a, void *ud, const void **out)
-{
-    struct layer_reader *lr = ud;
-    ssize_t r;
-    do
-        r = read(lr->fd, lr->buf, 1 << 16);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        archive_set_error(a, errno, "read error");
-        return -1;
-    }
-    kiln_sha256_update(&lr->sha, lr->buf, (size_t)r);
-    lr->n += (uint64_t)r;
-    *out = lr->buf;
-    return r;
-}
 
 static int hash_layer(const char *path, char digest[KILN_DIGEST_MAX], uint64_t *size,
                       unsigned char magic[6], char diff_id[KILN_DIGEST_MAX],
                       struct kiln_error *err)
 {
     diff_id[0] = '\0';
-    struct layer_reader lr = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
+    struct kiln_hash_reader lr = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
     if (lr.fd < 0)
         return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s", path);
     memset(magic, 0, 6);
@@ -603,7 +580,7 @@ static int hash_layer(const char *path, char digest[KILN_DIGEST_MAX], uint64_t *
         archive_read_support_filter_all(a);
         archive_read_support_format_raw(a);
         struct archive_entry *e;
-        int r = archive_read_open(a, &lr, NULL, layer_read, NULL);
+        int r = archive_read_open(a, &lr, NULL, kiln_hash_reader_read, NULL);
         if (r == ARCHIVE_OK)
             r = archive_read_next_header(a, &e);
         /* a compression this libarchive cannot decode gives no diff_id */

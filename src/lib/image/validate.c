@@ -378,31 +378,6 @@ static int fs_place(struct fs *fs, const char *path, size_t layer, char out[4096
 
 /* ---- layers ---- */
 
-/* Feeds the outer (decompressing) archive from the blob's file, hashing the
- * compressed bytes as they pass: the blob's digest and size. */
-struct blob_reader {
-    int fd;
-    unsigned char *buf;
-    struct kiln_sha256 sha;
-    uint64_t n;
-};
-
-static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
-{
-    struct blob_reader *br = ud;
-    ssize_t r;
-    do
-        r = read(br->fd, br->buf, 1 << 16);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        archive_set_error(a, errno, "read error");
-        return -1;
-    }
-    kiln_sha256_update(&br->sha, br->buf, (size_t)r);
-    br->n += (uint64_t)r;
-    *out = br->buf;
-    return r;
-}
 
 /* Feeds the tar reader from the outer archive's decompressed stream,
  * hashing it: the diff_id. */
@@ -613,7 +588,7 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
         ERROR_(c, "blob-missing", li->where, "%s", e2.message);
         return 0;
     }
-    struct blob_reader br = { .fd = open(l->path, O_RDONLY | O_CLOEXEC) };
+    struct kiln_hash_reader br = { .fd = open(l->path, O_RDONLY | O_CLOEXEC) };
     if (br.fd < 0) {
         ERROR_(c, "blob-missing", li->where, "cannot read the blob (%s): %s", l->path,
                strerror(errno));
@@ -641,7 +616,7 @@ static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct
         archive_read_support_format_raw(raw);
         archive_read_support_format_tar(a);
         struct archive_entry *re;
-        if (archive_read_open(raw, &br, NULL, blob_read, NULL) != ARCHIVE_OK ||
+        if (archive_read_open(raw, &br, NULL, kiln_hash_reader_read, NULL) != ARCHIVE_OK ||
             archive_read_next_header(raw, &re) != ARCHIVE_OK) {
             snprintf(tar_error, sizeof(tar_error), "%s",
                      archive_error_string(raw) ? archive_error_string(raw) : "empty blob");

@@ -117,6 +117,17 @@ int kiln_layer_map_scan(const char *dir, struct kiln_layer_map *map, struct kiln
 #define KILN_TAR_UNSORTED 1
 int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
                             struct kiln_tar_writer *w, struct kiln_error *err);
+/* A libarchive read callback (archive_read_open's) that feeds the archive
+ * from fd, hashing and counting the bytes as they pass (a blob's digest and
+ * size, while libarchive decompresses it). buf: 64 KiB the caller owns. */
+struct archive;
+struct kiln_hash_reader {
+    int fd;
+    unsigned char *buf;
+    struct kiln_sha256 sha;
+    uint64_t n;
+};
+ssize_t kiln_hash_reader_read(struct archive *a, void *ud, const void **out);
 /* Strips "./" and "/" prefixes and "." components; rejects ".." components.
  * Returns the normalised path in out (empty for the root). */
 int kiln_normalise_member_path(const char *in, struct kiln_buf *out, struct kiln_error *err);

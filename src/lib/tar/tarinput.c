@@ -670,3 +670,20 @@ int kiln_layer_from_tarball(const char *file, const struct kiln_layer_opts *o,
     members_free(m, n);
     return rc;
 }
+
+ssize_t kiln_hash_reader_read(struct archive *a, void *ud, const void **out)
+{
+    struct kiln_hash_reader *hr = ud;
+    ssize_t r;
+    do
+        r = read(hr->fd, hr->buf, 1 << 16);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        archive_set_error(a, errno, "read error");
+        return -1;
+    }
+    kiln_sha256_update(&hr->sha, hr->buf, (size_t)r);
+    hr->n += (uint64_t)r;
+    *out = hr->buf;
+    return r;
+}
