@@ -1,0 +1,8 @@
+SUMMARY = "t-95: an image of meta-virtualization's image-oci.bbclass with kiln as its backend"
+LICENSE = "MIT"
+IMAGE_FSTYPES = "container oci"
+IMAGE_INSTALL = "busybox"
+# Before "inherit image-oci" (or in local.conf): image-oci.bbclass chooses its
+# backend when it is inherited.
+OCI_IMAGE_BACKEND = "kiln"
+inherit image image-oci
