@@ -23,10 +23,9 @@ DEPENDS = "libarchive curl openssl jansson libdeflate zstd"
 # recipe is skipped with a message that names the two variables, so that only
 # a build that needs kiln stops on it.
 def kiln_local_repo(d):
-    """'TOP COMMIT BRANCH' of the git checkout holding this recipe (BRANCH '-'
-    on a detached HEAD), or '!' and git's complaint when there is none. Marks
-    the checkout's HEAD and branch files as parse dependencies, so that a new
-    commit reparses the recipe."""
+    """'TOP COMMIT BRANCH FILE...' of the git checkout holding this recipe
+    (BRANCH '-' on a detached HEAD; FILEs: the checkout's HEAD and branch
+    files), or '!' and git's complaint when there is none."""
     import subprocess
     here = d.getVar('FILE_DIRNAME')
     try:
@@ -40,20 +39,19 @@ def kiln_local_repo(d):
         return '!cannot run git: %s' % e
     except subprocess.CalledProcessError as e:
         return '!' + ' '.join(e.stderr.split())
-    bb.parse.mark_dependency(d, head_file)
+    files = [head_file]
     branch = '-'
     if ref.startswith('refs/heads/'):
         branch = ref[len('refs/heads/'):]
-        for f in (os.path.join(common, ref), os.path.join(common, 'packed-refs')):
-            if os.path.exists(f):
-                bb.parse.mark_dependency(d, f)
-    return '%s %s %s' % (top, commit, branch)
+        files += [f for f in (os.path.join(common, ref), os.path.join(common, 'packed-refs'))
+                  if os.path.exists(f)]
+    return ' '.join([top, commit, branch] + files)
 
 def kiln_local_uri(d):
     repo = (d.getVar('KILN_LOCAL_REPO') or '!').split()
     if repo[0].startswith('!'):
         return ''
-    top, commit, branch = repo
+    top, commit, branch = repo[:3]
     return 'git://%s;protocol=file;%s' % (top, 'nobranch=1' if branch == '-' else 'branch=' + branch)
 
 # Once, when the recipe is parsed (and again when the checkout moves on).
@@ -68,6 +66,13 @@ SRCREV = "${KILN_SRCREV}"
 
 python __anonymous() {
     import re
+    # A new commit must parse the recipe again: the checkout's HEAD and branch
+    # files are parse dependencies (here, in the recipe's own datastore: ":="
+    # expands in a copy).
+    repo = (d.getVar('KILN_LOCAL_REPO') or '!').split()
+    if not repo[0].startswith('!'):
+        for f in repo[3:]:
+            bb.parse.mark_dependency(d, f)
     if not d.getVar('KILN_GIT_URI'):
         raise bb.parse.SkipRecipe("no kiln source: git finds no checkout of kiln at %s "
             "(a release tarball?: %s). Set KILN_GIT_URI to the kiln git repository (a BitBake "
