@@ -22,6 +22,7 @@
 # A recipe that fails to parse (bb.fatal in an anonymous function) gives
 # "ok": false with BitBake's message.
 import json
+import logging
 import os
 import sys
 
@@ -78,14 +79,29 @@ def write_run_script(d, fn, task, path):
     os.chmod(path, 0o755)
 
 
+class ErrorRecorder(logging.Handler):
+    """The ERROR messages BitBake logs (bb.fatal's text reaches tinfoil as a
+    log record; the exception that follows carries none)."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 def main():
     jobs_file, out_file = sys.argv[1:3]
     jobs = [json.loads(line) for line in open(jobs_file) if line.strip()]
     parsed = {}
     with bb.tinfoil.Tinfoil(output=sys.stderr) as tinfoil, open(out_file, 'w') as out:
         tinfoil.prepare(quiet=2)
+        errors = ErrorRecorder()
+        logging.getLogger('BitBake').addHandler(errors)
         for job in jobs:
             res = {'id': job.get('id')}
+            errors.messages = []
             try:
                 pn = job['recipe']
                 appends = job.get('appends')
@@ -102,7 +118,7 @@ def main():
                     if appends is None:
                         parsed[key] = (fn, tinfoil.parse_recipe_file(fn, config_data=cd))
                     else:
-                        parsed[key] = (fn, tinfoil.parse_recipe_file(fn, appends=False,
+                        parsed[key] = (fn, tinfoil.parse_recipe_file(fn, appends=True,
                                                                     appendlist=appends,
                                                                     config_data=cd))
                 fn, rd = parsed[key]
@@ -115,7 +131,7 @@ def main():
                 res['ok'] = True
             except Exception as e:  # BitBake's own errors reach us in many types
                 res['ok'] = False
-                res['error'] = '%s: %s' % (type(e).__name__, e)
+                res['error'] = '\n'.join(errors.messages + ['%s: %s' % (type(e).__name__, e)])
             out.write(json.dumps(res) + '\n')
             out.flush()
 
