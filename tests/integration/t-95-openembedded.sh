@@ -674,12 +674,13 @@ if [ -n "$SCARTHGAP" ]; then
   assert_eq 0 "$RC" "scarthgap: do_image_oci (kiln backend) succeeded under pseudo" ; [ "$RC" -eq 0 ] || say "$OUT $ERR"
   SNAME="$(val so IMAGE_NAME)$(val so IMAGE_NAME_SUFFIX)"
   assert_eq "$SNAME-oci" "$(readlink "$W/sg-compat/deploy-image/kiln-test-oci-1.0-oci")" "scarthgap: symlink kiln-test-oci-1.0-oci"
+  CL=$D1/$(val vo IMAGE_NAME)$(val vo IMAGE_NAME_SUFFIX)-oci   # master's do_image_oci (compat1)
   SL=$W/sg-compat/deploy-image/$SNAME-oci
-  assert_eq "$(layout_manifest "$D1/$NAME-oci" | jq -c .layers)" "$(layout_manifest "$SL" 2>/dev/null | jq -c .layers)" \
+  assert_eq "$(layout_manifest "$CL" | jq -c .layers)" "$(layout_manifest "$SL" 2>/dev/null | jq -c .layers)" \
     "scarthgap writes the same rootfs layer as master, byte for byte (same digest)"
   if [ "$DIG1" != "$(digest_of_layout "$SL" 2>/dev/null)" ]; then
     say "the image configs differ between master and scarthgap (their BitBake variables do):"
-    diff <(layout_config "$D1/$NAME-oci" | jq -S .) <(layout_config "$SL" | jq -S .) | sed 's/^/#   /' | head -n 20 || true
+    diff <(layout_config "$CL" | jq -S .) <(layout_config "$SL" | jq -S .) | sed 's/^/#   /' | head -n 20 || true
   fi
 fi
 # ============================================================ base image
