@@ -266,6 +266,12 @@ say "kiln-native: do_fetch and do_unpack for real, from the git checkout the lay
 HEAD=$(git -C "$KILN_SOURCE_DIR" rev-parse HEAD)
 TOP=$(git -C "$KILN_SOURCE_DIR" rev-parse --show-toplevel)
 job kn kiln-native --get SRC_URI --get SRCREV --get KILN_GIT_URI --get S --get T --get DEPENDS --get PV
+# the recipe in a tree without git metadata (a release tarball)
+NOGIT=$T/nogit/recipes-devtools/kiln
+mkdir -p "$NOGIT"
+cp -r "$LAYER/recipes-devtools/kiln/." "$NOGIT/"
+chown -R oe: "$T/nogit"
+printf '%s\n' "{\"id\": \"nogit\", \"file\": \"$NOGIT/kiln_git.bb\", \"appends\": [], \"get\": [\"KILN_GIT_URI\", \"KILN_SRCREV\"]}" >>"$JOBS"
 job kt kiln --get PACKAGES --get EXTRA_OECMAKE --get LIC_FILES_CHKSUM --get BBCLASSEXTEND
 bb_session core
 assert_eq "$HEAD" "$(val kn SRCREV)" "SRCREV: the checked-out commit of the layer's repository"
@@ -276,6 +282,11 @@ assert_eq "native nativesdk" "$(val kt BBCLASSEXTEND | xargs)" "BBCLASSEXTEND = 
 assert_contains "-DKILN_BUILD_TESTS=OFF" "$(val kt EXTRA_OECMAKE)" "tests off (no cmocka)"
 lic_md5=$(val kt LIC_FILES_CHKSUM | sed -n 's/.*md5=\([0-9a-f]*\).*/\1/p')
 assert_eq "$(md5sum <"$KILN_SOURCE_DIR/LICENSE" | cut -c1-32)" "$lic_md5" "LIC_FILES_CHKSUM matches LICENSE"
+skipped=$(res nogit | jq -r '.skipped // ""')
+say "outside a git checkout: $skipped"
+assert_contains "no kiln source: git finds no checkout of kiln at $NOGIT" "$skipped" "outside a git checkout the recipe is skipped, saying why"
+assert_contains "Set KILN_GIT_URI" "$skipped" "... naming KILN_GIT_URI"
+assert_contains "KILN_SRCREV to the commit to build" "$skipped" "... and KILN_SRCREV"
 run oe_bb core bitbake -c cleanall kiln-native
 assert_eq 0 "$RC" "bitbake -c cleanall kiln-native (no download, no stamp left from an earlier run)"
 t0=$(date +%s)

@@ -5,7 +5,7 @@
 # the user who runs BitBake. One tinfoil session (one configuration parse,
 # with the parse cache) answers every job of JOBS, a file of JSON objects, one
 # a line:
-#   {"id": NAME, "recipe": PN, "appends": [BBAPPEND...], "config": {VAR: VALUE},
+#   {"id": NAME, "recipe": PN or "file": PATH.bb, "appends": [BBAPPEND...], "config": {VAR: VALUE},
 #    "set": {VAR: VALUE}, "get": [VAR or "VAR[flag]"...], "task": "do_TASK",
 #    "script": PATH}
 # "appends" parses the recipe with exactly these bbappends (instead of the
@@ -103,13 +103,13 @@ def main():
             res = {'id': job.get('id')}
             errors.messages = []
             try:
-                pn = job['recipe']
+                pn = job.get('recipe') or job['file']
                 appends = job.get('appends')
                 config = job.get('config') or {}
                 key = (pn, tuple(appends) if appends is not None else None,
                        tuple(sorted(config.items())))
                 if key not in parsed:
-                    fn = tinfoil.get_recipe_file(pn)
+                    fn = job.get('file') or tinfoil.get_recipe_file(pn)
                     cd = None
                     if config:
                         cd = bb.data.createCopy(tinfoil.config_data)
@@ -122,6 +122,9 @@ def main():
                                                                     appendlist=appends,
                                                                     config_data=cd))
                 fn, rd = parsed[key]
+                if rd.getVar('__SKIPPED'):
+                    # a recipe that raised SkipRecipe: its reason is the answer
+                    res['skipped'] = rd.getVar('__SKIPPED')
                 d = bb.data.createCopy(rd)
                 for var, value in (job.get('set') or {}).items():
                     d.setVar(var, value)

@@ -58,7 +58,7 @@ def kiln_local_uri(d):
 KILN_LOCAL_REPO := "${@kiln_local_repo(d)}"
 KILN_LOCAL_REPO[doc] = "The git checkout of this layer: top directory, commit and branch"
 KILN_GIT_URI ?= "${@kiln_local_uri(d)}"
-KILN_SRCREV ?= "${@(d.getVar('KILN_LOCAL_REPO') + ' - -').split()[1]}"
+KILN_SRCREV ?= "${@'' if d.getVar('KILN_LOCAL_REPO').startswith('!') else d.getVar('KILN_LOCAL_REPO').split()[1]}"
 SRC_URI = "${@'${KILN_GIT_URI};destsuffix=kiln' if d.getVar('KILN_GIT_URI') else ''} \
            file://kiln-oe \
            "
