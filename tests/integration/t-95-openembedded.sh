@@ -88,6 +88,13 @@ fi
 BUILDS=$CACHE/builds-$key
 mkdir -p "$BUILDS"
 chown oe: "$BUILDS"
+# One run at a time uses these build directories (BitBake locks a build
+# directory; a second run waits here instead of failing on that lock).
+exec 8>"$BUILDS/.t-95.lock"
+if ! flock -n 8; then
+  say "another t-95 uses $BUILDS: waiting for it"
+  flock -w 3600 8 || fail "$BUILDS stayed locked by another t-95 for an hour"
+fi
 # BitBake reads the layers as oe.
 for d in "$LAYER" "$TESTLAYER" "$OE/bbtask.py"; do
   runuser -u oe -- test -r "$d" || fail "the user oe cannot read $d (BitBake runs as oe)"
@@ -119,6 +126,7 @@ oe_config() {
     echo 'LCONF_VERSION = "7"'
     echo 'BBPATH = "${TOPDIR}"'
     echo 'BBFILES ?= ""'
+    # shellcheck disable=SC1003  # a literal backslash
     echo 'BBLAYERS = " \'
     for l in "$tree/openembedded-core/meta" "$@" "$LAYER" "$TESTLAYER"; do echo "  $l \\"; done
     echo '  "'

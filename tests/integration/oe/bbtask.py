@@ -133,6 +133,14 @@ def main():
                     write_run_script(d, fn, job['task'], job['script'])
                 res['ok'] = True
             except Exception as e:  # BitBake's own errors reach us in many types
+                # The server's log records come as events, maybe after the
+                # exception: take in what is queued (up to 5 s).
+                for _ in range(20):
+                    if errors.messages:
+                        break
+                    event = tinfoil.wait_event(0.25)
+                    if isinstance(event, logging.LogRecord):
+                        errors.handle(event)
                 res['ok'] = False
                 res['error'] = '\n'.join(errors.messages + ['%s: %s' % (type(e).__name__, e)])
             out.write(json.dumps(res) + '\n')
