@@ -16,6 +16,12 @@ TEST_PKGS="docker.io docker-registry skopeo umoci podman oci-image-tool \
 
 # tests/integration/t-99-debian-packages.sh: build the .debs, check them, install them.
 PACKAGING_PKGS="debhelper dpkg-dev lintian blhc"
+# The host packages of OpenEmbedded's sanity checker, for t-95 (meta-kiln under
+# the real BitBake): oe-core runs it on every bitbake -e.
+OE_PKGS="build-essential chrpath cpio debianutils diffstat file gawk gcc g++ \
+  make git iputils-ping libacl1 lz4 locales python3 python3-git python3-jinja2 \
+  python3-pexpect python3-subunit socat texinfo unzip wget xz-utils zstd bzip2 \
+  patch perl rpcsvc-proto tar util-linux"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (apt-get needs it)" >&2
@@ -23,7 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 missing=""
-for p in $BUILD_PKGS $TEST_PKGS $PACKAGING_PKGS; do
+for p in $BUILD_PKGS $TEST_PKGS $PACKAGING_PKGS $OE_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     missing="$missing $p"
 done
@@ -33,6 +39,18 @@ if [ -n "$missing" ]; then
   apt-get update -qq
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# oe-core's sanity checker wants the en_US.UTF-8 locale.
+if ! locale -a 2>/dev/null | grep -qx 'en_US\.utf8'; then
+  sed -i 's/^# *\(en_US\.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+  grep -qx 'en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >>/etc/locale.gen
+  locale-gen >/dev/null
+fi
+
+# BitBake refuses to run as root: t-95 runs it as the unprivileged user oe.
+if ! id -u oe >/dev/null 2>&1; then
+  useradd --system --create-home --home-dir /var/lib/oe --shell /bin/sh oe
 fi
 
 # The Debian packages enable services under systemd; on a build host without
