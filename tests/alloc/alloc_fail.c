@@ -626,11 +626,22 @@ static int run_forked(const char *name, int (*op)(bool, struct kiln_error *), bo
     return failures;
 }
 
+/* The work directory goes on every way out of the main process (a failed
+ * fixture returns early), not in the forked children, which share it. */
+static pid_t main_pid;
+static void remove_dir(void)
+{
+    if (getpid() == main_pid && dir[0])
+        sh("rm -rf %s", dir);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/kiln-allocfail-XXXXXX");
     if (!mkdtemp(dir))
         return 2;
+    main_pid = getpid();
+    atexit(remove_dir);
     snprintf(outdir, sizeof(outdir), "%s/out", dir);
     /* every operation's temporaries go to one directory, checked after each */
     snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", dir);
@@ -712,7 +723,6 @@ int main(void)
             problems += run_forked("pull", op_pull, false);
     }
 #undef WANT
-    sh("rm -rf %s", dir);
     printf("%d passed, %d failed\n", problems ? 0 : 1, problems ? 1 : 0);
     return problems ? 1 : 0;
 }
