@@ -56,7 +56,15 @@ if [ -n "${KILN_OE_DIR:-}" ]; then
   SCARTHGAP=${KILN_OE_SCARTHGAP_DIR:-}
   key=$(printf '%s\n' "$MASTER" "$SCARTHGAP" | sha256sum | cut -c1-12)
 else
-  TARBALLS=${KILN_OE_TARBALLS:-$KILN_SOURCE_DIR/../shared/oe}
+  # the workplace's shared/oe beside the checkout (../shared/oe), or further up
+  # (a worktree or a clone one level deeper), or where this workplace keeps it
+  TARBALLS=${KILN_OE_TARBALLS:-}
+  if [ -z "$TARBALLS" ]; then
+    for c in "$KILN_SOURCE_DIR/../shared/oe" "$KILN_SOURCE_DIR/../../shared/oe" /work/shared/oe; do
+      if [ -f "$c/SHA256SUMS" ]; then TARBALLS=$c; break; fi
+    done
+    TARBALLS=${TARBALLS:-$KILN_SOURCE_DIR/../shared/oe}
+  fi
   [ -f "$TARBALLS/SHA256SUMS" ] ||
     missing_oe "no BitBake trees: set KILN_OE_DIR to a directory with bitbake, openembedded-core, meta-openembedded and meta-virtualization checkouts (master; KILN_OE_SCARTHGAP_DIR for scarthgap), or KILN_OE_TARBALLS to the *.tar.zst of ../shared/oe (not found: $TARBALLS)"
   key=$(sha256sum <"$TARBALLS/SHA256SUMS" | cut -c1-12)
