@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang \
   libdeflate-dev libzstd-dev libsodium-dev libcmocka-dev libclang-rt-14-dev"
 
 TEST_PKGS="docker.io docker-registry skopeo umoci podman oci-image-tool \
-  containerd pseudo fakeroot debootstrap attr libcap2-bin jq python3 \
+  containerd pseudo fakeroot debootstrap attr libcap2-bin jq python3 strace \
   bzip2 xz-utils zstd pigz gzip apache2-utils openssl curl tar \
   iproute2 buildah uidmap busybox-static time util-linux libdeflate-tools \
   zsh python3-yaml"

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 need_kiln
-need python3 jq tar cmp
+need python3 jq tar cmp strace
 
 N=1700000000
 # tmpfs keeps holes and answers SEEK_DATA/SEEK_HOLE on every kernel kiln runs on.
@@ -69,15 +69,15 @@ for f in holes data-at-end empty-hole; do
 done
 rm -f "$T/layer.tar"
 
-if command -v strace >/dev/null 2>&1; then
-  say "holes are not read"
-  run strace -f -e trace=read,pread64 -o "$T/strace" "$KILN" build --rootfs "$S" --compression none --source-date-epoch "$N" -o "oci:$T/st:x"
+say "holes are not read"
+{
+  # (LeakSanitizer cannot run under ptrace: an ASan build checks leaks elsewhere)
+  run env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    strace -f -e trace=read,pread64 -o "$T/strace" "$KILN" build --rootfs "$S" --compression none --source-date-epoch "$N" -o "oci:$T/st:x"
   assert_eq 0 "$RC" "kiln build under strace succeeded"
   # bytes read from the tree's files: a few MiB of data, not the 125 MiB of holes
   bytes=$(awk -F'= ' '/^[0-9]+ +(read|pread64)\(/ && $NF ~ /^[0-9]+$/ {s += $NF} END {print s + 0}' "$T/strace")
   if [ "$bytes" -lt $((16 << 20)) ]; then ok "kiln read $bytes bytes (the data, not the holes)"
   else not_ok "kiln read $bytes bytes: the holes were read"; fi
   rm -f "$T/strace"
-else
-  say "strace is not installed: not checked that holes are not read"
-fi
+}
