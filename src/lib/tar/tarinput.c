@@ -344,22 +344,55 @@ static int read_members(const char *file, const struct kiln_layer_opts *o, int s
             continue;
         struct member *e = &m[n - 1];
         e->offset = spool_off;
-        for (;;) {
-            la_ssize_t got = archive_read_data(a, buf, COPY_CHUNK);
-            if (got < 0) {
+        /* By blocks, as the streaming path reads them: a sparse member's
+         * holes, a trailing one too, are zeros up to the size its header
+         * declares (archive_read_data() may stop at a block of length 0) */
+        uint64_t declared = e->size, got_total = 0;
+        for (bool last = false; !last;) {
+            const void *blk;
+            size_t len;
+            la_int64_t off;
+            int dr = archive_read_data_block(a, &blk, &len, &off);
+            if (dr == ARCHIVE_EOF) {
+                last = true;
+                blk = NULL;
+                len = 0;
+                off = (la_int64_t)declared;
+            } else if (dr < ARCHIVE_WARN) {
                 rc = data_error(a, file, e->path, err);
                 goto out;
             }
-            if (got == 0)
-                break;
-            if (spool_write(spool, buf, (size_t)got, file, err) < 0) {
-                rc = -1;
+            if (off < 0 || (uint64_t)off < got_total || (uint64_t)off > declared ||
+                len > declared - (uint64_t)off) {
+                rc = kiln_fail(err, KILN_ERR_INPUT,
+                               "--tar %s: member '%s': its data blocks do not fit the size "
+                               "its header declares (a damaged sparse map)",
+                               file, e->path);
                 goto out;
             }
-            spool_off += (uint64_t)got;
-            if (o->max_bytes && spool_off > o->max_bytes) {
-                rc = too_big(file, o, err);
-                goto out;
+            while (rc == 0 && (got_total < (uint64_t)off || len)) {
+                size_t z;
+                const void *from;
+                if (got_total < (uint64_t)off) { /* a hole */
+                    uint64_t hole = (uint64_t)off - got_total;
+                    z = hole < COPY_CHUNK ? (size_t)hole : COPY_CHUNK;
+                    memset(buf, 0, z);
+                    from = buf;
+                } else {
+                    z = len;
+                    from = blk;
+                    len = 0;
+                }
+                if (spool_write(spool, from, z, file, err) < 0) {
+                    rc = -1;
+                    goto out;
+                }
+                got_total += z;
+                spool_off += z;
+                if (o->max_bytes && spool_off > o->max_bytes) {
+                    rc = too_big(file, o, err);
+                    goto out;
+                }
             }
         }
         e->size = spool_off - e->offset;
