@@ -230,7 +230,7 @@ static int keep_archive_names(kiln_build *b, const char *ref, const char *cmd, b
     /* the whole archive: REF may name one of its images (the path ends at
      * the first ':' that is not escaped as '\:') */
     char whole[4096];
-    size_t pre = strlen("docker-archive:"), k = pre;
+    size_t k = strlen("docker-archive:");
     while (ref[k] && ref[k] != ':' && k + 1 < sizeof(whole))
         k += ref[k] == '\\' && ref[k + 1] ? 2 : 1;
     snprintf(whole, sizeof(whole), "%.*s", (int)k, ref);
@@ -245,7 +245,6 @@ static int keep_archive_names(kiln_build *b, const char *ref, const char *cmd, b
     for (size_t i = 0; rc == 0 && add_tags && i < n; i++)
         if (e[i].name)
             rc = kiln_build_set(b, KILN_SET_TAG, e[i].name, err);
-    (void)pre;
     kiln_image_list_free(e, n);
     return rc;
 }

@@ -79,9 +79,7 @@ int cli_remote_option(int opt, const char *arg, struct kiln_remote_opts *o, stru
                      sizeof(mirrors) / sizeof(mirrors[0]));
             return -1;
         }
-        for (size_t i = 0; i < o->nmirrors; i++)
-            mirrors[i] = o->mirrors[i];
-        mirrors[o->nmirrors++] = arg;
+        mirrors[o->nmirrors++] = arg; /* o->mirrors is this array, or empty */
         o->mirrors = mirrors;
         return 1;
     }
