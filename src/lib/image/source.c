@@ -285,7 +285,7 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
     int rc = 0;
     if (!index) {
         json_decref(j);
-        struct kiln_src_image *im;
+        struct kiln_src_image *im = NULL;
         if (add_image(s, &im, err) < 0)
             return -1;
         im->manifest = *doc;
@@ -328,7 +328,7 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
             rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: nested indexes are not supported", s->spec);
             break;
         }
-        struct kiln_src_image *im;
+        struct kiln_src_image *im = NULL;
         if ((rc = add_image(s, &im, err)) < 0)
             break;
         snprintf(im->manifest_digest, KILN_DIGEST_MAX, "%s", cd);
@@ -728,7 +728,7 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
         json_decref(m);
         return kiln_oom(err);
     }
-    struct kiln_src_image *im;
+    struct kiln_src_image *im = NULL;
     int rc = add_image(s, &im, err);
     struct kiln_buf norm = {0};
     if (rc == 0 && (rc = kiln_normalise_member_path(cfg, &norm, err)) == 0) {
