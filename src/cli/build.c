@@ -220,7 +220,7 @@ static int is_index(const char *ref, const struct kiln_remote_opts *ro, bool *ye
     return 0;
 }
 
-static const char *const mode_name[] = { "build", "mutate", "append" };
+static const char *const mode_name[] = { "build", "mutate", "append", "flatten" };
 
 /* For a docker-archive REF written back: refuses one that holds other images
  * too, and gives the new one REF's names unless -t named it. */
@@ -315,9 +315,12 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         }
         if (opt == OPT_ROOTFS || opt == OPT_TAR || opt == OPT_ADD || opt == OPT_DIFF)
             input_opt = argv[optind - 1];
-        if (mode == CLI_MUTATE && input_opt && opt != OPT_FROM) {
+        if ((mode == CLI_MUTATE || mode == CLI_FLATTEN) && input_opt && opt != OPT_FROM) {
             rc = cli_usage(&err, cmd,
-                           "changes the config only: add layers with 'kiln append', not here");
+                           mode == CLI_MUTATE
+                               ? "changes the config only: add layers with 'kiln append', not here"
+                               : "squashes the image's layers and adds none: add layers with "
+                                 "'kiln append' afterwards");
             continue;
         }
         if (mode != CLI_BUILD && (opt == 'f' || opt == OPT_BUILD_ARG || opt == OPT_TARGET)) {
@@ -433,7 +436,9 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         if (rc == 0 && !format_given)
             rc = kiln_build_set(b, KILN_SET_MANIFEST_FORMAT, "base", &err);
         /* a changed config keeps the image's time, unless one is given */
-        if (rc == 0 && mode == CLI_MUTATE && !sde_given && !sde_from_env)
+        if (rc == 0 && mode == CLI_FLATTEN)
+            kiln_build_set_squash(b, true);
+        if (rc == 0 && (mode == CLI_MUTATE || mode == CLI_FLATTEN) && !sde_given && !sde_from_env)
             rc = kiln_build_set(b, KILN_SET_CREATED, "base", &err);
         /* a docker-archive written back keeps its names (RepoTags), and must
          * hold only this image: the others would be lost */

@@ -21,6 +21,7 @@ int cmd_list(int argc, char **argv, struct cli_globals *g);
 int cmd_login(int argc, char **argv, struct cli_globals *g);
 int cmd_logout(int argc, char **argv, struct cli_globals *g);
 int cmd_unpack(int argc, char **argv, struct cli_globals *g);
+int cmd_export(int argc, char **argv, struct cli_globals *g);
 int cmd_index(int argc, char **argv, struct cli_globals *g);
 int cmd_validate(int argc, char **argv, struct cli_globals *g);
 int cmd_diff(int argc, char **argv, struct cli_globals *g);
@@ -28,9 +29,10 @@ int cmd_version(int argc, char **argv, struct cli_globals *g);
 int cmd_rm(int argc, char **argv, struct cli_globals *g);
 int cmd_mutate(int argc, char **argv, struct cli_globals *g);
 int cmd_append(int argc, char **argv, struct cli_globals *g);
+int cmd_flatten(int argc, char **argv, struct cli_globals *g);
 /* kiln build's options and run, also for mutate and append (an image derived
  * from REF, written back to it unless -o is given); usage: their help. */
-enum cli_build_mode { CLI_BUILD, CLI_MUTATE, CLI_APPEND };
+enum cli_build_mode { CLI_BUILD, CLI_MUTATE, CLI_APPEND, CLI_FLATTEN };
 int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_mode mode,
                    const char *usage);
 int cmd_gc(int argc, char **argv, struct cli_globals *g);

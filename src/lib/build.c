@@ -19,6 +19,7 @@
 
 #include "copy.h"
 #include "tar/layermap.h"
+#include "image/flatten.h"
 #include "image/layout.h"
 #include "image/transport.h"
 #include "internal.h"
@@ -32,7 +33,7 @@ struct add_item {
 };
 
 struct input {
-    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS, INPUT_DIFF, INPUT_LAYER } kind;
+    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS, INPUT_DIFF, INPUT_LAYER, INPUT_SQUASH } kind;
     char *path;
     char *path2; /* INPUT_DIFF: the new tree (path is the old one) */
     struct add_item *adds; /* INPUT_ADDS: every --add, one layer; INPUT_LAYER: its entries */
@@ -64,6 +65,8 @@ struct kiln_build {
     struct kiln_src *base;          /* `from`, already opened (kiln_build_set_base) */
     enum { FORMAT_OCI, FORMAT_DOCKER, FORMAT_BASE } format; /* KILN_SET_MANIFEST_FORMAT */
     bool created_from_base;                                /* KILN_SET_CREATED "base" */
+    bool squash;                    /* the base's layers as one (kiln_build_set_squash) */
+    struct kiln_src *squash_src;    /* the base, while its squashed layer is written */
     struct kiln_reference *remotes; /* docker:// outputs */
     size_t nremotes;
     struct kiln_remote_opts remote;
@@ -652,6 +655,11 @@ int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *v, struct 
     return kiln_fail(err, KILN_ERR_USAGE, "unknown setting %d", (int)what);
 }
 
+void kiln_build_set_squash(kiln_build *b, bool squash)
+{
+    b->squash = squash;
+}
+
 void kiln_build_set_source_date_epoch(kiln_build *b, int64_t epoch)
 {
     b->have_sde = true;
@@ -807,6 +815,8 @@ again:
         rc = kiln_layer_from_diff(in->path, in->path2, &lo, &w, err);
     else if (in->kind == INPUT_LAYER)
         rc = layer_from_entries(in, &lo, b->cfg.created, &w, err);
+    else if (in->kind == INPUT_SQUASH)
+        rc = kiln_flatten_write(b->squash_src, &w, err);
     else
         rc = layer_from_adds(in, &lo, b->cfg.created, &w, err);
     if (rc == KILN_TAR_UNSORTED) {
@@ -843,6 +853,7 @@ again:
           : in->kind == INPUT_TAR  ? "--tar"
           : in->kind == INPUT_DIFF  ? "--diff"
           : in->kind == INPUT_LAYER ? "layer"
+          : in->kind == INPUT_SQUASH ? "squashed"
                                     : "--add",
           in->path,
           (unsigned long long)raw.bytes, (unsigned long long)compressed.bytes,
@@ -966,8 +977,12 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     struct kiln_src *base = NULL;
     if (b->from && open_base(b, &base, err) < 0)
         return -1;
+    if (b->squash && !base)
+        return kiln_fail(err, KILN_ERR_USAGE, "squash: there is no base image (KILN_SET_FROM) to squash");
     struct kiln_src_image *bi = base ? &base->images[0] : NULL;
-    size_t nbase = bi ? bi->nlayers : 0, nlayers = nbase;
+    /* squashed, the base's layers become one layer of the build's own */
+    size_t nsquashed = b->squash ? bi->nlayers : 0;
+    size_t nbase = bi && !b->squash ? bi->nlayers : 0, nlayers = nbase + (b->squash ? 1 : 0);
     /* Layer maps are read and the trees they split scanned before any output. */
     for (size_t i = 0; i < b->ninputs; i++) {
         struct input *in = &b->inputs[i];
@@ -1053,6 +1068,22 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     }
     struct kiln_strlist created_by = {0};
     size_t li = nbase;
+    if (rc == 0 && b->squash) {
+        struct input sq = {.kind = INPUT_SQUASH, .path = b->from};
+        char what[300];
+        snprintf(what, sizeof(what), "kiln flatten: the %zu layer%s of %s squashed into one",
+                 nsquashed, nsquashed == 1 ? "" : "s", b->from);
+        b->squash_src = base;
+        rc = build_layer(b, &sq, 0, stage, li, &layers[li], &blobs[li], err);
+        b->squash_src = NULL;
+        if (rc < 0)
+            kiln_error_prefix(err, "flatten %s", b->from);
+        if (rc == 0)
+            rc = kiln_strlist_push(&created_by, what, err);
+        if (rc == 0)
+            layers[li].created_by = created_by.v[created_by.n - 1];
+        li++;
+    }
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++) {
         const struct input *in = &b->inputs[i];
         size_t parts = in->map ? kiln_layer_map_count(in->map) : 1;
@@ -1077,9 +1108,23 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         }
     }
     struct kiln_image_out img = {0};
+    /* squashed, the base's history goes: one entry says what was squashed */
+    _cleanup_free_ char *base_config = NULL;
+    if (rc == 0 && bi && b->squash) {
+        json_error_t je;
+        json_t *doc = json_loadb(bi->config.data, bi->config.len, 0, &je);
+        if (json_is_object(doc)) {
+            json_object_del(doc, "history");
+            base_config = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        }
+        json_decref(doc);
+        if (!base_config)
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "--from %s: the config is not a JSON object",
+                           b->from);
+    } else if (rc == 0 && bi && !(base_config = kiln_strdup(bi->config.data, err)))
+        rc = -1;
     if (rc == 0)
-        rc = kiln_config_json(&b->cfg, bi ? bi->config.data : NULL, nbase, layers, nlayers,
-                              &config, err);
+        rc = kiln_config_json(&b->cfg, base_config, nbase, layers, nlayers, &config, err);
     if (rc == 0)
         rc = kiln_sha256_buf(config.data, config.len, img.config_digest, err);
     if (rc == 0)
@@ -1106,7 +1151,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_prepare(&b->outputs[i], &img, err);
     if (rc == 0 && b->nremotes)
-        rc = push_remotes(b, &img, blobs, nlayers, base, bi, err);
+        rc = push_remotes(b, &img, blobs, nlayers, base, b->squash ? NULL : bi, err);
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_commit(&b->outputs[i], err);
     for (size_t i = 0; i < b->noutputs; i++) {
