@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# kiln export and kiln flatten. An image of three layers (the rich tree; a
+# changeset that removes the target of two hardlinks, a directory and a file
+# and makes a directory opaque; a docker-style tar with .wh. whiteouts and
+# .wh..wh..opq) is exported: the tar equals what kiln unpack makes of the image
+# and what `docker export` gives of a container made from it (owners, modes,
+# types, hardlinks, xattrs), and is the same bytes every time. kiln flatten
+# squashes it into one layer whose diff_id is that tar's sha256, with the
+# config kept and one history entry; docker runs the flat image, umoci and
+# skopeo read it, and its export equals the original's, byte for byte.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registry/lib-registry.sh"
+need_root
+need_kiln_registry
+need jq python3 skopeo umoci setfattr getfattr setcap
+[ -x /bin/busybox ] || _missing busybox
+export SOURCE_DATE_EPOCH=1700000000
+
+R=$T/rootfs N=$T/new
+make_rich_rootfs "$R"
+cp -a "$R" "$N"
+rm -f "$N/data/hl-a"                 # hl-b and sub/hl-c keep its data
+rm -rf "$N/data/owneddir"            # a directory whited out
+rm -f "$N/data/secret"
+rm -rf "$N/data/sgid"; mkdir -m 2770 "$N/data/sgid"; echo fresh >"$N/data/sgid/new"  # opaque
+echo changed >"$N/data/hello.txt"
+python3 - "$T/l3.tar" <<'PY'
+import io, sys, tarfile
+def add(t, name, typ=tarfile.REGTYPE, data=b'', mode=0o644, uid=0, gid=0):
+    ti = tarfile.TarInfo(name); ti.type = typ; ti.mode = mode; ti.uid = uid; ti.gid = gid
+    ti.mtime = 1700000000
+    if typ == tarfile.REGTYPE:
+        ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+    else:
+        t.addfile(ti)
+with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
+    add(t, 'data/', tarfile.DIRTYPE, mode=0o755)
+    add(t, 'data/.wh.empty')                       # a file whited out
+    add(t, 'data/tmp/', tarfile.DIRTYPE, mode=0o1777)
+    add(t, 'data/tmp/.wh..wh..opq')                # docker's opaque marker
+    add(t, 'data/tmp/kept', data=b'same layer as the marker\n', uid=42, gid=43)
+    add(t, 'data/.wh..wh.plnk')                    # aufs metadata: nothing to apply
+    add(t, 'etc/', tarfile.DIRTYPE, mode=0o755)
+    add(t, 'etc/added', data=b'layer 3\n', mode=0o600, uid=7, gid=8)
+PY
+kiln_build --rootfs "$R" --diff "$R" "$N" --tar "$T/l3.tar" --env PATH=/bin --env APP=1 \
+  --entrypoint '["/bin/busybox","cat"]' --cmd /data/hl-b --label tier=test \
+  -t kiln-t49/app:3 -o "oci:$T/lay:app" -o "docker-archive:$T/app.tar"
+APP=$DIGEST
+
+say "kiln export"
+run "$KILN" export "oci:$T/lay:app" -o "$T/export.tar"
+assert_eq 0 "$RC" "kiln export -o FILE exits 0"; [ "$RC" -eq 0 ] || fail "kiln export: $ERR"
+assert_eq "" "$OUT" "nothing on stdout with -o"
+"$KILN" export "oci:$T/lay:app" >"$T/export-stdout.tar"
+assert_same_file "$T/export.tar" "$T/export-stdout.tar" "to stdout: the same bytes"
+run "$KILN" export "docker-archive:$T/app.tar" -o "$T/export-da.tar"
+assert_same_file "$T/export.tar" "$T/export-da.tar" "from the docker-archive: the same bytes"
+layer_manifest "$T/export.tar" >"$T/export.m"
+run "$KILN" unpack "oci:$T/lay:app" "$T/unpacked"
+assert_eq 0 "$RC" "kiln unpack of the same image"
+tree_manifest "$T/unpacked" >"$T/unpack.m"
+assert_same_text "$T/unpack.m" "$T/export.m" "the export = kiln unpack's tree (owners, modes, xattrs, hardlinks)"
+line() { grep "^$1 |" "$T/export.m"; }
+assert_match '^data/hl-b \| f \| 0644 \| 0:0 \| 13:' "$(line data/hl-b)" "a hardlink whose target was removed keeps the data"
+assert_match 'hl=data/hl-b$' "$(line data/sub/hl-c)" "and its other name stays a hardlink to it"
+assert_eq "" "$(grep -E '^data/(hl-a|owneddir|secret|empty|sgid/inner) ' "$T/export.m")" "whited-out entries are gone"
+assert_match '^data/sgid \| d \| 2770 ' "$(line data/sgid)" "the opaque directory has its new mode"
+assert_match '^data/tmp/kept \| f \| 0644 \| 42:43 ' "$(line data/tmp/kept)" ".wh..wh..opq keeps its own layer's entries"
+assert_eq 1 "$(grep -c '^data/tmp/' "$T/export.m")" "and removes the layers' below"
+assert_match '^data/hello.txt \| f .*user.test=' "$(line data/hello.txt)" "a changed file keeps its xattr"
+assert_match '^capbin/busybox .*security.capability=' "$(line capbin/busybox)" "file capabilities kept"
+assert_match '^data/devices/nullish \| c \| 0666 \| 0:0 \| 1,3 ' "$(line data/devices/nullish)" "device nodes kept"
+check_not "no whiteout in the export" grep -q '\.wh\.' "$T/export.m"
+python3 - "$T/export.tar" >"$T/order" <<'PY'
+import sys, tarfile
+seen = set()
+for m in tarfile.open(sys.argv[1]):
+    p = m.name.rstrip('/')
+    parent = p.rsplit('/', 1)[0] if '/' in p else ''
+    if parent and parent not in seen:
+        print('parent after child:', p)
+    if m.islnk() and m.linkname not in seen:
+        print('hardlink before its target:', p)
+    seen.add(p)
+PY
+assert_eq "" "$(cat "$T/order")" "parents come before children, hardlink targets before links"
+SOURCE_DATE_EPOCH= "$KILN" export "oci:$T/lay:app" -o "$T/export2.tar"
+assert_same_file "$T/export.tar" "$T/export2.tar" "exported again: the same bytes"
+
+say "kiln export vs docker export"
+start_dockerd
+run docker_ load -i "$T/app.tar"
+assert_eq 0 "$RC" "docker loads the image"
+CID=$(docker_ create kiln-t49/app:3)
+docker_ export "$CID" >"$T/docker-export.tar"
+docker_ rm "$CID" >/dev/null
+# what docker adds to every container; and docker's archive code keeps only
+# security.capability of the xattrs (kiln unpack and umoci compare the others)
+dfilter() {
+  grep -vE '^(\.dockerenv|dev|dev/[^ ]*|proc|sys|etc/(hostname|hosts|resolv.conf|mtab)) ' |
+    sed -E 's/user\.[a-z]+=[0-9a-f]+,?//; s/\| ,?(security)/| \1/; s/\|  \|/| - |/g; s/\|  \|/| - |/g'
+}
+layer_manifest "$T/docker-export.tar" | dfilter >"$T/docker.m"
+dfilter <"$T/export.m" >"$T/export-f.m"
+assert_same_text "$T/docker.m" "$T/export-f.m" "kiln export = docker export (paths, owners, modes, types, xattrs, hardlinks)"
+
+say "kiln flatten"
+run "$KILN" flatten "oci:$T/lay:app" -o "oci:$T/lay:flat" -o "docker-archive:$T/flat.tar" -t kiln-t49/flat:1
+assert_eq 0 "$RC" "kiln flatten exits 0"; [ "$RC" -eq 0 ] || fail "kiln flatten: $ERR"
+FLAT=$OUT
+assert_match '^sha256:[0-9a-f]{64}$' "$FLAT" "prints the digest"
+assert_eq 1 "$(layout_manifest "$T/lay" flat | jq '.layers | length')" "one layer"
+CFG=$(layout_config "$T/lay" flat)
+assert_eq "[\"sha256:$(sha256sum <"$T/export.tar" | cut -c1-64)\"]" "$(jq -c .rootfs.diff_ids <<<"$CFG")" "its diff_id is the export's sha256"
+assert_eq 1 "$(jq '.history | length' <<<"$CFG")" "one history entry"
+assert_contains "3 layers of oci:$T/lay:app squashed" "$(jq -r '.history[0].created_by' <<<"$CFG")" "which says what was squashed"
+OCFG=$(layout_config "$T/lay" app)
+assert_eq "$(jq -c .config <<<"$OCFG")" "$(jq -c .config <<<"$CFG")" "the container config is kept"
+assert_eq "$(jq -r .created <<<"$OCFG")" "$(jq -r .created <<<"$CFG")" "and the created time"
+"$KILN" export "oci:$T/lay:flat" -o "$T/flat-export.tar"
+assert_same_file "$T/export.tar" "$T/flat-export.tar" "the flat image's export = the original's"
+run "$KILN" flatten "oci:$T/lay:app" -o "oci:$T/again:flat"
+assert_eq "0 $FLAT" "$RC $OUT" "flattened again: the same digest"
+run "$KILN" validate "oci:$T/lay:flat"
+assert_eq 0 "$RC" "kiln validate accepts it"; [ "$RC" -eq 0 ] || say "$OUT $ERR"
+
+say "consumers of the flat image"
+run umoci unpack --image "$T/lay:flat" "$T/bundle"
+assert_eq 0 "$RC" "umoci unpacks it"; [ "$RC" -eq 0 ] || say "$ERR"
+tree_manifest "$T/bundle/rootfs" >"$T/umoci.m"
+assert_same_text "$T/export.m" "$T/umoci.m" "umoci's tree = the export"
+run skopeo inspect --format '{{len .Layers}} {{index .Labels "tier"}}' "oci:$T/lay:flat"
+assert_eq "0 1 test" "$RC $OUT" "skopeo: one layer, the label kept"
+run docker_ load -i "$T/flat.tar"
+assert_eq 0 "$RC" "docker loads the flat image"
+run docker_ run --rm --network none kiln-t49/flat:1
+assert_eq "0 shared inode" "$RC $OUT" "docker runs it (entrypoint and cmd kept; the hardlink's data)"
+run docker_ run --rm --network none kiln-t49/flat:1 /etc/added
+assert_eq "0 layer 3" "$RC $OUT" "with the top layer's files"
+CID=$(docker_ create kiln-t49/flat:1)
+docker_ export "$CID" >"$T/docker-flat.tar"
+docker_ rm "$CID" >/dev/null
+layer_manifest "$T/docker-flat.tar" | dfilter >"$T/docker-flat.m"
+assert_same_text "$T/docker.m" "$T/docker-flat.m" "docker export of the flat image = of the original"
+docker_ rmi kiln-t49/app:3 kiln-t49/flat:1 >/dev/null
+
+say "a registry: flatten docker:// in place"
+start_registry plain
+run "$KILN" copy "oci:$T/lay:app" "docker://$REG/t49/app:1"
+assert_eq 0 "$RC" "the image is in the registry"
+run "$KILN" flatten "docker://$REG/t49/app:1" -o "docker://$REG/t49/app:flat"
+assert_eq 0 "$RC" "kiln flatten docker:// -o docker://"; [ "$RC" -eq 0 ] || say "$ERR"
+run skopeo inspect --tls-verify=false --format '{{len .Layers}}' "docker://$REG/t49/app:flat"
+assert_eq "0 1" "$RC $OUT" "skopeo reads one layer"
+assert_eq "$(layout_manifest "$T/lay" flat | jq -r '.layers[0].digest')" \
+  "$(skopeo inspect --tls-verify=false --raw "docker://$REG/t49/app:flat" | jq -r '.layers[0].digest')" \
+  "the same layer as flattened from the layout (only the history names another source)"
+
+say "bad input"
+run "$KILN" export
+assert_eq 2 "$RC" "export without REF: usage error"
+run "$KILN" export "oci:$T/lay:app" "oci:$T/lay:app"
+assert_eq 2 "$RC" "two REFs: usage error"
+run "$KILN" export "oci:$T/nowhere:x" -o "$T/x.tar"
+assert_eq 1 "$RC" "a missing layout fails"
+assert_contains "$T/nowhere" "$ERR" "naming it"
+assert_not_exists "$T/x.tar" "and writes nothing"
+run "$KILN" export "oci:$T/lay:app" -o "$T/no/such/dir/x.tar"
+assert_eq 1 "$RC" "an output in a missing directory fails"
+assert_contains "$T/no/such/dir" "$ERR" "naming the directory"
+run "$KILN" export "oci:$T/lay:app" -o "$T"
+assert_eq 2 "$RC" "an output that is a directory: usage error"
+run "$KILN" flatten --rootfs "$R" "oci:$T/lay:app"
+assert_eq 2 "$RC" "flatten adds no layer: usage error"
+assert_contains "kiln append" "$ERR" "pointing at kiln append"
+run "$KILN" flatten
+assert_eq 2 "$RC" "flatten without REF: usage error"
