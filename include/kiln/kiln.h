@@ -197,6 +197,19 @@ KILN_API int kiln_dockerfile_build(kiln_build *b, const struct kiln_dockerfile_o
                                    kiln_dockerfile **state, struct kiln_error *err);
 KILN_API void kiln_dockerfile_free(kiln_dockerfile *state);
 
+/* Moves the KILN_SET_FROM image from old_base to new_base (images on any
+ * transport, for the image's platform), as crane rebase does: old_base's
+ * layers must be the image's first ones (compared by diff_id, else an
+ * error saying so); they are replaced by new_base's, and the image's own
+ * layers follow as they are (mounted or skipped in a registry). In the
+ * container config a setting whose value is old_base's takes new_base's;
+ * the image's own settings stay (Env, Labels, ExposedPorts and Volumes
+ * entry by entry). The history is new_base's, then the image's own. The
+ * image's created time and manifest format are kept as with KILN_SET_CREATED
+ * and KILN_SET_MANIFEST_FORMAT "base". */
+KILN_API int kiln_build_set_rebase(kiln_build *b, const char *old_base, const char *new_base,
+                                   struct kiln_error *err);
+
 /* Squashes the KILN_SET_FROM image's layers into one layer, its merged
  * filesystem as kiln_export() writes it, which comes before the build's own
  * layers; the base's history is replaced by one entry that says what was

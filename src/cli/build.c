@@ -106,6 +106,8 @@ enum {
     OPT_TARGET,
     OPT_DIGESTFILE,
     OPT_MANIFEST_FORMAT,
+    OPT_OLD_BASE,
+    OPT_NEW_BASE,
 };
 
 static const struct option options[] = {
@@ -113,6 +115,8 @@ static const struct option options[] = {
     { "push-jobs", required_argument, NULL, OPT_PUSH_JOBS },
     { "rootfs", required_argument, NULL, OPT_ROOTFS },
     { "from", required_argument, NULL, OPT_FROM },
+    { "old-base", required_argument, NULL, OPT_OLD_BASE },
+    { "new-base", required_argument, NULL, OPT_NEW_BASE },
     { "layer-map", required_argument, NULL, OPT_LAYER_MAP },
     { "add", required_argument, NULL, OPT_ADD },
     { "diff", required_argument, NULL, OPT_DIFF },
@@ -220,7 +224,7 @@ static int is_index(const char *ref, const struct kiln_remote_opts *ro, bool *ye
     return 0;
 }
 
-static const char *const mode_name[] = { "build", "mutate", "append", "flatten" };
+static const char *const mode_name[] = { "build", "mutate", "append", "flatten", "rebase" };
 
 /* For a docker-archive REF written back: refuses one that holds other images
  * too, and gives the new one REF's names unless -t named it. */
@@ -270,7 +274,7 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
     unsigned long long max_bytes = 64ULL << 30, max_entries = 10000000;
     /* Dockerfile mode */
     const char *dockerfile = NULL, *target = NULL, *platform = NULL, *input_opt = NULL;
-    const char *digestfile = NULL;
+    const char *digestfile = NULL, *old_base = NULL, *new_base = NULL;
     const char **build_args = calloc((size_t)argc + 1, sizeof(*build_args));
     size_t nbuild_args = 0;
     /* the docker:// outputs, signed after the push with --sign-by */
@@ -315,10 +319,23 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         }
         if (opt == OPT_ROOTFS || opt == OPT_TAR || opt == OPT_ADD || opt == OPT_DIFF)
             input_opt = argv[optind - 1];
-        if ((mode == CLI_MUTATE || mode == CLI_FLATTEN) && input_opt && opt != OPT_FROM) {
+        if ((opt == OPT_OLD_BASE || opt == OPT_NEW_BASE) && mode != CLI_REBASE) {
+            /* as for any option the command does not have */
+            err.code = KILN_ERR_USAGE;
+            snprintf(err.message, sizeof(err.message),
+                     "%s: unknown option '--%s'; run 'kiln %s --help'", cmd,
+                     opt == OPT_OLD_BASE ? "old-base" : "new-base", cmd);
+            rc = -1;
+            continue;
+        }
+        if ((mode == CLI_MUTATE || mode == CLI_FLATTEN || mode == CLI_REBASE) && input_opt &&
+            opt != OPT_FROM) {
             rc = cli_usage(&err, cmd,
                            mode == CLI_MUTATE
                                ? "changes the config only: add layers with 'kiln append', not here"
+                           : mode == CLI_REBASE
+                               ? "moves the image's own layers and adds none: add layers with "
+                                 "'kiln append' afterwards"
                                : "squashes the image's layers and adds none: add layers with "
                                  "'kiln append' afterwards");
             continue;
@@ -360,6 +377,12 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
             break;
         case OPT_DIGESTFILE:
             digestfile = optarg;
+            break;
+        case OPT_OLD_BASE:
+            old_base = optarg;
+            break;
+        case OPT_NEW_BASE:
+            new_base = optarg;
             break;
         case OPT_SDE:
             sde = optarg;
@@ -438,7 +461,12 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         /* a changed config keeps the image's time, unless one is given */
         if (rc == 0 && mode == CLI_FLATTEN)
             kiln_build_set_squash(b, true);
-        if (rc == 0 && (mode == CLI_MUTATE || mode == CLI_FLATTEN) && !sde_given && !sde_from_env)
+        if (rc == 0 && mode == CLI_REBASE && (!old_base || !new_base))
+            rc = cli_usage(&err, cmd, !old_base ? "give the image's old base: --old-base OLD"
+                                                : "give the new base: --new-base NEW");
+        if (rc == 0 && mode == CLI_REBASE)
+            rc = kiln_build_set_rebase(b, old_base, new_base, &err);
+        if (rc == 0 && mode != CLI_APPEND && !sde_given && !sde_from_env)
             rc = kiln_build_set(b, KILN_SET_CREATED, "base", &err);
         /* a docker-archive written back keeps its names (RepoTags), and must
          * hold only this image: the others would be lost */

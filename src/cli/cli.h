@@ -30,9 +30,10 @@ int cmd_rm(int argc, char **argv, struct cli_globals *g);
 int cmd_mutate(int argc, char **argv, struct cli_globals *g);
 int cmd_append(int argc, char **argv, struct cli_globals *g);
 int cmd_flatten(int argc, char **argv, struct cli_globals *g);
+int cmd_rebase(int argc, char **argv, struct cli_globals *g);
 /* kiln build's options and run, also for mutate and append (an image derived
  * from REF, written back to it unless -o is given); usage: their help. */
-enum cli_build_mode { CLI_BUILD, CLI_MUTATE, CLI_APPEND, CLI_FLATTEN };
+enum cli_build_mode { CLI_BUILD, CLI_MUTATE, CLI_APPEND, CLI_FLATTEN, CLI_REBASE };
 int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_mode mode,
                    const char *usage);
 int cmd_gc(int argc, char **argv, struct cli_globals *g);

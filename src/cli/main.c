@@ -25,6 +25,7 @@ static const struct command commands[] = {
     { "mutate", cmd_mutate, "change an image's config, keeping its layers" },
     { "append", cmd_append, "add layers to an image, keeping its own" },
     { "flatten", cmd_flatten, "squash an image's layers into one" },
+    { "rebase", cmd_rebase, "move an image's own layers from its old base to a new one" },
     { "rm", cmd_rm, "untag an image in a layout, or delete it from a registry" },
     { "gc", cmd_gc, "remove the blobs of a layout that nothing references" },
     { "sign", cmd_sign, "sign an image in a registry (sigstore, as skopeo and podman verify)" },
