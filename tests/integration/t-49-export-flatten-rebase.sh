@@ -8,6 +8,10 @@
 # squashes it into one layer whose diff_id is that tar's sha256, with the
 # config kept and one history entry; docker runs the flat image, umoci and
 # skopeo read it, and its export equals the original's, byte for byte.
+# kiln rebase moves an image's own layers from its old base to a new one:
+# checked against the old base by diff_id, the own layers not uploaded again
+# (the registry log), the config's inherited settings the new base's and its
+# own kept; docker runs the result with the new base's files.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry/lib-registry.sh"
 need_root
@@ -157,7 +161,75 @@ assert_eq "$(layout_manifest "$T/lay" flat | jq -r '.layers[0].digest')" \
   "$(skopeo inspect --tls-verify=false --raw "docker://$REG/t49/app:flat" | jq -r '.layers[0].digest')" \
   "the same layer as flattened from the layout (only the history names another source)"
 
+say "kiln rebase"
+OB=$T/oldbase NB=$T/newbase AP=$T/applayer
+mkdir -p "$OB/bin" "$NB/bin" "$AP/app"
+cp /bin/busybox "$OB/bin/"; cp /bin/busybox "$NB/bin/"
+echo old >"$OB/os"; echo old-only >"$OB/oldfile"; echo new >"$NB/os"; echo new-only >"$NB/newfile"
+echo "the app" >"$AP/app/hello"
+kiln_build --rootfs "$OB" --env PATH=/bin --env OLDVAR=1 --label base=old \
+  --entrypoint '["/bin/busybox"]' --cmd '["cat","/os"]' -o "oci:$T/rb:old"
+kiln_build --rootfs "$NB" --env PATH=/usr/bin:/bin --env NEWVAR=2 --label base=new --workdir /srv \
+  --entrypoint '["/bin/busybox"]' --cmd '["cat","/os"]' -o "oci:$T/rb:new"
+run "$KILN" append "oci:$T/rb:old" --rootfs "$AP" --env APP=3 --label app=yes --cmd '["cat","/app/hello"]' -o "oci:$T/rb:app"
+assert_eq 0 "$RC" "the app: its own layer and settings on the old base"
+run "$KILN" rebase "oci:$T/rb:app" --old-base "oci:$T/rb:old" --new-base "oci:$T/rb:new" \
+  -o "oci:$T/rb:rebased" -o "docker-archive:$T/rebased.tar" -t kiln-t49/rebased:1
+assert_eq 0 "$RC" "kiln rebase exits 0"; [ "$RC" -eq 0 ] || fail "kiln rebase: $ERR"
+REB=$OUT
+RM=$(layout_manifest "$T/rb" rebased) RC_=$(layout_config "$T/rb" rebased)
+assert_eq "$(layout_manifest "$T/rb" new | jq -c '[.layers[].digest]')" "$(jq -c '[.layers[0].digest]' <<<"$RM")" "the new base's layer first"
+assert_eq "$(layout_manifest "$T/rb" app | jq -r '.layers[1].digest')" "$(jq -r '.layers[1].digest' <<<"$RM")" "then the app's own layer, byte for byte"
+assert_eq "$(layout_config "$T/rb" new | jq -r '.rootfs.diff_ids[0]') $(layout_config "$T/rb" app | jq -r '.rootfs.diff_ids[1]')" \
+  "$(jq -r '.rootfs.diff_ids | join(" ")' <<<"$RC_")" "diff_ids rewritten"
+assert_eq '["PATH=/usr/bin:/bin","NEWVAR=2","APP=3"]' "$(jq -c .config.Env <<<"$RC_")" "Env: the new base's, and the app's own"
+assert_eq '{"app":"yes","base":"new"}' "$(jq -c .config.Labels <<<"$RC_")" "Labels: likewise"
+assert_eq '/srv ["cat","/app/hello"]' "$(jq -r '.config.WorkingDir + " " + (.config.Cmd | tojson)' <<<"$RC_")" "the new base's WorkingDir, the app's own Cmd"
+assert_eq "$(layout_config "$T/rb" new | jq -c '[.history[].created_by]' | jq -c '. + ["kiln build --rootfs"]')" \
+  "$(jq -c '[.history[].created_by]' <<<"$RC_")" "history: the new base's, then the app's own"
+assert_eq "$(layout_config "$T/rb" app | jq -r .created)" "$(jq -r .created <<<"$RC_")" "the app's created time"
+"$KILN" export "oci:$T/rb:rebased" | tar -t | sort >"$T/rebased.files"
+assert_eq "$(printf '%s\n' app/ app/hello bin/ bin/busybox newfile os)" "$(cat "$T/rebased.files")" "its files: the new base's and the app's, none of the old base's"
+run "$KILN" rebase "oci:$T/rb:app" --old-base "oci:$T/rb:old" --new-base "oci:$T/rb:new" -o "oci:$T/rb2:rebased"
+assert_eq "0 $REB" "$RC $OUT" "rebased again: the same digest"
+run docker_ load -i "$T/rebased.tar"
+assert_eq 0 "$RC" "docker loads the rebased image"
+run docker_ run --rm --network none kiln-t49/rebased:1
+assert_eq "0 the app" "$RC $OUT" "docker runs it"
+run docker_ run --rm --network none kiln-t49/rebased:1 cat /os /newfile
+assert_eq "0 new new-only" "$RC $(echo $OUT)" "with the new base's files"
+run docker_ run --rm --network none kiln-t49/rebased:1 cat /oldfile
+assert_ne 0 "$RC" "and not the old base's"
+docker_ rmi kiln-t49/rebased:1 >/dev/null
+
+say "kiln rebase in a registry: the app's own layer is not uploaded again"
+for n in old new app; do "$KILN" copy -q "oci:$T/rb:$n" "docker://$REG/t49/$n:1" >/dev/null || fail "copy $n"; done
+M=$(registry_log_mark)
+run "$KILN" rebase "docker://$REG/t49/app:1" --old-base "docker://$REG/t49/old:1" \
+  --new-base "docker://$REG/t49/new:1" -o "docker://$REG/t49/rebased:1"
+assert_eq "0 $REB" "$RC $OUT" "the same digest as from the layout"
+assert_eq 1 "$(registry_request_count '^PUT /v2/t49/rebased/blobs/uploads/' "$M")" "one blob uploaded: the config"
+run skopeo inspect --tls-verify=false --format '{{len .Layers}} {{index .Labels "base"}}' "docker://$REG/t49/rebased:1"
+assert_eq "0 2 new" "$RC $OUT" "skopeo reads it"
+M=$(registry_log_mark)
+run "$KILN" rebase "docker://$REG/t49/app:1" --old-base "docker://$REG/t49/old:1" --new-base "docker://$REG/t49/new:1"
+assert_eq "0 $REB" "$RC $OUT" "rebased in place"
+assert_eq 1 "$(registry_request_count '^PUT /v2/t49/app/blobs/uploads/' "$M")" "in place too: only the config"
+
 say "bad input"
+run "$KILN" rebase "oci:$T/rb:app" --old-base "oci:$T/rb:new" --new-base "oci:$T/rb:old" -o "oci:$T/rb:bad"
+assert_eq 2 "$RC" "an old base that is not the image's: usage error"
+assert_contains "--old-base oci:$T/rb:new is not the base of oci:$T/rb:app: its layer 1" "$ERR" "saying which layer differs"
+check_not "nothing written" grep -q '"bad"' "$T/rb/index.json"
+run "$KILN" rebase "oci:$T/rb:app" --new-base "oci:$T/rb:new"
+assert_eq 2 "$RC" "no --old-base: usage error"
+run "$KILN" rebase "oci:$T/rb:app" --old-base "oci:$T/rb:old"
+assert_eq 2 "$RC" "no --new-base: usage error"
+run "$KILN" rebase "oci:$T/rb:app" --old-base "oci:$T/rb:old" --new-base "oci:$T/nowhere:x" -o "oci:$T/rb:bad"
+assert_eq 1 "$RC" "a missing new base fails"
+assert_contains "--new-base oci:$T/nowhere:x" "$ERR" "naming it"
+run "$KILN" build --old-base "oci:$T/rb:old" --rootfs "$AP" -o "oci:$T/rb:bad"
+assert_eq 2 "$RC" "kiln build has no --old-base"
 run "$KILN" export
 assert_eq 2 "$RC" "export without REF: usage error"
 run "$KILN" export "oci:$T/lay:app" "oci:$T/lay:app"
