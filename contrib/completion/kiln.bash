@@ -47,7 +47,7 @@ _kiln_options()
               --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose -h --help
               $_kiln_remote_opts" ;;
         copy)
-            echo "--platform --digestfile --src-creds --dest-creds -j --jobs --copy-signatures
+            echo "--platform --digestfile --manifest-format --src-creds --dest-creds -j --jobs --copy-signatures
               --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
         index)

@@ -11,7 +11,10 @@
 # kiln rebase moves an image's own layers from its old base to a new one:
 # checked against the old base by diff_id, the own layers not uploaded again
 # (the registry log), the config's inherited settings the new base's and its
-# own kept; docker runs the result with the new base's files.
+# own kept; docker runs the result with the new base's files. kiln copy
+# --manifest-format converts between OCI and Docker v2 schema 2 (media types of
+# the manifest, the config and the layers; the layers' bytes kept), refusing
+# zstd layers for Docker.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry/lib-registry.sh"
 need_root
@@ -215,6 +218,45 @@ M=$(registry_log_mark)
 run "$KILN" rebase "docker://$REG/t49/app:1" --old-base "docker://$REG/t49/old:1" --new-base "docker://$REG/t49/new:1"
 assert_eq "0 $REB" "$RC $OUT" "rebased in place"
 assert_eq 1 "$(registry_request_count '^PUT /v2/t49/app/blobs/uploads/' "$M")" "in place too: only the config"
+
+say "kiln copy --manifest-format"
+run "$KILN" copy --manifest-format docker "oci:$T/rb:app" "docker://$REG/t49/appd:1"
+assert_eq 0 "$RC" "OCI to Docker v2 schema 2, pushed"; [ "$RC" -eq 0 ] || say "$ERR"
+assert_contains "another digest" "$ERR" "with a warning that the digest changes"
+DOCKD=$OUT
+RAW=$(skopeo inspect --tls-verify=false --raw "docker://$REG/t49/appd:1")
+assert_eq 'application/vnd.docker.distribution.manifest.v2+json application/vnd.docker.container.image.v1+json application/vnd.docker.image.rootfs.diff.tar.gzip application/vnd.docker.image.rootfs.diff.tar.gzip' \
+  "$(jq -r '[.mediaType, .config.mediaType, .layers[].mediaType] | join(" ")' <<<"$RAW")" "Docker media types: manifest, config, layers"
+assert_eq "$(layout_manifest "$T/rb" app | jq -c '[.layers[].digest]')" "$(jq -c '[.layers[].digest]' <<<"$RAW")" "the layers' bytes are kept"
+run docker_ pull "$REG/t49/appd:1"
+assert_eq 0 "$RC" "docker pulls it"
+run docker_ run --rm --network none "$REG/t49/appd:1"
+assert_eq "0 the app" "$RC $OUT" "and runs it"
+docker_ rmi "$REG/t49/appd:1" >/dev/null
+run "$KILN" copy --manifest-format oci "docker://$REG/t49/appd:1" "oci:$T/rb:back"
+assert_eq 0 "$RC" "and back to OCI"
+assert_eq "$(layout_manifest_digest "$T/rb" app)" "$OUT" "the original's digest again"
+run "$KILN" copy --manifest-format oci "oci:$T/rb:app" "oci:$T/rb:same"
+assert_eq "0 $(layout_manifest_digest "$T/rb" app)" "$RC $OUT" "already OCI: copied as it is"
+assert_eq "" "$ERR" "without a warning"
+kiln_build --rootfs "$AP" --compression zstd -o "oci:$T/rb:zstd"
+run "$KILN" copy --manifest-format docker "oci:$T/rb:zstd" "oci:$T/rb:zd"
+assert_eq 2 "$RC" "a zstd layer to Docker: refused"
+assert_contains "zstd-compressed, and Docker's v2 schema 2 has no zstd layer type" "$ERR" "saying why"
+check_not "nothing written" grep -q '"zd"' "$T/rb/index.json"
+kiln_build --rootfs "$AP" --platform linux/arm64 -o "oci:$T/rb:arm"
+run "$KILN" index -o "oci:$T/rb:idx" "oci:$T/rb:app" "oci:$T/rb:arm"
+run "$KILN" copy --manifest-format docker "oci:$T/rb:idx" "oci:$T/rb:idxd"
+assert_eq 2 "$RC" "an index without --platform: usage error"
+assert_contains "give --platform" "$ERR" "saying what to do"
+run "$KILN" copy --manifest-format docker --platform linux/arm64 "oci:$T/rb:idx" "oci:$T/rb:armd"
+assert_eq 0 "$RC" "one platform of it is converted"
+assert_eq "application/vnd.docker.distribution.manifest.v2+json arm64" \
+  "$(layout_manifest "$T/rb" armd | jq -r .mediaType) $(layout_config "$T/rb" armd | jq -r .architecture)" "the arm64 image, as Docker's"
+run "$KILN" copy --manifest-format xml "oci:$T/rb:app" "oci:$T/rb:x"
+assert_eq 2 "$RC" "an unknown format: usage error"
+run "$KILN" copy --manifest-format docker --copy-signatures "docker://$REG/t49/app:1" "docker://$REG/t49/x:1"
+assert_eq 2 "$RC" "--copy-signatures with a conversion: usage error"
 
 say "bad input"
 run "$KILN" rebase "oci:$T/rb:app" --old-base "oci:$T/rb:new" --new-base "oci:$T/rb:old" -o "oci:$T/rb:bad"
