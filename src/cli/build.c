@@ -95,7 +95,6 @@ enum {
     OPT_COMPRESSION,
     OPT_LEVEL,
     OPT_NO_XATTRS,
-    OPT_DEBUG,
     OPT_FROM,
     OPT_LAYER_MAP,
     OPT_ADD,
@@ -148,10 +147,10 @@ static const struct option options[] = {
     { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
     { "manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT },
     CLI_SIGN_BY_OPTIONS,
-    { "quiet", no_argument, NULL, 'q' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "debug", no_argument, NULL, OPT_DEBUG },
-    { "help", no_argument, NULL, 'h' },
+    CLI_OPTION_QUIET,
+    CLI_OPTION_VERBOSE,
+    CLI_OPTION_DEBUG,
+    CLI_OPTION_HELP,
     { NULL, 0, NULL, 0 },
 };
 
@@ -294,8 +293,14 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
     while (rc == 0 && (opt = cli_getopt(argc, argv, mode == CLI_BUILD ? "+:t:o:j:f:qvh" : ":t:o:j:f:qvh", options)) != -1) {
         int s = setting_of(opt);
         long n;
-        int r = cli_remote_option(opt, optarg, &ro, &err);
-        if (r != 0) {
+        int r = cli_common_option(opt, optarg, help_text, &ro, g, &err);
+        if (r == CLI_OPT_HELP) {
+            kiln_build_free(b);
+            free(build_args);
+            free(pushes);
+            return EXIT_OK;
+        }
+        if (r != CLI_OPT_OWN) {
             rc = r < 0 ? -1 : 0;
             continue;
         }
@@ -420,21 +425,6 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
             if (rc == 0 && !strncmp(optarg, "docker://", 9))
                 pushes[npushes++] = optarg;
             break;
-        case 'q':
-            g->verbosity = -1;
-            break;
-        case 'v':
-            g->verbosity = g->verbosity < 1 ? 1 : g->verbosity;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help_text, stdout);
-            kiln_build_free(b);
-            free(build_args);
-            free(pushes);
-            return EXIT_OK;
         default:
             rc = cli_bad_option(cmd, opt, argv, &err);
             break;

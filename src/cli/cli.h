@@ -116,6 +116,23 @@ enum {
     "                            pull from MIRROR first (repeatable; REGISTRY: docker.io)\n"   \
     "  --debug                   log every HTTP request (never credentials or tokens)\n"
 
+/* The options the subcommands share (remote.c): each lists the ones it has
+ * in its option table (and short options), and hands every option of its
+ * getopt loop to cli_common_option first. */
+enum { CLI_OPT_DEBUG = 1200 };
+#define CLI_OPTION_QUIET {"quiet", no_argument, NULL, 'q'}
+#define CLI_OPTION_VERBOSE {"verbose", no_argument, NULL, 'v'}
+#define CLI_OPTION_DEBUG {"debug", no_argument, NULL, CLI_OPT_DEBUG}
+#define CLI_OPTION_HELP {"help", no_argument, NULL, 'h'}
+enum { CLI_OPT_OWN, CLI_OPT_TAKEN, CLI_OPT_HELP };
+/* Takes the registry options (into ro, unless it is NULL), -q/--quiet,
+ * -v/--verbose (never lowering --debug), --debug and -h/--help (prints help).
+ * Returns CLI_OPT_TAKEN, CLI_OPT_HELP once help is printed (the command
+ * returns EXIT_OK), CLI_OPT_OWN for the command's own options (and for
+ * cli_bad_option's '?' and ':'), or -1 with err set for a bad value. */
+int cli_common_option(int opt, const char *arg, const char *help, struct kiln_remote_opts *ro,
+                      struct cli_globals *g, struct kiln_error *err);
+
 /* Default registry options, reporting through the CLI's log (and progress
  * display, when `progress`). */
 void cli_remote_setup(struct kiln_remote_opts *o, struct cli_globals *g, bool progress);

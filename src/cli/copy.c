@@ -105,7 +105,7 @@ static int copy_as(const char *src, const char *dest, const char *platform, cons
 
 int cmd_copy(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_PLATFORM = 1, OPT_DEBUG, OPT_DIGESTFILE, OPT_COPY_SIGNATURES, OPT_FORMAT };
+    enum { OPT_PLATFORM = 1, OPT_DIGESTFILE, OPT_COPY_SIGNATURES, OPT_FORMAT };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         CLI_SIGN_BY_OPTIONS,
@@ -116,10 +116,10 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
         { "copy-signatures", no_argument, NULL, OPT_COPY_SIGNATURES },
         { "manifest-format", required_argument, NULL, OPT_FORMAT },
-        { "quiet", no_argument, NULL, 'q' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_QUIET,
+        CLI_OPTION_VERBOSE,
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -132,10 +132,12 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":j:qvh", options)) != -1) {
-        int r = cli_remote_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, &ro, &err);
+        int r = cli_common_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0 || cli_sign_by_option(opt, optarg, &sb))
+        if (r != CLI_OPT_OWN || cli_sign_by_option(opt, optarg, &sb))
             continue;
         switch (opt) {
         case OPT_PLATFORM:
@@ -152,18 +154,6 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
                 rc = cli_usage(&err, "copy", "--manifest-format: expected oci or docker");
             format = optarg;
             break;
-        case 'q':
-            g->verbosity = -1;
-            break;
-        case 'v':
-            g->verbosity = 1;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("copy", opt, argv, &err);
             break;
