@@ -109,48 +109,57 @@ enum {
     OPT_NEW_BASE,
 };
 
+/* The options of build, mutate, append and flatten; rebase adds two. */
+#define BUILD_OPTIONS \
+    CLI_REMOTE_OPTIONS, \
+    { "push-jobs", required_argument, NULL, OPT_PUSH_JOBS }, \
+    { "rootfs", required_argument, NULL, OPT_ROOTFS }, \
+    { "from", required_argument, NULL, OPT_FROM }, \
+    { "layer-map", required_argument, NULL, OPT_LAYER_MAP }, \
+    { "add", required_argument, NULL, OPT_ADD }, \
+    { "diff", required_argument, NULL, OPT_DIFF }, \
+    { "max-bytes", required_argument, NULL, OPT_MAX_BYTES }, \
+    { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES }, \
+    { "tar", required_argument, NULL, OPT_TAR }, \
+    { "file", required_argument, NULL, 'f' }, \
+    { "build-arg", required_argument, NULL, OPT_BUILD_ARG }, \
+    { "target", required_argument, NULL, OPT_TARGET }, \
+    { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT }, \
+    { "cmd", required_argument, NULL, OPT_CMD }, \
+    { "env", required_argument, NULL, OPT_ENV }, \
+    { "workdir", required_argument, NULL, OPT_WORKDIR }, \
+    { "user", required_argument, NULL, OPT_USER }, \
+    { "port", required_argument, NULL, OPT_PORT }, \
+    { "volume", required_argument, NULL, OPT_VOLUME }, \
+    { "label", required_argument, NULL, OPT_LABEL }, \
+    { "annotation", required_argument, NULL, OPT_ANNOTATION }, \
+    { "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL }, \
+    { "author", required_argument, NULL, OPT_AUTHOR }, \
+    { "platform", required_argument, NULL, OPT_PLATFORM }, \
+    { "tag", required_argument, NULL, 't' }, \
+    { "source-date-epoch", required_argument, NULL, OPT_SDE }, \
+    { "compression", required_argument, NULL, OPT_COMPRESSION }, \
+    { "compression-level", required_argument, NULL, OPT_LEVEL }, \
+    { "jobs", required_argument, NULL, 'j' }, \
+    { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS }, \
+    { "output", required_argument, NULL, 'o' }, \
+    { "digestfile", required_argument, NULL, OPT_DIGESTFILE }, \
+    { "manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT }, \
+    CLI_SIGN_BY_OPTIONS, \
+    CLI_OPTION_QUIET, \
+    CLI_OPTION_VERBOSE, \
+    CLI_OPTION_DEBUG, \
+    CLI_OPTION_HELP
+
 static const struct option options[] = {
-    CLI_REMOTE_OPTIONS,
-    { "push-jobs", required_argument, NULL, OPT_PUSH_JOBS },
-    { "rootfs", required_argument, NULL, OPT_ROOTFS },
-    { "from", required_argument, NULL, OPT_FROM },
+    BUILD_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option rebase_options[] = {
+    BUILD_OPTIONS,
     { "old-base", required_argument, NULL, OPT_OLD_BASE },
     { "new-base", required_argument, NULL, OPT_NEW_BASE },
-    { "layer-map", required_argument, NULL, OPT_LAYER_MAP },
-    { "add", required_argument, NULL, OPT_ADD },
-    { "diff", required_argument, NULL, OPT_DIFF },
-    { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
-    { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
-    { "tar", required_argument, NULL, OPT_TAR },
-    { "file", required_argument, NULL, 'f' },
-    { "build-arg", required_argument, NULL, OPT_BUILD_ARG },
-    { "target", required_argument, NULL, OPT_TARGET },
-    { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
-    { "cmd", required_argument, NULL, OPT_CMD },
-    { "env", required_argument, NULL, OPT_ENV },
-    { "workdir", required_argument, NULL, OPT_WORKDIR },
-    { "user", required_argument, NULL, OPT_USER },
-    { "port", required_argument, NULL, OPT_PORT },
-    { "volume", required_argument, NULL, OPT_VOLUME },
-    { "label", required_argument, NULL, OPT_LABEL },
-    { "annotation", required_argument, NULL, OPT_ANNOTATION },
-    { "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
-    { "author", required_argument, NULL, OPT_AUTHOR },
-    { "platform", required_argument, NULL, OPT_PLATFORM },
-    { "tag", required_argument, NULL, 't' },
-    { "source-date-epoch", required_argument, NULL, OPT_SDE },
-    { "compression", required_argument, NULL, OPT_COMPRESSION },
-    { "compression-level", required_argument, NULL, OPT_LEVEL },
-    { "jobs", required_argument, NULL, 'j' },
-    { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
-    { "output", required_argument, NULL, 'o' },
-    { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
-    { "manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT },
-    CLI_SIGN_BY_OPTIONS,
-    CLI_OPTION_QUIET,
-    CLI_OPTION_VERBOSE,
-    CLI_OPTION_DEBUG,
-    CLI_OPTION_HELP,
     { NULL, 0, NULL, 0 },
 };
 
@@ -290,7 +299,8 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
     int rc = 0, opt;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, mode == CLI_BUILD ? "+:t:o:j:f:qvh" : ":t:o:j:f:qvh", options)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, mode == CLI_BUILD ? "+:t:o:j:f:qvh" : ":t:o:j:f:qvh",
+                                            mode == CLI_REBASE ? rebase_options : options)) != -1) {
         int s = setting_of(opt);
         long n;
         int r = cli_common_option(opt, optarg, help_text, &ro, g, &err);
@@ -324,15 +334,6 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         }
         if (opt == OPT_ROOTFS || opt == OPT_TAR || opt == OPT_ADD || opt == OPT_DIFF)
             input_opt = argv[optind - 1];
-        if ((opt == OPT_OLD_BASE || opt == OPT_NEW_BASE) && mode != CLI_REBASE) {
-            /* as for any option the command does not have */
-            err.code = KILN_ERR_USAGE;
-            snprintf(err.message, sizeof(err.message),
-                     "%s: unknown option '--%s'; run 'kiln %s --help'", cmd,
-                     opt == OPT_OLD_BASE ? "old-base" : "new-base", cmd);
-            rc = -1;
-            continue;
-        }
         if ((mode == CLI_MUTATE || mode == CLI_FLATTEN || mode == CLI_REBASE) && input_opt &&
             opt != OPT_FROM) {
             rc = cli_usage(&err, cmd,
