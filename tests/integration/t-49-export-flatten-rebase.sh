@@ -11,7 +11,7 @@
 # kiln rebase moves an image's own layers from its old base to a new one:
 # checked against the old base by diff_id, the own layers not uploaded again
 # (the registry log), the config's inherited settings the new base's and its
-# own kept; docker runs the result with the new base's files. kiln copy
+# own kept; docker and podman run the result with the new base's files. kiln copy
 # --manifest-format converts between OCI and Docker v2 schema 2 (media types of
 # the manifest, the config and the layers; the layers' bytes kept), refusing
 # zstd layers for Docker.
@@ -221,6 +221,15 @@ M=$(registry_log_mark)
 run "$KILN" rebase "docker://$REG/t49/app:1" --old-base "docker://$REG/t49/old:1" --new-base "docker://$REG/t49/new:1"
 assert_eq "0 $REB" "$RC $OUT" "rebased in place"
 assert_eq 1 "$(registry_request_count '^PUT /v2/t49/app/blobs/uploads/' "$M")" "in place too: only the config"
+setup_podman
+for img in app:flat rebased:1; do
+  run podman_ pull --tls-verify=false "docker://$REG/t49/$img"
+  assert_eq 0 "$RC" "podman pulls $img"; [ "$RC" -eq 0 ] || say "$ERR"
+done
+run podman_ "${PODMAN_RUN[@]}" "$REG/t49/app:flat" /etc/added
+assert_eq "0 layer 3" "$RC $OUT" "podman runs the flat image"; [ "$RC" -eq 0 ] || say "$ERR"
+run podman_ "${PODMAN_RUN[@]}" "$REG/t49/rebased:1" cat /os /app/hello
+assert_eq "0 new the app" "$RC $(echo $OUT)" "podman runs the rebased image: the new base's files and the app's"; [ "$RC" -eq 0 ] || say "$ERR"
 
 say "kiln copy --manifest-format"
 run "$KILN" copy --manifest-format docker "oci:$T/rb:app" "docker://$REG/t49/appd:1"
