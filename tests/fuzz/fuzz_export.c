@@ -66,7 +66,7 @@ static void check_output(void)
     archive_read_support_format_tar(a);
     if (archive_read_open_filename(a, outfile, 1 << 16) != ARCHIVE_OK)
         bad("an unreadable tar", outfile);
-    struct names s = {0};
+    struct names s = { 0 };
     struct archive_entry *e;
     int r;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_mkdir(p);
 
     char ld[MAXLAYERS][KILN_DIGEST_MAX];
-    struct kiln_buf man = {0}, cfg = {0};
+    struct kiln_buf man = { 0 }, cfg = { 0 };
     struct kiln_platform host;
     kiln_platform_host(&host);
     kiln_buf_printf(&cfg, NULL,
@@ -153,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         i ? "," : "", ld[i], lens[i]);
     kiln_buf_printf(&man, NULL, "]}");
     write_blob(man.data, man.len, md);
-    struct kiln_buf idx = {0};
+    struct kiln_buf idx = { 0 };
     kiln_buf_printf(&idx, NULL,
                     "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" KILN_MT_OCI_MANIFEST
                     "\",\"digest\":\"%s\",\"size\":%zu}]}",
@@ -167,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     char spec[4200];
     snprintf(spec, sizeof(spec), "oci:%s", layout);
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     int rc = kiln_export(spec, outfile, NULL, NULL, &err);
     fz_debug("kiln_export", rc, &err);
     if (rc < 0 && !err.message[0])

@@ -32,13 +32,13 @@ static char *write_layer(const char *const *spec)
     kiln_fd_sink_init(&out, fd, path);
     struct kiln_tar_writer w;
     kiln_tar_writer_init(&w, &out.sink);
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     for (; *spec; spec++) {
         char kind, p[256] = "", a[256] = "", c[256] = "";
         unsigned mode = 0644, uid = 0;
         int n = sscanf(*spec, "%c %255s", &kind, p);
         assert_int_equal(n, 2);
-        struct kiln_tar_entry e = {.path = p, .mtime = 1};
+        struct kiln_tar_entry e = { .path = p, .mtime = 1 };
         if (kind == 'f') {
             sscanf(*spec, "%*c %*s %o %u %255s", &mode, &uid, c);
             e.type = KILN_TAR_REG;
@@ -67,8 +67,8 @@ static char *write_layer(const char *const *spec)
  * [CONTENT|=>TARGET]" in *out, or -1 and the error. */
 static int flatten(const char *const *const *layers, size_t n, char **out, struct kiln_error *err)
 {
-    struct kiln_src s = {.kind = KILN_SRC_LAYOUT, .spec = "oci:test"};
-    struct kiln_src_image im = {0};
+    struct kiln_src s = { .kind = KILN_SRC_LAYOUT, .spec = "oci:test" };
+    struct kiln_src_image im = { 0 };
     struct kiln_src_layer ly[8];
     memset(ly, 0, sizeof(ly));
     assert_true(n <= 8);
@@ -99,20 +99,26 @@ static int flatten(const char *const *const *layers, size_t n, char **out, struc
     struct archive *a = archive_read_new();
     archive_read_support_format_tar(a);
     assert_int_equal(archive_read_open_memory(a, bs.buf.data, bs.buf.len), ARCHIVE_OK);
-    struct kiln_buf txt = {0};
+    struct kiln_buf txt = { 0 };
     struct archive_entry *e;
     while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
         const char *hl = archive_entry_hardlink(e), *sl = archive_entry_symlink(e);
         char data[256] = "";
         la_ssize_t k = archive_read_data(a, data, sizeof(data) - 1);
         data[k > 0 ? k : 0] = '\0';
-        char t = hl ? 'h'
+        char t = hl                                      ? 'h'
                  : archive_entry_filetype(e) == AE_IFDIR ? 'd'
                  : archive_entry_filetype(e) == AE_IFLNK ? 'l'
                                                          : 'f';
         kiln_buf_printf(&txt, NULL, "%c %s %o %d%s%s%s\n", t, archive_entry_pathname(e),
                         (unsigned)archive_entry_perm(e), (int)archive_entry_uid(e),
-                        hl || sl ? " =>" : *data ? " " : "", hl ? hl : sl ? sl : "", data);
+                        hl || sl ? " =>"
+                        : *data  ? " "
+                                 : "",
+                        hl   ? hl
+                        : sl ? sl
+                             : "",
+                        data);
     }
     archive_read_free(a);
     kiln_buf_free(&bs.buf);
@@ -120,12 +126,12 @@ static int flatten(const char *const *const *layers, size_t n, char **out, struc
     return 0;
 }
 
-#define LAYERS(...) ((const char *const *const[]){__VA_ARGS__})
-#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define LAYERS(...) ((const char *const *const[]){ __VA_ARGS__ })
+#define L(...)      ((const char *const[]){ __VA_ARGS__, NULL })
 
 static void expect(const char *const *const *layers, size_t n, const char *want)
 {
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     char *got;
     int rc = flatten(layers, n, &got, &err);
     if (rc < 0)
@@ -199,7 +205,7 @@ static void test_hardlink_to_a_lower_layer(void **state)
 static void test_hardlink_to_nothing(void **state)
 {
     (void)state;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     char *got;
     assert_int_equal(flatten(LAYERS(L("f a 644 0 a"), L("h b missing")), 2, &got, &err), -1);
     assert_non_null(strstr(err.message, "hardlink 'b' to 'missing'"));
@@ -247,7 +253,7 @@ static void test_directory_metadata_from_the_top_layer(void **state)
 static void test_not_a_directory(void **state)
 {
     (void)state;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     char *got;
     assert_int_equal(flatten(LAYERS(L("f a 644 0 a"), L("f a/b 644 0 b")), 2, &got, &err), -1);
     assert_non_null(strstr(err.message, "not a directory"));

@@ -14,7 +14,7 @@
 
 static char *rebase(const char *img, const char *old, const char *nw)
 {
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     char *out = NULL;
     if (kiln_rebase_config(img, old, nw, &out, &err) < 0)
         fail_msg("%s", err.message);
@@ -94,7 +94,7 @@ static void test_history(void **state)
 static void test_not_json(void **state)
 {
     (void)state;
-    struct kiln_error err = {0};
+    struct kiln_error err = { 0 };
     char *out = NULL;
     assert_int_equal(kiln_rebase_config("{}", "[", "{}", &out, &err), -1);
     assert_non_null(strstr(err.message, "old base"));
@@ -103,9 +103,12 @@ static void test_not_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_inherited_takes_the_new), cmocka_unit_test(test_own_settings_stay),
-        cmocka_unit_test(test_dropped_stays_dropped),   cmocka_unit_test(test_env_by_variable),
-        cmocka_unit_test(test_labels_by_key),           cmocka_unit_test(test_history),
+        cmocka_unit_test(test_inherited_takes_the_new),
+        cmocka_unit_test(test_own_settings_stay),
+        cmocka_unit_test(test_dropped_stays_dropped),
+        cmocka_unit_test(test_env_by_variable),
+        cmocka_unit_test(test_labels_by_key),
+        cmocka_unit_test(test_history),
         cmocka_unit_test(test_not_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,8 +50,8 @@ struct finode {
     size_t layer;
     uint64_t ordinal;
     struct fhdr h;
-    size_t refs;                /* names in the tree */
-    struct fnode **names;       /* filled after the first pass, in path order */
+    size_t refs;          /* names in the tree */
+    struct fnode **names; /* filled after the first pass, in path order */
     size_t nnames, capnames;
 };
 
@@ -59,10 +59,10 @@ struct fnode {
     char *name; /* one component */
     struct fnode *parent, *child, *next, *prev, *hnext;
     bool is_dir, implicit, emitted;
-    struct fhdr h;        /* directories */
-    size_t layer;         /* directories: the entry that set h */
+    struct fhdr h; /* directories */
+    size_t layer;  /* directories: the entry that set h */
     uint64_t ordinal;
-    struct finode *ino;   /* everything else */
+    struct finode *ino; /* everything else */
 };
 
 struct flat {
@@ -75,7 +75,7 @@ struct flat {
     size_t li;
 };
 
-static void kiln_flat_hdr_free(struct fhdr *h)
+static void hdr_free(struct fhdr *h)
 {
     free(h->linkname);
     kiln_xattrs_free(h->xattrs, h->nxattrs);
@@ -161,7 +161,7 @@ static void free_subtree(struct flat *f, struct fnode *n, bool hashed)
         unhash(f, n);
     if (n->ino)
         n->ino->refs--;
-    kiln_flat_hdr_free(&n->h);
+    hdr_free(&n->h);
     free(n->name);
     free(n);
 }
@@ -237,7 +237,7 @@ static int push_components(struct kiln_strlist *stack, const char *path, struct 
 static int resolve(struct flat *f, const char *entry, const char *path, bool create,
                    struct fnode **dir, char **leaf, struct kiln_error *err)
 {
-    struct kiln_strlist stack = {0};
+    struct kiln_strlist stack = { 0 };
     struct fnode *cur = &f->root;
     int links = 0, rc = push_components(&stack, path, err);
     *leaf = NULL;
@@ -476,18 +476,29 @@ static int xattr_cmp(const void *a, const void *b)
 
 /* The header of e as the model keeps it; *skip for what a tree cannot hold
  * (sockets: runtimes skip them too). */
-static int read_hdr(struct flat *f, struct archive_entry *e, struct fhdr *h, bool *skip,
-                    struct kiln_error *err)
+static int read_hdr(struct archive_entry *e, struct fhdr *h, bool *skip, struct kiln_error *err)
 {
     memset(h, 0, sizeof(*h));
     *skip = false;
     switch (archive_entry_filetype(e)) {
-    case AE_IFREG: h->type = KILN_TAR_REG; break;
-    case AE_IFDIR: h->type = KILN_TAR_DIR; break;
-    case AE_IFLNK: h->type = KILN_TAR_SYMLINK; break;
-    case AE_IFCHR: h->type = KILN_TAR_CHR; break;
-    case AE_IFBLK: h->type = KILN_TAR_BLK; break;
-    case AE_IFIFO: h->type = KILN_TAR_FIFO; break;
+    case AE_IFREG:
+        h->type = KILN_TAR_REG;
+        break;
+    case AE_IFDIR:
+        h->type = KILN_TAR_DIR;
+        break;
+    case AE_IFLNK:
+        h->type = KILN_TAR_SYMLINK;
+        break;
+    case AE_IFCHR:
+        h->type = KILN_TAR_CHR;
+        break;
+    case AE_IFBLK:
+        h->type = KILN_TAR_BLK;
+        break;
+    case AE_IFIFO:
+        h->type = KILN_TAR_FIFO;
+        break;
     default:
         if (archive_entry_hardlink(e)) {
             h->type = KILN_TAR_REG;
@@ -500,7 +511,8 @@ static int read_hdr(struct flat *f, struct archive_entry *e, struct fhdr *h, boo
     h->uid = (uint64_t)archive_entry_uid(e);
     h->gid = (uint64_t)archive_entry_gid(e);
     h->mtime = (int64_t)archive_entry_mtime(e);
-    h->size = h->type == KILN_TAR_REG && archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0;
+    h->size =
+        h->type == KILN_TAR_REG && archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0;
     h->devmajor = (uint32_t)archive_entry_rdevmajor(e);
     h->devminor = (uint32_t)archive_entry_rdevminor(e);
     if (h->type == KILN_TAR_SYMLINK) {
@@ -526,7 +538,6 @@ static int read_hdr(struct flat *f, struct archive_entry *e, struct fhdr *h, boo
         }
         qsort(h->xattrs, h->nxattrs, sizeof(*h->xattrs), xattr_cmp);
     }
-    (void)f;
     return 0;
 }
 
@@ -583,9 +594,8 @@ static int apply_entry(struct flat *f, struct fent *en, struct kiln_error *err)
         }
         if (!t || t->is_dir) {
             free(leaf);
-            return kiln_fail(err, KILN_ERR_INPUT,
-                             "layer %s: hardlink '%s' to '%s', %s", f->layer, en->path,
-                             en->hardlink,
+            return kiln_fail(err, KILN_ERR_INPUT, "layer %s: hardlink '%s' to '%s', %s", f->layer,
+                             en->path, en->hardlink,
                              t ? "a directory: refusing it"
                                : "which neither this layer (before it) nor a layer below holds");
         }
@@ -606,7 +616,7 @@ static int apply_entry(struct flat *f, struct fent *en, struct kiln_error *err)
         return 0;
     }
     if (en->h.type == KILN_TAR_DIR && old && old->is_dir) {
-        kiln_flat_hdr_free(&old->h);
+        hdr_free(&old->h);
         old->h = en->h;
         memset(&en->h, 0, sizeof(en->h));
         old->implicit = false;
@@ -654,7 +664,7 @@ static void fents_free(struct fent *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(v[i].path);
         free(v[i].hardlink);
-        kiln_flat_hdr_free(&v[i].h);
+        hdr_free(&v[i].h);
     }
     free(v);
 }
@@ -667,8 +677,8 @@ static int model_layer(struct flat *f, struct kiln_src_layer *ly, struct kiln_er
         return -1;
     struct fent *v = NULL;
     size_t n = 0, cap = 0;
-    struct kiln_buf p = {0};
-    struct kiln_strlist wh = {0};
+    struct kiln_buf p = { 0 };
+    struct kiln_strlist wh = { 0 };
     int rc = 0, r;
     struct archive_entry *e;
     for (uint64_t ord = 0; rc == 0 && (r = lr_next(&lr, &e, err)) != 0; ord++) {
@@ -701,7 +711,7 @@ static int model_layer(struct flat *f, struct kiln_src_layer *ly, struct kiln_er
         memset(en, 0, sizeof(*en));
         en->ordinal = ord;
         bool skip;
-        if (!(en->path = kiln_strdup(p.data, err)) || read_hdr(f, e, &en->h, &skip, err) < 0) {
+        if (!(en->path = kiln_strdup(p.data, err)) || read_hdr(e, &en->h, &skip, err) < 0) {
             n++;
             rc = -1;
             break;
@@ -709,18 +719,18 @@ static int model_layer(struct flat *f, struct kiln_src_layer *ly, struct kiln_er
         n++;
         const char *hl = archive_entry_hardlink(e);
         if (hl) {
-            struct kiln_buf t = {0};
+            struct kiln_buf t = { 0 };
             if (kiln_normalise_member_path(hl, &t, err) < 0)
                 rc = kiln_error_prefix(err, "layer %s: hardlink '%s'", f->layer, p.data);
             else if (!t.len)
-                rc = kiln_fail(err, KILN_ERR_INPUT, "layer %s: hardlink '%s' to the root",
-                               f->layer, p.data);
+                rc = kiln_fail(err, KILN_ERR_INPUT, "layer %s: hardlink '%s' to the root", f->layer,
+                               p.data);
             else
                 en->hardlink = TAKE_PTR(t.data);
             kiln_buf_free(&t);
         } else if (skip) {
             free(en->path);
-            kiln_flat_hdr_free(&en->h);
+            hdr_free(&en->h);
             n--;
         }
     }
@@ -741,8 +751,8 @@ struct event {
     size_t layer;
     uint64_t ordinal;
     size_t seq;
-    struct fnode *dir;   /* a directory, or */
-    struct finode *ino;  /* an inode and its names */
+    struct fnode *dir;  /* a directory, or */
+    struct finode *ino; /* an inode and its names */
 };
 
 struct emit {
@@ -793,9 +803,9 @@ static int collect(struct emit *m, struct fnode *d, struct kiln_error *err)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct fnode *c = v[i];
         if (c->is_dir) {
-            struct event ev = {.layer = c->implicit ? m->nlayers : c->layer,
-                               .ordinal = c->implicit ? 0 : c->ordinal,
-                               .dir = c};
+            struct event ev = { .layer = c->implicit ? m->nlayers : c->layer,
+                                .ordinal = c->implicit ? 0 : c->ordinal,
+                                .dir = c };
             rc = push_event(m, ev, err);
             if (rc == 0)
                 rc = collect(m, c, err);
@@ -814,9 +824,8 @@ static int collect(struct emit *m, struct fnode *d, struct kiln_error *err)
         }
         ino->names[ino->nnames++] = c;
         if (ino->nnames == 1)
-            rc = push_event(m, (struct event){.layer = ino->layer, .ordinal = ino->ordinal,
-                                              .ino = ino},
-                            err);
+            rc = push_event(
+                m, (struct event){ .layer = ino->layer, .ordinal = ino->ordinal, .ino = ino }, err);
     }
     free(v);
     return rc;
@@ -854,18 +863,18 @@ static int write_node(struct emit *m, struct fnode *n, const struct fhdr *h, con
     _cleanup_free_ char *path = path_of(n, err);
     if (!path)
         return -1;
-    struct kiln_tar_entry e = {.path = path,
-                               .type = hardlink ? KILN_TAR_HARDLINK : h->type,
-                               .linkname = hardlink ? hardlink : h->linkname,
-                               .mode = h->mode,
-                               .uid = h->uid,
-                               .gid = h->gid,
-                               .mtime = h->mtime,
-                               .size = hardlink ? 0 : h->size,
-                               .devmajor = h->devmajor,
-                               .devminor = h->devminor,
-                               .xattrs = hardlink ? NULL : h->xattrs,
-                               .nxattrs = hardlink ? 0 : h->nxattrs};
+    struct kiln_tar_entry e = { .path = path,
+                                .type = hardlink ? KILN_TAR_HARDLINK : h->type,
+                                .linkname = hardlink ? hardlink : h->linkname,
+                                .mode = h->mode,
+                                .uid = h->uid,
+                                .gid = h->gid,
+                                .mtime = h->mtime,
+                                .size = hardlink ? 0 : h->size,
+                                .devmajor = h->devmajor,
+                                .devminor = h->devminor,
+                                .xattrs = hardlink ? NULL : h->xattrs,
+                                .nxattrs = hardlink ? 0 : h->nxattrs };
     n->emitted = true;
     return kiln_tar_write_header(m->w, &e, err);
 }
@@ -887,7 +896,8 @@ static int copy_data(struct emit *m, struct lreader *lr, const struct fhdr *h, c
                              "layer %s: entry '%s': its data does not fit its size", lr->layer,
                              name);
         while (at < (uint64_t)off) {
-            size_t k = (uint64_t)off - at > sizeof(zeros) ? sizeof(zeros) : (size_t)((uint64_t)off - at);
+            size_t k =
+                (uint64_t)off - at > sizeof(zeros) ? sizeof(zeros) : (size_t)((uint64_t)off - at);
             if (kiln_tar_write_data(m->w, zeros, k, err) < 0)
                 return -1;
             at += k;
@@ -948,7 +958,7 @@ static void flat_free(struct flat *f)
         free_subtree(f, c, false);
     }
     for (size_t i = 0; i < f->ninodes; i++) {
-        kiln_flat_hdr_free(&f->inodes[i]->h);
+        hdr_free(&f->inodes[i]->h);
         free(f->inodes[i]->names);
         free(f->inodes[i]);
     }
@@ -959,7 +969,7 @@ static void flat_free(struct flat *f)
 int kiln_flatten_write(struct kiln_src *s, struct kiln_tar_writer *w, struct kiln_error *err)
 {
     struct kiln_src_image *im = &s->images[0];
-    struct flat f = {0};
+    struct flat f = { 0 };
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
         f.li = i;
@@ -968,12 +978,12 @@ int kiln_flatten_write(struct kiln_src *s, struct kiln_tar_writer *w, struct kil
         if (rc == 0)
             rc = model_layer(&f, &im->layers[i], err);
     }
-    struct emit m = {.f = &f, .w = w, .nlayers = im->nlayers};
+    struct emit m = { .f = &f, .w = w, .nlayers = im->nlayers };
     if (rc == 0)
         rc = collect(&m, &f.root, err);
     if (rc == 0 && m.nev > 1)
         qsort(m.ev, m.nev, sizeof(*m.ev), event_cmp);
-    struct lreader lr = {.cr.fd = -1};
+    struct lreader lr = { .cr.fd = -1 };
     size_t open_layer = SIZE_MAX;
     uint64_t at = 0; /* the ordinal of the next entry of open_layer */
     for (size_t i = 0; rc == 0 && i < m.nev; i++) {

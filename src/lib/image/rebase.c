@@ -148,8 +148,8 @@ static json_t *merge_config(json_t *img, json_t *old, json_t *nw)
     return out;
 }
 
-int kiln_rebase_config(const char *image, const char *old_base, const char *new_base,
-                       char **out, struct kiln_error *err)
+int kiln_rebase_config(const char *image, const char *old_base, const char *new_base, char **out,
+                       struct kiln_error *err)
 {
     json_error_t je;
     json_t *img = json_loads(image, 0, &je), *old = json_loads(old_base, 0, &je),
@@ -157,7 +157,7 @@ int kiln_rebase_config(const char *image, const char *old_base, const char *new_
     int rc = 0;
     if (!json_is_object(img) || !json_is_object(old) || !json_is_object(nw))
         rc = kiln_fail(err, KILN_ERR_FORMAT, "rebase: %s config is not a JSON object",
-                       !json_is_object(img) ? "the image's"
+                       !json_is_object(img)   ? "the image's"
                        : !json_is_object(old) ? "the old base's"
                                               : "the new base's");
     if (rc == 0) {
