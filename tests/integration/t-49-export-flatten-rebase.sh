@@ -196,6 +196,8 @@ assert_eq "$(layout_config "$T/rb" new | jq -c '[.history[].created_by]' | jq -c
 assert_eq "$(layout_config "$T/rb" app | jq -r .created)" "$(jq -r .created <<<"$RC_")" "the app's created time"
 "$KILN" export "oci:$T/rb:rebased" | tar -t | sort >"$T/rebased.files"
 assert_eq "$(printf '%s\n' app/ app/hello bin/ bin/busybox newfile os)" "$(cat "$T/rebased.files")" "its files: the new base's and the app's, none of the old base's"
+run "$KILN" validate "oci:$T/rb:rebased"
+assert_eq 0 "$RC" "kiln validate accepts the rebased image"; [ "$RC" -eq 0 ] || say "$OUT $ERR"
 run "$KILN" rebase "oci:$T/rb:app" --old-base "oci:$T/rb:old" --new-base "oci:$T/rb:new" -o "oci:$T/rb2:rebased"
 assert_eq "0 $REB" "$RC $OUT" "rebased again: the same digest"
 run docker_ load -i "$T/rebased.tar"
