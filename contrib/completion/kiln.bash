@@ -6,7 +6,7 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack validate mutate append rm gc sign verify keygen login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack export validate mutate append flatten rebase rm gc sign verify keygen login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
   --chunk-size --registry-mirror --debug'
@@ -34,8 +34,20 @@ _kiln_options()
               --max-bytes --max-entries -o --output --manifest-format --digestfile --push-jobs
               --sign-by --sign-passphrase-file --sign-passphrase-fd
               -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+        flatten)
+            echo "--entrypoint --cmd --env --workdir --user --port --volume --label --annotation
+              --stop-signal --author --platform -t --tag --source-date-epoch --compression
+              --compression-level -j --jobs -o --output --manifest-format --digestfile --push-jobs
+              --sign-by --sign-passphrase-file --sign-passphrase-fd
+              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+        rebase)
+            echo "--old-base --new-base --entrypoint --cmd --env --workdir --user --port --volume
+              --label --annotation --stop-signal --author --platform -t --tag --source-date-epoch
+              -o --output --manifest-format --digestfile --push-jobs --sign-by
+              --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose -h --help
+              $_kiln_remote_opts" ;;
         copy)
-            echo "--platform --digestfile --src-creds --dest-creds -j --jobs --copy-signatures
+            echo "--platform --digestfile --manifest-format --src-creds --dest-creds -j --jobs --copy-signatures
               --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
         index)
@@ -51,6 +63,8 @@ _kiln_options()
             echo "--format -h --help" ;;
         unpack)
             echo "--platform -q --quiet -h --help $_kiln_remote_opts" ;;
+        export)
+            echo "-o --output --platform -q --quiet -h --help $_kiln_remote_opts" ;;
         rm)
             echo "-q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         gc)
@@ -84,7 +98,7 @@ _kiln_takes_value()
             --compression | --compression-level | -j | --jobs | --max-bytes | --max-entries | \
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
-            --registry-mirror | \
+            --registry-mirror | --old-base | --new-base | \
             --digestfile | --manifest-format | --key | --passphrase-file | --passphrase-fd | \
             --identity | --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd)
             return 0 ;;
@@ -193,10 +207,10 @@ _kiln_value()
             --passphrase-file | --output-prefix | --sign-by | --sign-passphrase-file)
             _kiln_paths "" "$cur" files ;;
         --target) _kiln_words "$cur" "$(_kiln_stages)" ;;
-        --from) _kiln_ref "$cur" "$_kiln_all_transports" ;;
+        --from | --old-base | --new-base) _kiln_ref "$cur" "$_kiln_all_transports" ;;
         -o | --output)
             case $cmd in
-                build) _kiln_ref "$cur" "$_kiln_all_transports" ;;
+                build | flatten | rebase) _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 index) _kiln_ref "$cur" "oci: oci-archive: docker://" ;;
                 *) _kiln_paths "" "$cur" files ;;
             esac ;;
@@ -281,7 +295,7 @@ _kiln()
                     fi ;;
                 tags) ((npos < 1)) && _kiln_words "$cur" "docker://" ;;
                 rm) _kiln_ref "$cur" "oci: docker://" ;;
-                mutate | append) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
+                mutate | append | flatten | rebase | export) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 gc) ((npos < 1)) && _kiln_ref "$cur" "oci:" ;;
                 sign | verify) _kiln_words "$cur" "docker://" ;;
                 diff) ((npos < 2)) && _kiln_paths "" "$cur" dirs ;;

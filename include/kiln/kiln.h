@@ -197,6 +197,25 @@ KILN_API int kiln_dockerfile_build(kiln_build *b, const struct kiln_dockerfile_o
                                    kiln_dockerfile **state, struct kiln_error *err);
 KILN_API void kiln_dockerfile_free(kiln_dockerfile *state);
 
+/* Moves the KILN_SET_FROM image from old_base to new_base (images on any
+ * transport, for the image's platform), as crane rebase does: old_base's
+ * layers must be the image's first ones (compared by diff_id, else an
+ * error saying so); they are replaced by new_base's, and the image's own
+ * layers follow as they are (mounted or skipped in a registry). In the
+ * container config a setting whose value is old_base's takes new_base's;
+ * the image's own settings stay (Env, Labels, ExposedPorts and Volumes
+ * entry by entry). The history is new_base's, then the image's own. The
+ * image's created time and manifest format are kept as with KILN_SET_CREATED
+ * and KILN_SET_MANIFEST_FORMAT "base". */
+KILN_API int kiln_build_set_rebase(kiln_build *b, const char *old_base, const char *new_base,
+                                   struct kiln_error *err);
+
+/* Squashes the KILN_SET_FROM image's layers into one layer, its merged
+ * filesystem as kiln_export() writes it, which comes before the build's own
+ * layers; the base's history is replaced by one entry that says what was
+ * squashed (kiln flatten). */
+KILN_API void kiln_build_set_squash(kiln_build *b, bool squash);
+
 /* Sets "created" and clamps every file mtime to it. Without it, "created" is
  * the time of the build and mtimes are kept. */
 KILN_API void kiln_build_set_source_date_epoch(kiln_build *b, int64_t epoch);
@@ -302,6 +321,17 @@ KILN_API int kiln_inspect(const char *ref, enum kiln_inspect_what what, const ch
  * would land outside it (".." components, absolute names, through symlinks)
  * are refused with their names. Owners are kept when running as root. */
 KILN_API int kiln_unpack(const char *ref, const char *dir, const char *platform,
+                         const struct kiln_remote_opts *o, struct kiln_error *err);
+
+/* Writes the merged filesystem of an image (the host's platform from an
+ * index, or `platform`) as one uncompressed tar, as `docker export` gives a
+ * container's: layers applied in order, whiteouts and opaque directories
+ * honoured, hardlinks kept (a link whose target a later layer removed keeps
+ * its data), owners, modes, devices and extended attributes as the layers
+ * say (whoever runs it), parents before children. Nothing is unpacked to
+ * disk. dest: a file (replaced atomically), or "-" or NULL for standard
+ * output. The same image gives the same bytes. */
+KILN_API int kiln_export(const char *ref, const char *dest, const char *platform,
                          const struct kiln_remote_opts *o, struct kiln_error *err);
 
 /* Lists all tags of a repository ("docker://HOST/REPO" or "HOST/REPO"),

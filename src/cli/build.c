@@ -95,7 +95,6 @@ enum {
     OPT_COMPRESSION,
     OPT_LEVEL,
     OPT_NO_XATTRS,
-    OPT_DEBUG,
     OPT_FROM,
     OPT_LAYER_MAP,
     OPT_ADD,
@@ -106,48 +105,61 @@ enum {
     OPT_TARGET,
     OPT_DIGESTFILE,
     OPT_MANIFEST_FORMAT,
+    OPT_OLD_BASE,
+    OPT_NEW_BASE,
 };
 
+/* The options of build, mutate, append and flatten; rebase adds two. */
+#define BUILD_OPTIONS \
+    CLI_REMOTE_OPTIONS, \
+    { "push-jobs", required_argument, NULL, OPT_PUSH_JOBS }, \
+    { "rootfs", required_argument, NULL, OPT_ROOTFS }, \
+    { "from", required_argument, NULL, OPT_FROM }, \
+    { "layer-map", required_argument, NULL, OPT_LAYER_MAP }, \
+    { "add", required_argument, NULL, OPT_ADD }, \
+    { "diff", required_argument, NULL, OPT_DIFF }, \
+    { "max-bytes", required_argument, NULL, OPT_MAX_BYTES }, \
+    { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES }, \
+    { "tar", required_argument, NULL, OPT_TAR }, \
+    { "file", required_argument, NULL, 'f' }, \
+    { "build-arg", required_argument, NULL, OPT_BUILD_ARG }, \
+    { "target", required_argument, NULL, OPT_TARGET }, \
+    { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT }, \
+    { "cmd", required_argument, NULL, OPT_CMD }, \
+    { "env", required_argument, NULL, OPT_ENV }, \
+    { "workdir", required_argument, NULL, OPT_WORKDIR }, \
+    { "user", required_argument, NULL, OPT_USER }, \
+    { "port", required_argument, NULL, OPT_PORT }, \
+    { "volume", required_argument, NULL, OPT_VOLUME }, \
+    { "label", required_argument, NULL, OPT_LABEL }, \
+    { "annotation", required_argument, NULL, OPT_ANNOTATION }, \
+    { "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL }, \
+    { "author", required_argument, NULL, OPT_AUTHOR }, \
+    { "platform", required_argument, NULL, OPT_PLATFORM }, \
+    { "tag", required_argument, NULL, 't' }, \
+    { "source-date-epoch", required_argument, NULL, OPT_SDE }, \
+    { "compression", required_argument, NULL, OPT_COMPRESSION }, \
+    { "compression-level", required_argument, NULL, OPT_LEVEL }, \
+    { "jobs", required_argument, NULL, 'j' }, \
+    { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS }, \
+    { "output", required_argument, NULL, 'o' }, \
+    { "digestfile", required_argument, NULL, OPT_DIGESTFILE }, \
+    { "manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT }, \
+    CLI_SIGN_BY_OPTIONS, \
+    CLI_OPTION_QUIET, \
+    CLI_OPTION_VERBOSE, \
+    CLI_OPTION_DEBUG, \
+    CLI_OPTION_HELP
+
 static const struct option options[] = {
-    CLI_REMOTE_OPTIONS,
-    { "push-jobs", required_argument, NULL, OPT_PUSH_JOBS },
-    { "rootfs", required_argument, NULL, OPT_ROOTFS },
-    { "from", required_argument, NULL, OPT_FROM },
-    { "layer-map", required_argument, NULL, OPT_LAYER_MAP },
-    { "add", required_argument, NULL, OPT_ADD },
-    { "diff", required_argument, NULL, OPT_DIFF },
-    { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
-    { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
-    { "tar", required_argument, NULL, OPT_TAR },
-    { "file", required_argument, NULL, 'f' },
-    { "build-arg", required_argument, NULL, OPT_BUILD_ARG },
-    { "target", required_argument, NULL, OPT_TARGET },
-    { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
-    { "cmd", required_argument, NULL, OPT_CMD },
-    { "env", required_argument, NULL, OPT_ENV },
-    { "workdir", required_argument, NULL, OPT_WORKDIR },
-    { "user", required_argument, NULL, OPT_USER },
-    { "port", required_argument, NULL, OPT_PORT },
-    { "volume", required_argument, NULL, OPT_VOLUME },
-    { "label", required_argument, NULL, OPT_LABEL },
-    { "annotation", required_argument, NULL, OPT_ANNOTATION },
-    { "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
-    { "author", required_argument, NULL, OPT_AUTHOR },
-    { "platform", required_argument, NULL, OPT_PLATFORM },
-    { "tag", required_argument, NULL, 't' },
-    { "source-date-epoch", required_argument, NULL, OPT_SDE },
-    { "compression", required_argument, NULL, OPT_COMPRESSION },
-    { "compression-level", required_argument, NULL, OPT_LEVEL },
-    { "jobs", required_argument, NULL, 'j' },
-    { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
-    { "output", required_argument, NULL, 'o' },
-    { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
-    { "manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT },
-    CLI_SIGN_BY_OPTIONS,
-    { "quiet", no_argument, NULL, 'q' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "debug", no_argument, NULL, OPT_DEBUG },
-    { "help", no_argument, NULL, 'h' },
+    BUILD_OPTIONS,
+    { NULL, 0, NULL, 0 },
+};
+
+static const struct option rebase_options[] = {
+    BUILD_OPTIONS,
+    { "old-base", required_argument, NULL, OPT_OLD_BASE },
+    { "new-base", required_argument, NULL, OPT_NEW_BASE },
     { NULL, 0, NULL, 0 },
 };
 
@@ -220,7 +232,7 @@ static int is_index(const char *ref, const struct kiln_remote_opts *ro, bool *ye
     return 0;
 }
 
-static const char *const mode_name[] = { "build", "mutate", "append" };
+static const char *const mode_name[] = { "build", "mutate", "append", "flatten", "rebase" };
 
 /* For a docker-archive REF written back: refuses one that holds other images
  * too, and gives the new one REF's names unless -t named it. */
@@ -270,7 +282,7 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
     unsigned long long max_bytes = 64ULL << 30, max_entries = 10000000;
     /* Dockerfile mode */
     const char *dockerfile = NULL, *target = NULL, *platform = NULL, *input_opt = NULL;
-    const char *digestfile = NULL;
+    const char *digestfile = NULL, *old_base = NULL, *new_base = NULL;
     const char **build_args = calloc((size_t)argc + 1, sizeof(*build_args));
     size_t nbuild_args = 0;
     /* the docker:// outputs, signed after the push with --sign-by */
@@ -287,11 +299,18 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
     int rc = 0, opt;
     optind = 1;
     opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, mode == CLI_BUILD ? "+:t:o:j:f:qvh" : ":t:o:j:f:qvh", options)) != -1) {
+    while (rc == 0 && (opt = cli_getopt(argc, argv, mode == CLI_BUILD ? "+:t:o:j:f:qvh" : ":t:o:j:f:qvh",
+                                            mode == CLI_REBASE ? rebase_options : options)) != -1) {
         int s = setting_of(opt);
         long n;
-        int r = cli_remote_option(opt, optarg, &ro, &err);
-        if (r != 0) {
+        int r = cli_common_option(opt, optarg, help_text, &ro, g, &err);
+        if (r == CLI_OPT_HELP) {
+            kiln_build_free(b);
+            free(build_args);
+            free(pushes);
+            return EXIT_OK;
+        }
+        if (r != CLI_OPT_OWN) {
             rc = r < 0 ? -1 : 0;
             continue;
         }
@@ -315,9 +334,16 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         }
         if (opt == OPT_ROOTFS || opt == OPT_TAR || opt == OPT_ADD || opt == OPT_DIFF)
             input_opt = argv[optind - 1];
-        if (mode == CLI_MUTATE && input_opt && opt != OPT_FROM) {
+        if ((mode == CLI_MUTATE || mode == CLI_FLATTEN || mode == CLI_REBASE) && input_opt &&
+            opt != OPT_FROM) {
             rc = cli_usage(&err, cmd,
-                           "changes the config only: add layers with 'kiln append', not here");
+                           mode == CLI_MUTATE
+                               ? "changes the config only: add layers with 'kiln append', not here"
+                           : mode == CLI_REBASE
+                               ? "moves the image's own layers and adds none: add layers with "
+                                 "'kiln append' afterwards"
+                               : "squashes the image's layers and adds none: add layers with "
+                                 "'kiln append' afterwards");
             continue;
         }
         if (mode != CLI_BUILD && (opt == 'f' || opt == OPT_BUILD_ARG || opt == OPT_TARGET)) {
@@ -358,6 +384,12 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         case OPT_DIGESTFILE:
             digestfile = optarg;
             break;
+        case OPT_OLD_BASE:
+            old_base = optarg;
+            break;
+        case OPT_NEW_BASE:
+            new_base = optarg;
+            break;
         case OPT_SDE:
             sde = optarg;
             sde_from_env = false;
@@ -394,21 +426,6 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
             if (rc == 0 && !strncmp(optarg, "docker://", 9))
                 pushes[npushes++] = optarg;
             break;
-        case 'q':
-            g->verbosity = -1;
-            break;
-        case 'v':
-            g->verbosity = g->verbosity < 1 ? 1 : g->verbosity;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help_text, stdout);
-            kiln_build_free(b);
-            free(build_args);
-            free(pushes);
-            return EXIT_OK;
         default:
             rc = cli_bad_option(cmd, opt, argv, &err);
             break;
@@ -433,7 +450,14 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         if (rc == 0 && !format_given)
             rc = kiln_build_set(b, KILN_SET_MANIFEST_FORMAT, "base", &err);
         /* a changed config keeps the image's time, unless one is given */
-        if (rc == 0 && mode == CLI_MUTATE && !sde_given && !sde_from_env)
+        if (rc == 0 && mode == CLI_FLATTEN)
+            kiln_build_set_squash(b, true);
+        if (rc == 0 && mode == CLI_REBASE && (!old_base || !new_base))
+            rc = cli_usage(&err, cmd, !old_base ? "give the image's old base: --old-base OLD"
+                                                : "give the new base: --new-base NEW");
+        if (rc == 0 && mode == CLI_REBASE)
+            rc = kiln_build_set_rebase(b, old_base, new_base, &err);
+        if (rc == 0 && mode != CLI_APPEND && !sde_given && !sde_from_env)
             rc = kiln_build_set(b, KILN_SET_CREATED, "base", &err);
         /* a docker-archive written back keeps its names (RepoTags), and must
          * hold only this image: the others would be lost */

@@ -21,6 +21,7 @@ int cmd_list(int argc, char **argv, struct cli_globals *g);
 int cmd_login(int argc, char **argv, struct cli_globals *g);
 int cmd_logout(int argc, char **argv, struct cli_globals *g);
 int cmd_unpack(int argc, char **argv, struct cli_globals *g);
+int cmd_export(int argc, char **argv, struct cli_globals *g);
 int cmd_index(int argc, char **argv, struct cli_globals *g);
 int cmd_validate(int argc, char **argv, struct cli_globals *g);
 int cmd_diff(int argc, char **argv, struct cli_globals *g);
@@ -28,9 +29,11 @@ int cmd_version(int argc, char **argv, struct cli_globals *g);
 int cmd_rm(int argc, char **argv, struct cli_globals *g);
 int cmd_mutate(int argc, char **argv, struct cli_globals *g);
 int cmd_append(int argc, char **argv, struct cli_globals *g);
+int cmd_flatten(int argc, char **argv, struct cli_globals *g);
+int cmd_rebase(int argc, char **argv, struct cli_globals *g);
 /* kiln build's options and run, also for mutate and append (an image derived
  * from REF, written back to it unless -o is given); usage: their help. */
-enum cli_build_mode { CLI_BUILD, CLI_MUTATE, CLI_APPEND };
+enum cli_build_mode { CLI_BUILD, CLI_MUTATE, CLI_APPEND, CLI_FLATTEN, CLI_REBASE };
 int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_mode mode,
                    const char *usage);
 int cmd_gc(int argc, char **argv, struct cli_globals *g);
@@ -112,6 +115,23 @@ enum {
     "  --registry-mirror [REGISTRY=]MIRROR\n"                                                  \
     "                            pull from MIRROR first (repeatable; REGISTRY: docker.io)\n"   \
     "  --debug                   log every HTTP request (never credentials or tokens)\n"
+
+/* The options the subcommands share (remote.c): each lists the ones it has
+ * in its option table (and short options), and hands every option of its
+ * getopt loop to cli_common_option first. */
+enum { CLI_OPT_DEBUG = 1200 };
+#define CLI_OPTION_QUIET {"quiet", no_argument, NULL, 'q'}
+#define CLI_OPTION_VERBOSE {"verbose", no_argument, NULL, 'v'}
+#define CLI_OPTION_DEBUG {"debug", no_argument, NULL, CLI_OPT_DEBUG}
+#define CLI_OPTION_HELP {"help", no_argument, NULL, 'h'}
+enum { CLI_OPT_OWN, CLI_OPT_TAKEN, CLI_OPT_HELP };
+/* Takes the registry options (into ro, unless it is NULL), -q/--quiet,
+ * -v/--verbose (never lowering --debug), --debug and -h/--help (prints help).
+ * Returns CLI_OPT_TAKEN, CLI_OPT_HELP once help is printed (the command
+ * returns EXIT_OK), CLI_OPT_OWN for the command's own options (and for
+ * cli_bad_option's '?' and ':'), or -1 with err set for a bad value. */
+int cli_common_option(int opt, const char *arg, const char *help, struct kiln_remote_opts *ro,
+                      struct cli_globals *g, struct kiln_error *err);
 
 /* Default registry options, reporting through the CLI's log (and progress
  * display, when `progress`). */

@@ -1,4 +1,5 @@
 /* kiln copy: an image between oci:, oci-archive:, docker-archive: and docker://. */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,9 @@ static const char help[] =
     "Options:\n"
     "  --platform OS/ARCH[/VAR]  copy only this platform's image of an index\n"
     "  --digestfile FILE         also write the digest to FILE (no newline)\n"
+    "  --manifest-format FMT     oci or docker (v2 schema 2): convert the manifest and the\n"
+    "                            config's media types (layers' bytes kept; the digest changes,\n"
+    "                            so the source's signatures do not apply); one image at a time\n"
     "  --src-creds USER[:PASS]   credentials for the source registry\n"
     "  --dest-creds USER[:PASS]  credentials for the destination registry\n"
     "  -j, --jobs N              parallel blob transfers (default 4)\n"
@@ -26,9 +30,82 @@ static const char help[] =
     "  -q, --quiet, -v, --verbose\n"
     "  -h, --help\n" CLI_REMOTE_HELP;
 
+/* --manifest-format: the image written again in the other format, as kiln
+ * mutate writes it (a build with the image as its base and no change), or
+ * copied as it is when it already has that format. */
+static int copy_as(const char *src, const char *dest, const char *platform, const char *format,
+                   struct kiln_remote_opts *ro, struct cli_globals *g, char digest[],
+                   struct kiln_error *err)
+{
+    char *raw = NULL;
+    size_t len = 0;
+    if (kiln_inspect(src, KILN_INSPECT_JSON, platform, ro, &raw, &len, err) < 0)
+        return -1;
+    json_t *j = json_loadb(raw, len, 0, NULL), *im = j;
+    free(raw);
+    int rc = 0;
+    json_t *ms = json_object_get(j, "manifests");
+    if (ms && (!platform || json_array_size(ms) != 1))
+        rc = cli_usage(err, "copy",
+                       "--manifest-format converts one image: SOURCE is a multi-platform index; "
+                       "give --platform (then 'kiln index' assembles the platforms again)");
+    else if (ms)
+        im = json_array_get(ms, 0);
+    const char *mt = rc == 0 ? json_string_value(json_object_get(im, "mediaType")) : NULL;
+    bool docker = !strcmp(format, "docker");
+    bool same = mt && (docker ? !strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json")
+                              : !strcmp(mt, "application/vnd.oci.image.manifest.v1+json"));
+    size_t i;
+    json_t *l;
+    json_array_foreach(rc == 0 && docker ? json_object_get(im, "layers") : NULL, i, l)
+    {
+        const char *lt = json_string_value(json_object_get(l, "mediaType"));
+        if (lt && strstr(lt, "zstd")) {
+            err->code = KILN_ERR_USAGE;
+            snprintf(err->message, sizeof(err->message),
+                     "copy: --manifest-format docker: layer %s is zstd-compressed, and Docker's "
+                     "v2 schema 2 has no zstd layer type (Docker before 23 cannot read zstd); "
+                     "keep the OCI format, or rebuild the image with --compression gzip",
+                     json_string_value(json_object_get(l, "digest")));
+            rc = -1;
+            break;
+        }
+    }
+    json_decref(j);
+    if (rc < 0)
+        return -1;
+    if (same)
+        return kiln_copy(src, dest, platform, ro, digest, err);
+    if (g->verbosity >= 0)
+        fprintf(stderr, "kiln: warning: --manifest-format %s: the copy has another digest than "
+                        "%s, so the source's signatures and referrers do not apply to it\n",
+                format, src);
+    kiln_build *b = kiln_build_new();
+    if (!b) {
+        err->code = KILN_ERR_NOMEM;
+        snprintf(err->message, sizeof(err->message), "out of memory");
+        return -1;
+    }
+    kiln_build_set_log(b, cli_log, g);
+    kiln_build_set_remote(b, ro);
+    rc = kiln_build_set(b, KILN_SET_FROM, src, err);
+    if (rc == 0 && platform)
+        rc = kiln_build_set(b, KILN_SET_PLATFORM, platform, err);
+    if (rc == 0)
+        rc = kiln_build_set(b, KILN_SET_MANIFEST_FORMAT, format, err);
+    if (rc == 0)
+        rc = kiln_build_set(b, KILN_SET_CREATED, "base", err);
+    if (rc == 0)
+        rc = kiln_build_add_output(b, dest, err);
+    if (rc == 0)
+        rc = kiln_build_run(b, digest, err);
+    kiln_build_free(b);
+    return rc;
+}
+
 int cmd_copy(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_PLATFORM = 1, OPT_DEBUG, OPT_DIGESTFILE, OPT_COPY_SIGNATURES };
+    enum { OPT_PLATFORM = 1, OPT_DIGESTFILE, OPT_COPY_SIGNATURES, OPT_FORMAT };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         CLI_SIGN_BY_OPTIONS,
@@ -38,26 +115,29 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         { "platform", required_argument, NULL, OPT_PLATFORM },
         { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
         { "copy-signatures", no_argument, NULL, OPT_COPY_SIGNATURES },
-        { "quiet", no_argument, NULL, 'q' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "help", no_argument, NULL, 'h' },
+        { "manifest-format", required_argument, NULL, OPT_FORMAT },
+        CLI_OPTION_QUIET,
+        CLI_OPTION_VERBOSE,
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
     struct kiln_remote_opts ro;
     cli_remote_setup(&ro, g, true);
-    const char *platform = NULL, *digestfile = NULL;
+    const char *platform = NULL, *digestfile = NULL, *format = NULL;
     struct cli_sign_by sb = { 0 };
     bool copy_signatures = false;
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":j:qvh", options)) != -1) {
-        int r = cli_remote_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, &ro, &err);
+        int r = cli_common_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0 || cli_sign_by_option(opt, optarg, &sb))
+        if (r != CLI_OPT_OWN || cli_sign_by_option(opt, optarg, &sb))
             continue;
         switch (opt) {
         case OPT_PLATFORM:
@@ -69,18 +149,11 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         case OPT_COPY_SIGNATURES:
             copy_signatures = true;
             break;
-        case 'q':
-            g->verbosity = -1;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "oci") && strcmp(optarg, "docker"))
+                rc = cli_usage(&err, "copy", "--manifest-format: expected oci or docker");
+            format = optarg;
             break;
-        case 'v':
-            g->verbosity = 1;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("copy", opt, argv, &err);
             break;
@@ -97,10 +170,16 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         (strncmp(argv[optind], "docker://", 9) || strncmp(argv[optind + 1], "docker://", 9)))
         rc = cli_usage(&err, "copy", "--copy-signatures copies from a registry to a registry "
                                      "(layouts and archives hold no sigstore signatures)");
+    if (rc == 0 && copy_signatures && format)
+        rc = cli_usage(&err, "copy", "--copy-signatures with --manifest-format: the signatures "
+                                     "sign the source's digest, and a converted copy has "
+                                     "another; sign the copy with --sign-by");
     if (rc == 0)
         rc = cli_sign_by_prepare(&sb, "copy", &err);
     char digest[KILN_DIGEST_MAX];
-    if (rc == 0)
+    if (rc == 0 && format)
+        rc = copy_as(argv[optind], argv[optind + 1], platform, format, &ro, g, digest, &err);
+    else if (rc == 0)
         rc = kiln_copy(argv[optind], argv[optind + 1], platform, &ro, digest, &err);
     unsigned copied = 0;
     if (rc == 0 && copy_signatures)

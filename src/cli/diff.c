@@ -22,14 +22,13 @@ static const char help[] =
 
 int cmd_diff(int argc, char **argv, struct cli_globals *g)
 {
-    (void)g;
     enum { OPT_COMPRESSION = 1, OPT_SDE, OPT_NO_XATTRS };
     static const struct option options[] = {
         { "output", required_argument, NULL, 'o' },
         { "compression", required_argument, NULL, OPT_COMPRESSION },
         { "source-date-epoch", required_argument, NULL, OPT_SDE },
         { "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -39,6 +38,11 @@ int cmd_diff(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":o:h", options)) != -1) {
+        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
+        if (r != CLI_OPT_OWN)
+            continue;
         switch (opt) {
         case 'o':
             out = optarg;
@@ -52,9 +56,6 @@ int cmd_diff(int argc, char **argv, struct cli_globals *g)
         case OPT_NO_XATTRS:
             xattrs = false;
             break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("diff", opt, argv, &err);
             break;

@@ -20,10 +20,9 @@ static const char help[] =
 
 int cmd_gc(int argc, char **argv, struct cli_globals *g)
 {
-    (void)g;
     static const struct option options[] = {
         { "dry-run", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -32,12 +31,14 @@ int cmd_gc(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":nh", options)) != -1) {
+        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
+        if (r != CLI_OPT_OWN)
+            continue;
         if (opt == 'n')
             dry = true;
-        else if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        } else
+        else
             rc = cli_bad_option("gc", opt, argv, &err);
     }
     if (rc == 0 && argc - optind != 1)

@@ -24,17 +24,17 @@ static const char help[] =
 
 int cmd_index(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_DEBUG = 1, OPT_DIGESTFILE };
+    enum { OPT_DIGESTFILE };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         CLI_SIGN_BY_OPTIONS,
         { "output", required_argument, NULL, 'o' },
         { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
         { "jobs", required_argument, NULL, 'j' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_QUIET,
+        CLI_OPTION_VERBOSE,
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -46,10 +46,12 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":o:j:qvh", options)) != -1) {
-        int r = cli_remote_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, &ro, &err);
+        int r = cli_common_option(opt == 'j' ? OPT_PUSH_JOBS : opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0 || cli_sign_by_option(opt, optarg, &sb))
+        if (r != CLI_OPT_OWN || cli_sign_by_option(opt, optarg, &sb))
             continue;
         switch (opt) {
         case 'o':
@@ -58,18 +60,6 @@ int cmd_index(int argc, char **argv, struct cli_globals *g)
         case OPT_DIGESTFILE:
             digestfile = optarg;
             break;
-        case 'q':
-            g->verbosity = -1;
-            break;
-        case 'v':
-            g->verbosity = 1;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("index", opt, argv, &err);
             break;

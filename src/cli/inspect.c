@@ -29,16 +29,16 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
 int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *g,
                     enum kiln_inspect_what what, const char *usage)
 {
-    enum { OPT_RAW = 1, OPT_CONFIG, OPT_FORMAT, OPT_PLATFORM, OPT_DEBUG };
+    enum { OPT_RAW = 1, OPT_CONFIG, OPT_FORMAT, OPT_PLATFORM };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "raw", no_argument, NULL, OPT_RAW },
         { "config", no_argument, NULL, OPT_CONFIG },
         { "format", required_argument, NULL, OPT_FORMAT },
         { "platform", required_argument, NULL, OPT_PLATFORM },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_VERBOSE,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -50,10 +50,14 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":vh", options)) != -1) {
-        int r = cli_remote_option(opt, optarg, &ro, &err);
+        int r = cli_common_option(opt, optarg, usage, &ro, g, &err);
+        if (r == CLI_OPT_HELP) {
+            cli_template_free(tmpl);
+            return EXIT_OK;
+        }
         if (r < 0)
             rc = -1;
-        if (r != 0)
+        if (r != CLI_OPT_OWN)
             continue;
         switch (opt) {
         case OPT_RAW:
@@ -76,16 +80,6 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
         case OPT_PLATFORM:
             platform = optarg;
             break;
-        case 'v':
-            g->verbosity = 1;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            cli_template_free(tmpl);
-            fputs(usage, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option(cmd, opt, argv, &err);
             break;

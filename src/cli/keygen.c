@@ -33,8 +33,8 @@ int cmd_keygen(int argc, char **argv, struct cli_globals *g)
         { "output-prefix", required_argument, NULL, OPT_PREFIX },
         { "passphrase-file", required_argument, NULL, OPT_PFILE },
         { "passphrase-fd", required_argument, NULL, OPT_PFD },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_QUIET,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -43,6 +43,11 @@ int cmd_keygen(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":qh", options)) != -1) {
+        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
+        if (r != CLI_OPT_OWN)
+            continue;
         switch (opt) {
         case OPT_PREFIX:
             prefix = optarg;
@@ -53,12 +58,6 @@ int cmd_keygen(int argc, char **argv, struct cli_globals *g)
         case OPT_PFD:
             pfd = optarg;
             break;
-        case 'q':
-            g->verbosity = -1;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("keygen", opt, argv, &err);
             break;

@@ -167,11 +167,10 @@ static void print_table(const struct kiln_image_entry *e, size_t n, bool docker)
 
 int cmd_list(int argc, char **argv, struct cli_globals *g)
 {
-    (void)g;
     enum { OPT_FORMAT = 1 };
     static const struct option options[] = {
         { "format", required_argument, NULL, OPT_FORMAT },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -181,6 +180,13 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
+        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
+        if (r == CLI_OPT_HELP) {
+            cli_template_free(tmpl);
+            return EXIT_OK;
+        }
+        if (r != CLI_OPT_OWN)
+            continue;
         if (opt == OPT_FORMAT) {
             cli_template_free(tmpl);
             tmpl = NULL;
@@ -191,10 +197,6 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
                 snprintf(err.message, sizeof(err.message), "list: %s", m);
                 rc = -1;
             }
-        } else if (opt == 'h') {
-            cli_template_free(tmpl);
-            fputs(help, stdout);
-            return EXIT_OK;
         } else
             rc = cli_bad_option("list", opt, argv, &err);
     }

@@ -46,13 +46,13 @@ static char *read_line(FILE *f, bool echo)
 
 int cmd_login(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_PASSWORD_STDIN = 1, OPT_DEBUG };
+    enum { OPT_PASSWORD_STDIN = 1 };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "username", required_argument, NULL, 'u' },
         { "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -64,10 +64,12 @@ int cmd_login(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":u:h", options)) != -1) {
-        int r = cli_remote_option(opt, optarg, &ro, &err);
+        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0)
+        if (r != CLI_OPT_OWN)
             continue;
         switch (opt) {
         case 'u':
@@ -76,12 +78,6 @@ int cmd_login(int argc, char **argv, struct cli_globals *g)
         case OPT_PASSWORD_STDIN:
             pw_stdin = true;
             break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("login", opt, argv, &err);
             break;

@@ -13,10 +13,9 @@ static const char help[] = "Usage: kiln logout [--authfile FILE] REGISTRY\n"
 
 int cmd_logout(int argc, char **argv, struct cli_globals *g)
 {
-    (void)g;
     static const struct option options[] = {
         { "authfile", required_argument, NULL, OPT_AUTHFILE },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -26,12 +25,14 @@ int cmd_logout(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
+        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
+        if (r != CLI_OPT_OWN)
+            continue;
         if (opt == OPT_AUTHFILE)
             ro.authfile = optarg;
-        else if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        } else
+        else
             rc = cli_bad_option("logout", opt, argv, &err);
     }
     if (rc == 0 && argc - optind != 1) {

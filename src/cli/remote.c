@@ -1,4 +1,4 @@
-/* Registry options common to build, copy, inspect, digest, tags and login. */
+/* The options the subcommands share: the registry options, -q, -v, --debug, -h. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -126,4 +126,29 @@ int cli_usage(struct kiln_error *err, const char *cmd, const char *message)
     err->code = KILN_ERR_USAGE;
     snprintf(err->message, sizeof(err->message), "%s: %s", cmd, message);
     return -1;
+}
+
+int cli_common_option(int opt, const char *arg, const char *help, struct kiln_remote_opts *ro,
+                      struct cli_globals *g, struct kiln_error *err)
+{
+    if (ro) {
+        int r = cli_remote_option(opt, arg, ro, err);
+        if (r != 0)
+            return r < 0 ? -1 : CLI_OPT_TAKEN;
+    }
+    switch (opt) {
+    case 'q':
+        g->verbosity = -1;
+        return CLI_OPT_TAKEN;
+    case 'v':
+        g->verbosity = g->verbosity < 1 ? 1 : g->verbosity;
+        return CLI_OPT_TAKEN;
+    case CLI_OPT_DEBUG:
+        g->verbosity = 2;
+        return CLI_OPT_TAKEN;
+    case 'h':
+        fputs(help, stdout);
+        return CLI_OPT_HELP;
+    }
+    return CLI_OPT_OWN;
 }

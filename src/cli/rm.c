@@ -20,13 +20,12 @@ static const char help[] =
 
 int cmd_rm(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_DEBUG = 1 };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
-        { "quiet", no_argument, NULL, 'q' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_QUIET,
+        CLI_OPTION_VERBOSE,
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -36,24 +35,14 @@ int cmd_rm(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":qvh", options)) != -1) {
-        int r = cli_remote_option(opt, optarg, &ro, &err);
+        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0)
+        if (r != CLI_OPT_OWN)
             continue;
         switch (opt) {
-        case 'q':
-            g->verbosity = -1;
-            break;
-        case 'v':
-            g->verbosity = 1;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("rm", opt, argv, &err);
             break;

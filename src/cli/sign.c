@@ -24,7 +24,7 @@ static const char help[] =
 
 int cmd_sign(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_DEBUG = 1, OPT_KEY, OPT_PFILE, OPT_PFD, OPT_IDENTITY, OPT_NO_RECURSIVE };
+    enum { OPT_KEY, OPT_PFILE, OPT_PFD, OPT_IDENTITY, OPT_NO_RECURSIVE };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "key", required_argument, NULL, OPT_KEY },
@@ -32,10 +32,10 @@ int cmd_sign(int argc, char **argv, struct cli_globals *g)
         { "passphrase-fd", required_argument, NULL, OPT_PFD },
         { "identity", required_argument, NULL, OPT_IDENTITY },
         { "no-recursive", no_argument, NULL, OPT_NO_RECURSIVE },
-        { "quiet", no_argument, NULL, 'q' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_QUIET,
+        CLI_OPTION_VERBOSE,
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -48,10 +48,12 @@ int cmd_sign(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":qvh", options)) != -1) {
-        int r = cli_remote_option(opt, optarg, &ro, &err);
+        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0)
+        if (r != CLI_OPT_OWN)
             continue;
         switch (opt) {
         case OPT_KEY:
@@ -69,18 +71,6 @@ int cmd_sign(int argc, char **argv, struct cli_globals *g)
         case OPT_NO_RECURSIVE:
             so.recursive = false;
             break;
-        case 'q':
-            g->verbosity = -1;
-            break;
-        case 'v':
-            g->verbosity = 1;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("sign", opt, argv, &err);
             break;

@@ -13,11 +13,10 @@ static const char help[] = "Usage: kiln tags [OPTIONS] [docker://]HOST/REPO\n"
 
 int cmd_tags(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_DEBUG = 1 };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -27,17 +26,12 @@ int cmd_tags(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
-        int r = cli_remote_option(opt, optarg, &ro, &err);
+        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0)
-            continue;
-        if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        } else if (opt == OPT_DEBUG)
-            g->verbosity = 2;
-        else
+        else if (r == CLI_OPT_OWN)
             rc = cli_bad_option("tags", opt, argv, &err);
     }
     if (rc == 0 && argc - optind != 1) {

@@ -21,13 +21,13 @@ static const char help[] =
 
 int cmd_unpack(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_PLATFORM = 1, OPT_DEBUG };
+    enum { OPT_PLATFORM = 1 };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "platform", required_argument, NULL, OPT_PLATFORM },
-        { "quiet", no_argument, NULL, 'q' },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_QUIET,
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -38,24 +38,17 @@ int cmd_unpack(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":qh", options)) != -1) {
-        int r = cli_remote_option(opt, optarg, &ro, &err);
+        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0)
+        if (r != CLI_OPT_OWN)
             continue;
         switch (opt) {
         case OPT_PLATFORM:
             platform = optarg;
             break;
-        case 'q':
-            g->verbosity = -1;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("unpack", opt, argv, &err);
             break;

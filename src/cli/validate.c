@@ -103,14 +103,14 @@ static void print_table(const char *ref, const struct kiln_finding *f, size_t n,
 
 int cmd_validate(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_FORMAT = 1, OPT_PLATFORM, OPT_DEBUG };
+    enum { OPT_FORMAT = 1, OPT_PLATFORM };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "format", required_argument, NULL, OPT_FORMAT },
         { "platform", required_argument, NULL, OPT_PLATFORM },
-        { "debug", no_argument, NULL, OPT_DEBUG },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
+        CLI_OPTION_DEBUG,
+        CLI_OPTION_VERBOSE,
+        CLI_OPTION_HELP,
         { NULL, 0, NULL, 0 },
     };
     struct kiln_error err = { 0 };
@@ -122,10 +122,12 @@ int cmd_validate(int argc, char **argv, struct cli_globals *g)
     optind = 1;
     opterr = 0;
     while (rc == 0 && (opt = cli_getopt(argc, argv, ":vh", options)) != -1) {
-        int r = cli_remote_option(opt, optarg, &ro, &err);
+        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
+        if (r == CLI_OPT_HELP)
+            return EXIT_OK;
         if (r < 0)
             rc = -1;
-        if (r != 0)
+        if (r != CLI_OPT_OWN)
             continue;
         switch (opt) {
         case OPT_FORMAT:
@@ -136,15 +138,6 @@ int cmd_validate(int argc, char **argv, struct cli_globals *g)
         case OPT_PLATFORM:
             platform = optarg;
             break;
-        case 'v':
-            g->verbosity = 1;
-            break;
-        case OPT_DEBUG:
-            g->verbosity = 2;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return EXIT_OK;
         default:
             rc = cli_bad_option("validate", opt, argv, &err);
             break;

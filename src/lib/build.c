@@ -19,7 +19,9 @@
 
 #include "copy.h"
 #include "tar/layermap.h"
+#include "image/flatten.h"
 #include "image/layout.h"
+#include "image/rebase.h"
 #include "image/transport.h"
 #include "internal.h"
 
@@ -32,7 +34,7 @@ struct add_item {
 };
 
 struct input {
-    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS, INPUT_DIFF, INPUT_LAYER } kind;
+    enum { INPUT_TREE, INPUT_TAR, INPUT_ADDS, INPUT_DIFF, INPUT_LAYER, INPUT_SQUASH } kind;
     char *path;
     char *path2; /* INPUT_DIFF: the new tree (path is the old one) */
     struct add_item *adds; /* INPUT_ADDS: every --add, one layer; INPUT_LAYER: its entries */
@@ -64,6 +66,12 @@ struct kiln_build {
     struct kiln_src *base;          /* `from`, already opened (kiln_build_set_base) */
     enum { FORMAT_OCI, FORMAT_DOCKER, FORMAT_BASE } format; /* KILN_SET_MANIFEST_FORMAT */
     bool created_from_base;                                /* KILN_SET_CREATED "base" */
+    bool squash;                    /* the base's layers as one (kiln_build_set_squash) */
+    struct kiln_src *squash_src;    /* the base, while its squashed layer is written */
+    char *rebase_old, *rebase_new;  /* kiln_build_set_rebase: `from` moves from old to new */
+    struct kiln_src *rebase_image;  /* `from`, opened by kiln_build_run (base is the new) */
+    char *rebase_config;            /* its config moved to the new base */
+    size_t rebase_nown;             /* its own layers, above the old base's */
     struct kiln_reference *remotes; /* docker:// outputs */
     size_t nremotes;
     struct kiln_remote_opts remote;
@@ -111,6 +119,10 @@ void kiln_build_free(kiln_build *b)
     free(b->remotes);
     free(b->from);
     kiln_src_free(b->base);
+    free(b->rebase_old);
+    free(b->rebase_new);
+    kiln_src_free(b->rebase_image);
+    free(b->rebase_config);
     struct kiln_image_config *c = &b->cfg;
     free(c->author);
     free(c->user);
@@ -652,6 +664,22 @@ int kiln_build_set(kiln_build *b, enum kiln_setting what, const char *v, struct 
     return kiln_fail(err, KILN_ERR_USAGE, "unknown setting %d", (int)what);
 }
 
+int kiln_build_set_rebase(kiln_build *b, const char *old_base, const char *new_base,
+                          struct kiln_error *err)
+{
+    if (!old_base || !*old_base || !new_base || !*new_base)
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "rebase: give both the old base (--old-base) and the new (--new-base)");
+    if (replace_str(&b->rebase_old, old_base, err) < 0)
+        return -1;
+    return replace_str(&b->rebase_new, new_base, err);
+}
+
+void kiln_build_set_squash(kiln_build *b, bool squash)
+{
+    b->squash = squash;
+}
+
 void kiln_build_set_source_date_epoch(kiln_build *b, int64_t epoch)
 {
     b->have_sde = true;
@@ -807,6 +835,8 @@ again:
         rc = kiln_layer_from_diff(in->path, in->path2, &lo, &w, err);
     else if (in->kind == INPUT_LAYER)
         rc = layer_from_entries(in, &lo, b->cfg.created, &w, err);
+    else if (in->kind == INPUT_SQUASH)
+        rc = kiln_flatten_write(b->squash_src, &w, err);
     else
         rc = layer_from_adds(in, &lo, b->cfg.created, &w, err);
     if (rc == KILN_TAR_UNSORTED) {
@@ -843,6 +873,7 @@ again:
           : in->kind == INPUT_TAR  ? "--tar"
           : in->kind == INPUT_DIFF  ? "--diff"
           : in->kind == INPUT_LAYER ? "layer"
+          : in->kind == INPUT_SQUASH ? "squashed"
                                     : "--add",
           in->path,
           (unsigned long long)raw.bytes, (unsigned long long)compressed.bytes,
@@ -881,6 +912,12 @@ static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
         if (base && base->kind == KILN_SRC_REGISTRY && !strcmp(base->ref.domain, r->domain) &&
             strcmp(base->ref.path, r->path))
             pi.base_mount_from = base->ref.path;
+        /* a rebased image's own layers: from its repository */
+        const struct kiln_src *im = b->rebase_image;
+        pi.own_mount_from = NULL;
+        if (im && im->kind == KILN_SRC_REGISTRY && !strcmp(im->ref.domain, r->domain) &&
+            strcmp(im->ref.path, r->path))
+            pi.own_mount_from = im->ref.path;
         struct kiln_registry *reg;
         if (kiln_registry_open(r->domain, &ro, &reg, err) < 0)
             return kiln_error_prefix(err, "push %s/%s:%s", r->domain, r->path, r->tag);
@@ -948,6 +985,69 @@ static int open_base(kiln_build *b, struct kiln_src **out, struct kiln_error *er
     return 0;
 }
 
+/* kiln rebase: opens the image (`from`, as a base is opened), then the old and
+ * the new base for its platform; checks that the old base's layers are the
+ * image's first ones (by diff_id), and moves the config. *out is the new
+ * base, whose layers come first; b keeps the image and its config. */
+static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *err)
+{
+    struct kiln_src *image = NULL, *old = NULL, *nw = NULL;
+    if (open_base(b, &image, err) < 0)
+        return kiln_error_prefix(err, "rebase");
+    b->rebase_image = image;
+    struct kiln_src_image *im = &image->images[0];
+    struct kiln_registry_opts ro;
+    kiln_registry_opts_from(&b->remote, NULL, &ro);
+    char plat[KILN_PLATFORM_MAX];
+    kiln_platform_format(&im->platform, plat);
+    if (kiln_src_open_ex(b->rebase_old, plat, KILN_SRC_HOST_DEFAULT, &ro, &old, err) < 0)
+        return kiln_error_prefix(err, "--old-base %s", b->rebase_old);
+    int rc = 0;
+    struct kiln_src_image *oi = &old->images[0];
+    if (oi->diff_ids.n != oi->nlayers)
+        rc = kiln_fail(err, KILN_ERR_FORMAT,
+                       "--old-base %s: the config lists %zu diff_ids for %zu layers",
+                       b->rebase_old, oi->diff_ids.n, oi->nlayers);
+    else if (oi->nlayers > im->nlayers)
+        rc = kiln_fail(err, KILN_ERR_USAGE,
+                       "--old-base %s is not the base of %s: it has %zu layers, the image only "
+                       "%zu",
+                       b->rebase_old, b->from, oi->nlayers, im->nlayers);
+    for (size_t i = 0; rc == 0 && i < oi->nlayers; i++)
+        if (strcmp(oi->diff_ids.v[i], im->diff_ids.v[i]))
+            rc = kiln_fail(err, KILN_ERR_USAGE,
+                           "--old-base %s is not the base of %s: its layer %zu (diff_id %s) "
+                           "is not the image's (%s); give as --old-base the image it was built on",
+                           b->rebase_old, b->from, i + 1, oi->diff_ids.v[i], im->diff_ids.v[i]);
+    if (rc == 0 && kiln_src_open_ex(b->rebase_new, plat, KILN_SRC_HOST_DEFAULT, &ro, &nw, err) < 0)
+        rc = kiln_error_prefix(err, "--new-base %s", b->rebase_new);
+    struct kiln_src_image *ni = rc == 0 ? &nw->images[0] : NULL;
+    if (rc == 0 && ni->diff_ids.n != ni->nlayers)
+        rc = kiln_fail(err, KILN_ERR_FORMAT,
+                       "--new-base %s: the config lists %zu diff_ids for %zu layers",
+                       b->rebase_new, ni->diff_ids.n, ni->nlayers);
+    for (size_t i = 0; rc == 0 && i < ni->nlayers; i++) {
+        const char *mt = ni->layers[i].media_type;
+        if (strstr(mt, "nondistributable") || strstr(mt, "foreign"))
+            rc = kiln_fail(err, KILN_ERR_INPUT,
+                           "--new-base %s: layer %s is non-distributable (%s); kiln does not "
+                           "copy such layers",
+                           b->rebase_new, ni->layers[i].digest, mt);
+    }
+    if (rc == 0)
+        rc = kiln_rebase_config(im->config.data, oi->config.data, ni->config.data,
+                                &b->rebase_config, err);
+    if (rc == 0)
+        b->rebase_nown = im->nlayers - oi->nlayers;
+    kiln_src_free(old);
+    if (rc < 0) {
+        kiln_src_free(nw);
+        return -1;
+    }
+    *out = nw;
+    return 0;
+}
+
 int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
 {
     /* An image of configuration only (a Dockerfile without COPY) has no
@@ -964,10 +1064,23 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     if (!b->have_platform)
         kiln_platform_host(&b->cfg.platform);
     struct kiln_src *base = NULL;
-    if (b->from && open_base(b, &base, err) < 0)
+    if (b->rebase_new && (!b->from || b->squash))
+        return kiln_fail(err, KILN_ERR_USAGE, b->squash ? "rebase: cannot also squash"
+                                                        : "rebase: there is no image (KILN_SET_FROM) to rebase");
+    if (b->from && b->rebase_new && open_rebase(b, &base, err) < 0)
         return -1;
+    if (b->from && !b->rebase_new && open_base(b, &base, err) < 0)
+        return -1;
+    /* rebase: the image, whose own layers come after the new base's */
+    struct kiln_src_image *ri = b->rebase_image ? &b->rebase_image->images[0] : NULL;
+    size_t nown = ri ? b->rebase_nown : 0;
+    if (b->squash && !base)
+        return kiln_fail(err, KILN_ERR_USAGE, "squash: there is no base image (KILN_SET_FROM) to squash");
     struct kiln_src_image *bi = base ? &base->images[0] : NULL;
-    size_t nbase = bi ? bi->nlayers : 0, nlayers = nbase;
+    /* squashed, the base's layers become one layer of the build's own */
+    size_t nsquashed = b->squash ? bi->nlayers : 0;
+    size_t nbase = bi && !b->squash ? bi->nlayers : 0,
+           nlayers = nbase + nown + (b->squash ? 1 : 0);
     /* Layer maps are read and the trees they split scanned before any output. */
     for (size_t i = 0; i < b->ninputs; i++) {
         struct input *in = &b->inputs[i];
@@ -979,12 +1092,14 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         }
         nlayers += in->map ? kiln_layer_map_count(in->map) : 1;
     }
+    /* a rebased image keeps its own time and format, not the new base's */
+    struct kiln_src_image *ci = ri ? ri : bi;
     b->cfg.created = b->have_sde                  ? b->sde
-                     : b->created_from_base && bi ? bi->created
+                     : b->created_from_base && ci ? ci->created
                                                   : (int64_t)time(NULL);
     /* Docker's v2 schema 2, asked for or kept from the base */
     bool docker = b->format == FORMAT_DOCKER ||
-                  (b->format == FORMAT_BASE && bi && !strcmp(bi->media_type, KILN_MT_DOCKER_MANIFEST));
+                  (b->format == FORMAT_BASE && ci && !strcmp(ci->media_type, KILN_MT_DOCKER_MANIFEST));
     if (docker && b->cfg.annotations.n) {
         kiln_src_free(base);
         return kiln_fail(err, KILN_ERR_USAGE,
@@ -1051,8 +1166,41 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
             !(blobs[i].path = kiln_strdup(l->path, err)))
             rc = -1;
     }
+    /* rebase: the image's own layers, as they are (the bytes are needed
+     * for a local output, and for a push to a repository that lacks them) */
+    for (size_t k = 0; rc == 0 && k < nown; k++) {
+        size_t i = nbase + k, from = ri->nlayers - nown + k;
+        struct kiln_src_layer *l = &ri->layers[from];
+        snprintf(layers[i].diff_id, KILN_DIGEST_MAX, "%s", ri->diff_ids.v[from]);
+        memcpy(layers[i].digest, l->digest, KILN_DIGEST_MAX);
+        layers[i].size = l->size;
+        layers[i].media_type = docker ? kiln_layer_media_type_docker(l->media_type)
+                                      : kiln_layer_media_type_oci(l->media_type);
+        memcpy(blobs[i].digest, l->digest, KILN_DIGEST_MAX);
+        blobs[i].size = l->size;
+        blobs[i].origin = l->origin;
+        if ((rc = kiln_src_layer_path(b->rebase_image, l, err)) == 0 &&
+            !(blobs[i].path = kiln_strdup(l->path, err)))
+            rc = -1;
+    }
     struct kiln_strlist created_by = {0};
-    size_t li = nbase;
+    size_t li = nbase + nown;
+    if (rc == 0 && b->squash) {
+        struct input sq = {.kind = INPUT_SQUASH, .path = b->from};
+        char what[300];
+        snprintf(what, sizeof(what), "kiln flatten: the %zu layer%s of %s squashed into one",
+                 nsquashed, nsquashed == 1 ? "" : "s", b->from);
+        b->squash_src = base;
+        rc = build_layer(b, &sq, 0, stage, li, &layers[li], &blobs[li], err);
+        b->squash_src = NULL;
+        if (rc < 0)
+            kiln_error_prefix(err, "flatten %s", b->from);
+        if (rc == 0)
+            rc = kiln_strlist_push(&created_by, what, err);
+        if (rc == 0)
+            layers[li].created_by = created_by.v[created_by.n - 1];
+        li++;
+    }
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++) {
         const struct input *in = &b->inputs[i];
         size_t parts = in->map ? kiln_layer_map_count(in->map) : 1;
@@ -1077,9 +1225,26 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         }
     }
     struct kiln_image_out img = {0};
+    /* squashed, the base's history goes: one entry says what was squashed */
+    _cleanup_free_ char *base_config = NULL;
+    if (rc == 0 && bi && b->squash) {
+        json_error_t je;
+        json_t *doc = json_loadb(bi->config.data, bi->config.len, 0, &je);
+        if (json_is_object(doc)) {
+            json_object_del(doc, "history");
+            base_config = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        }
+        json_decref(doc);
+        if (!base_config)
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "--from %s: the config is not a JSON object",
+                           b->from);
+    } else if (rc == 0 && ri && !(base_config = kiln_strdup(b->rebase_config, err)))
+        rc = -1;
+    else if (rc == 0 && bi && !ri && !(base_config = kiln_strdup(bi->config.data, err)))
+        rc = -1;
     if (rc == 0)
-        rc = kiln_config_json(&b->cfg, bi ? bi->config.data : NULL, nbase, layers, nlayers,
-                              &config, err);
+        rc = kiln_config_json(&b->cfg, base_config, nbase + nown, layers, nlayers, &config,
+                              err);
     if (rc == 0)
         rc = kiln_sha256_buf(config.data, config.len, img.config_digest, err);
     if (rc == 0)
@@ -1106,7 +1271,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_prepare(&b->outputs[i], &img, err);
     if (rc == 0 && b->nremotes)
-        rc = push_remotes(b, &img, blobs, nlayers, base, bi, err);
+        rc = push_remotes(b, &img, blobs, nlayers, base, b->squash ? NULL : bi, err);
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_commit(&b->outputs[i], err);
     for (size_t i = 0; i < b->noutputs; i++) {
@@ -1128,6 +1293,8 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     kiln_buf_free(&manifest);
     kiln_strlist_free(&created_by);
     kiln_src_free(base);
+    kiln_src_free(TAKE_PTR(b->rebase_image));
+    free(TAKE_PTR(b->rebase_config));
     return rc;
 }
 

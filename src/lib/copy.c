@@ -100,7 +100,7 @@ int kiln_push_image(struct kiln_registry *reg, const char *repo, const char *tag
             blobs[i].origin = p->layers[i].origin;
             blobs[i].mount_from = mount_from ? mount_from
                                   : i < p->nbase ? p->base_mount_from
-                                                 : NULL;
+                                                 : p->own_mount_from;
             if (!blobs[i].path && p->src) {
                 fc[i].src = p->src;
                 fc[i].layer = p->src_layers ? &p->src_layers[i] : NULL;

@@ -18,6 +18,8 @@ struct kiln_push_image {
      * repository of the destination registry) holds */
     size_t nbase;
     const char *base_mount_from;
+    /* the layers above them (a rebased image's own), from this repository */
+    const char *own_mount_from;
 };
 
 /* The caller's options (NULL: the defaults) as a struct of this version's

@@ -1,7 +1,8 @@
 /*
  * Fails the Nth allocation, for every N, through whole operations of the
  * library — a build (tree walk, tar, gzip on worker threads, JSON, outputs),
- * a copy between layouts and archives, an inspect, an unpack, a validate, the
+ * a copy between layouts and archives, an inspect, an unpack, a validate, an
+ * export and a flatten, the
  * signature payloads (built and parsed), (when asked) a
  * multi-stage Dockerfile build, and with
  * KILN_ALLOC_REGISTRY=HOST:PORT a push and a pull through the HTTP code — and checks
@@ -21,7 +22,7 @@
  * KILN_ALLOC_REGISTRY_DATA).
  *
  * Environment: KILN_ALLOC_OPS (comma-separated: build, copy, inspect,
- * unpack, validate, sign, push, pull; default all of those; dockerfile only when named, see
+ * unpack, validate, export, flatten, sign, push, pull; default all of those; dockerfile only when named, see
  * main()), KILN_ALLOC_JOBS; to debug one failure,
  * KILN_ALLOC_FROM=N (local operations: start at allocation N), KILN_ALLOC_ONLY=N
  * (push, pull: that allocation and the next), KILN_ALLOC_WHO=1 (print the call
@@ -122,6 +123,42 @@ static int op_unpack(bool dry, struct kiln_error *err)
     snprintf(src, sizeof(src), "oci:%s/fixture/layout:1", dir);
     snprintf(dst, sizeof(dst), "%s/unpacked", outdir);
     return kiln_unpack(src, dst, NULL, NULL, err);
+}
+
+/* kiln export: the layers merged into one tar (image/flatten.c) */
+static int op_export(bool dry, struct kiln_error *err)
+{
+    (void)dry;
+    char src[512], dst[512];
+    snprintf(src, sizeof(src), "oci:%s/fixture/layout:1", dir);
+    snprintf(dst, sizeof(dst), "%s/export.tar", outdir);
+    return kiln_export(src, dst, NULL, NULL, err);
+}
+
+/* kiln flatten: a build whose one layer is that tar */
+static int op_flatten(bool dry, struct kiln_error *err)
+{
+    char src[512], dst[512];
+    snprintf(src, sizeof(src), "oci:%s/fixture/layout:1", dir);
+    snprintf(dst, sizeof(dst), "oci:%s/flat:1", outdir);
+    kiln_build *b = kiln_build_new();
+    if (!b) {
+        err->code = KILN_ERR_NOMEM;
+        snprintf(err->message, sizeof(err->message), "out of memory");
+        return -1;
+    }
+    char digest[KILN_DIGEST_MAX];
+    int rc = kiln_build_set(b, KILN_SET_FROM, src, err);
+    if (rc == 0)
+        rc = kiln_build_set(b, KILN_SET_CREATED, "base", err);
+    if (rc == 0)
+        rc = kiln_build_add_output(b, dst, err);
+    kiln_build_set_squash(b, true);
+    kiln_build_set_jobs(b, 2);
+    if (rc == 0 && !dry)
+        rc = kiln_build_run(b, digest, err);
+    kiln_build_free(b);
+    return rc;
 }
 
 /* Every check of kiln validate on the fixture image: out of memory is an
@@ -674,6 +711,10 @@ int main(void)
         problems += run("unpack", op_unpack);
     if (WANT("validate"))
         problems += run("validate", op_validate);
+    if (WANT("export"))
+        problems += run("export", op_export);
+    if (WANT("flatten"))
+        problems += run("flatten", op_flatten);
     if (WANT("sign"))
         problems += run("sign", op_sign);
     /* Only when named: from allocation 1619 on (ADD of a tarball), libarchive's
