@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 
 def bitbake_lib():
@@ -134,13 +135,18 @@ def main():
                 res['ok'] = True
             except Exception as e:  # BitBake's own errors reach us in many types
                 # The server's log records come as events, maybe after the
-                # exception: take in what is queued (up to 5 s).
-                for _ in range(20):
-                    if errors.messages:
-                        break
+                # exception, and not always first the one that says why: take
+                # in what is queued until the events have stopped for a second
+                # (up to 10 s).
+                end = time.monotonic() + 10
+                last = time.monotonic()
+                while time.monotonic() < end:
                     event = tinfoil.wait_event(0.25)
                     if isinstance(event, logging.LogRecord):
                         errors.handle(event)
+                        last = time.monotonic()
+                    elif errors.messages and time.monotonic() - last >= 1:
+                        break
                 res['ok'] = False
                 res['error'] = '\n'.join(errors.messages + ['%s: %s' % (type(e).__name__, e)])
             out.write(json.dumps(res) + '\n')
