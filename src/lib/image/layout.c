@@ -145,6 +145,24 @@ void kiln_reclaim_stale(const char *dir)
 
 /* ---- the layout's lock ------------------------------------------------------ */
 
+int kiln_layout_explain_missing(const char *dir, const char *spec, struct kiln_error *err)
+{
+    _cleanup_free_ char *vp = kiln_path_join(dir, "version", NULL);
+    struct kiln_buf v = {0};
+    struct kiln_error ve = {0};
+    /* the dir: transport writes "Directory Transport Version: 1.1\n" */
+    static const char magic[] = "Directory Transport Version:";
+    if (vp && kiln_read_file(vp, 256, &v, &ve) == 0 && v.len >= sizeof(magic) - 1 &&
+        !memcmp(v.data, magic, sizeof(magic) - 1))
+        kiln_fail(err, KILN_ERR_INPUT,
+                  "%s: %s is a containers/image dir: directory (as podman save --format "
+                  "docker-dir or skopeo copy ... dir: write it), not an OCI layout; kiln does not "
+                  "read that format: convert it with 'skopeo copy dir:%s oci:NEWDIR:TAG'",
+                  spec, dir, dir);
+    kiln_buf_free(&v);
+    return -1;
+}
+
 int kiln_layout_lock(const char *layout, bool *gone, struct kiln_error *err)
 {
     *gone = false;

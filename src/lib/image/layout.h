@@ -47,6 +47,11 @@ void kiln_reclaim_stale(const char *dir);
 int kiln_layout_lock(const char *layout, bool *gone, struct kiln_error *err);
 void kiln_layout_unlock(int fd);
 
+/* After index.json of DIR could not be read (err set): when DIR is a
+ * containers/image dir: directory instead (podman save --format docker-dir,
+ * skopeo copy ... dir:), err says so and how to convert it. Returns -1. */
+int kiln_layout_explain_missing(const char *dir, const char *spec, struct kiln_error *err);
+
 /* oci: outputs (kiln_output_* for KILN_OUT_OCI). */
 int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
                         struct kiln_error *err);

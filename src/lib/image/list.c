@@ -12,6 +12,7 @@
 
 #include "../internal.h"
 #include "transport.h"
+#include "layout.h"
 
 #define DOC_MAX    (4 * 1024 * 1024)
 #define CONFIG_MAX (16 * 1024 * 1024)
@@ -340,9 +341,15 @@ static int walk(const struct lister *L, json_t *d, int depth, struct acc *a,
     if (!config)
         rc = -1;
     if (rc == 0) {
-        /* the config says what the image is; the index's descriptor may not */
+        /* An index's entry says which hosts get the image: docker, podman and
+         * containerd pick by it, so it is what a list of platforms shows
+         * (podman manifest add --arch sets it apart from the config; kiln
+         * validate warns when the two disagree). A lone image has only its
+         * config. */
         json_t *dp = json_object_get(d, "platform");
-        rc = add_platform(a, json_object_get(config, "architecture") || !dp ? config : dp, err);
+        bool by_entry = json_is_string(json_object_get(dp, "os")) &&
+                        json_is_string(json_object_get(dp, "architecture"));
+        rc = add_platform(a, by_entry ? dp : config, err);
         add_created(a, config);
         if (config_out)
             snprintf(config_out, KILN_DIGEST_MAX, "%s", cdigest);
@@ -438,7 +445,7 @@ static int list_layout(const struct lister *L, struct kiln_image_entry **v, size
 {
     json_t *idx = load_json(L, "index.json", "index.json", NULL, DOC_MAX, err);
     if (!idx)
-        return -1;
+        return L->kind == LIST_OCI ? kiln_layout_explain_missing(L->path, L->spec, err) : -1;
     json_t *ms = json_object_get(idx, "manifests");
     if (!json_is_array(ms)) {
         json_decref(idx);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../tar/tar.h"
+#include "layout.h"
 #include "output.h"
 #include "source.h"
 #include "transport.h"
@@ -364,8 +365,10 @@ static int open_layout(struct kiln_src *s, const char *tag, long index, const ch
     if (!ip)
         return -1;
     struct kiln_buf b = {0};
-    if (kiln_read_file(ip, DOC_MAX, &b, err) < 0)
-        return kiln_error_prefix(err, "%s: not an OCI layout", s->spec);
+    if (kiln_read_file(ip, DOC_MAX, &b, err) < 0) {
+        kiln_error_prefix(err, "%s: not an OCI layout", s->spec);
+        return kiln_layout_explain_missing(s->layout, s->spec, err);
+    }
     json_t *idx = json_loads(b.data, 0, NULL);
     kiln_buf_free(&b);
     json_t *ms = json_object_get(idx, "manifests");
