@@ -369,6 +369,38 @@ setup_podman() {
 }
 podman_() { "${PODMAN[@]}" "$@"; }
 
+# ---------------------------------------------------------------- containerd
+# start_containerd: a private containerd (its own root, state and socket, no
+# CRI plugin), stopped by the EXIT trap. Sets CD (its directory); ctr_ ARGS...
+# runs ctr against it in the namespace "kiln".
+CD=
+start_containerd() {
+  need containerd ctr runc
+  short_dir CD kcd
+  cat >"$CD/config.toml" <<CFG
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CD/sock"
+CFG
+  containerd --config "$CD/config.toml" >"$CD/log" 2>&1 </dev/null &
+  local pid=$! i
+  _CLEANUP_HOOKS+=("kill -TERM $pid 2>/dev/null; sleep 0.5; _kill_pids_mentioning '$CD'")
+  for i in $(seq 100); do
+    ctr_ version >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! ctr_ version >/dev/null 2>&1; then
+    sed 's/^/#   /' "$CD/log" | tail -n 40
+    fail "containerd did not come up"
+  fi
+  say "containerd $(ctr_ version 2>/dev/null | awk '/Server/{s=1} s && /Version/{print $2; exit}') running"
+}
+ctr_() { ctr --address "$CD/sock" --namespace kiln "$@"; }
+
 # ---------------------------------------------------------------- pseudo
 # pseudo_ STATEDIR CMD...: runs CMD under pseudo with its database in STATEDIR.
 pseudo_() {

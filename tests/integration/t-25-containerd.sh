@@ -13,30 +13,7 @@ need containerd ctr runc busybox jq
 R=$T/rootfs
 make_rich_rootfs "$R"
 
-# A private containerd: its own root, state and socket, no CRI plugin.
-short_dir CD kcd
-cat >"$CD/config.toml" <<CFG
-version = 2
-root = "$CD/root"
-state = "$CD/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$CD/sock"
-CFG
-containerd --config "$CD/config.toml" >"$CD/log" 2>&1 </dev/null &
-CD_PID=$!
-_CLEANUP_HOOKS+=("kill -TERM $CD_PID 2>/dev/null; sleep 0.5; _kill_pids_mentioning '$CD'")
-ctr_() { ctr --address "$CD/sock" --namespace kiln "$@"; }
-for i in $(seq 100); do
-  ctr_ version >/dev/null 2>&1 && break
-  kill -0 "$CD_PID" 2>/dev/null || break
-  sleep 0.2
-done
-if ! ctr_ version >/dev/null 2>&1; then
-  sed 's/^/#   /' "$CD/log" | tail -n 40
-  fail "containerd did not come up"
-fi
-say "containerd $(ctr_ version 2>/dev/null | awk '/Server/{s=1} s && /Version/{print $2; exit}') running"
+start_containerd
 
 COMMON=(--rootfs "$R" --entrypoint '/bin/busybox sh -c'
   --cmd '["echo kiln-ok $FOO $(id -u):$(id -g) $PWD"]'
