@@ -1106,6 +1106,33 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
                          "--annotation: a Docker v2 schema 2 manifest has no annotations; drop "
                          "them or write an OCI manifest (--manifest-format oci)");
     }
+    /* Docker's v2 schema 2 has no zstd layer type: a zstd layer there
+     * (built, the base's or a rebased image's own) is refused, as kiln copy
+     * --manifest-format docker refuses it */
+    if (docker) {
+        const char *z = NULL, *whose = NULL;
+        for (size_t i = 0; i < nbase && !z; i++)
+            if (strstr(bi->layers[i].media_type, "zstd"))
+                z = bi->layers[i].digest, whose = "the base's layer";
+        for (size_t k = 0; ri && k < nown && !z; k++)
+            if (strstr(ri->layers[ri->nlayers - nown + k].media_type, "zstd"))
+                z = ri->layers[ri->nlayers - nown + k].digest, whose = "the image's layer";
+        if (z || (b->comp == KILN_COMPRESSION_ZSTD && nlayers > nbase + nown)) {
+            if (z)
+                kiln_fail(err, KILN_ERR_USAGE,
+                          "%s %s is zstd-compressed, and Docker's v2 schema 2 has no zstd layer "
+                          "type (Docker before 23 cannot read zstd): write an OCI manifest "
+                          "(--manifest-format oci)",
+                          whose, z);
+            kiln_src_free(base);
+            if (z)
+                return -1;
+            return kiln_fail(err, KILN_ERR_USAGE,
+                             "--compression zstd: Docker's v2 schema 2 has no zstd layer type "
+                             "(Docker before 23 cannot read zstd): write an OCI manifest "
+                             "(--manifest-format oci), or compress with gzip");
+        }
+    }
     /* the base's layers go in as they are: a zstd one too */
     const char *zbase = NULL;
     for (size_t i = 0; i < nbase && !zbase; i++)
