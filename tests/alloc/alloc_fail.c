@@ -2,7 +2,7 @@
  * Fails the Nth allocation, for every N, through whole operations of the
  * library — a build (tree walk, tar, gzip on worker threads, JSON, outputs),
  * a copy between layouts and archives, an inspect, an unpack, a validate, an
- * export and a flatten, the
+ * export, a flatten and a rebase, the
  * signature payloads (built and parsed), (when asked) a
  * multi-stage Dockerfile build, and with
  * KILN_ALLOC_REGISTRY=HOST:PORT a push and a pull through the HTTP code — and checks
@@ -22,7 +22,7 @@
  * KILN_ALLOC_REGISTRY_DATA).
  *
  * Environment: KILN_ALLOC_OPS (comma-separated: build, copy, inspect,
- * unpack, validate, export, flatten, sign, push, pull; default all of those; dockerfile only when named, see
+ * unpack, validate, export, flatten, rebase, sign, push, pull; default all of those; dockerfile only when named, see
  * main()), KILN_ALLOC_JOBS; to debug one failure,
  * KILN_ALLOC_FROM=N (local operations: start at allocation N), KILN_ALLOC_ONLY=N
  * (push, pull: that allocation and the next), KILN_ALLOC_WHO=1 (print the call
@@ -155,6 +155,57 @@ static int op_flatten(bool dry, struct kiln_error *err)
         rc = kiln_build_add_output(b, dst, err);
     kiln_build_set_squash(b, true);
     kiln_build_set_jobs(b, 2);
+    if (rc == 0 && !dry)
+        rc = kiln_build_run(b, digest, err);
+    kiln_build_free(b);
+    return rc;
+}
+
+/* A fixture made by the library without injection: TREE (from FROM, if
+ * any) written to the fixture layout as TAG. */
+static int make_fixture(const char *from, const char *tree, const char *tag, struct kiln_error *err)
+{
+    char out[512], t[512];
+    snprintf(out, sizeof(out), "oci:%s/fixture/layout:%s", dir, tag);
+    snprintf(t, sizeof(t), "%s/%s", dir, tree);
+    kiln_build *b = kiln_build_new();
+    if (!b)
+        return -1;
+    char digest[KILN_DIGEST_MAX];
+    int rc = from ? kiln_build_set(b, KILN_SET_FROM, from, err) : 0;
+    if (rc == 0)
+        rc = kiln_build_add_rootfs(b, t, err);
+    if (rc == 0)
+        rc = kiln_build_add_output(b, out, err);
+    kiln_build_set_source_date_epoch(b, 1);
+    if (rc == 0)
+        rc = kiln_build_run(b, digest, err);
+    kiln_build_free(b);
+    return rc;
+}
+
+/* kiln rebase: the app (fixture 1 plus a layer) moved onto another base */
+static int op_rebase(bool dry, struct kiln_error *err)
+{
+    char app[512], old[512], nw[512], dst[512];
+    snprintf(app, sizeof(app), "oci:%s/fixture/layout:app", dir);
+    snprintf(old, sizeof(old), "oci:%s/fixture/layout:1", dir);
+    snprintf(nw, sizeof(nw), "oci:%s/fixture/layout:new", dir);
+    snprintf(dst, sizeof(dst), "oci:%s/rebased:1", outdir);
+    kiln_build *b = kiln_build_new();
+    if (!b) {
+        err->code = KILN_ERR_NOMEM;
+        snprintf(err->message, sizeof(err->message), "out of memory");
+        return -1;
+    }
+    char digest[KILN_DIGEST_MAX];
+    int rc = kiln_build_set(b, KILN_SET_FROM, app, err);
+    if (rc == 0)
+        rc = kiln_build_set_rebase(b, old, nw, err);
+    if (rc == 0)
+        rc = kiln_build_set(b, KILN_SET_CREATED, "base", err);
+    if (rc == 0)
+        rc = kiln_build_add_output(b, dst, err);
     if (rc == 0 && !dry)
         rc = kiln_build_run(b, digest, err);
     kiln_build_free(b);
@@ -697,6 +748,17 @@ int main(void)
         return 2;
     }
     sh("mv %s/out/layout %s/fixture/layout && mv %s/out/img.tar %s/fixture/img.tar", dir);
+    /* for rebase: an app on fixture 1, and a new base */
+    char from1[512];
+    snprintf(from1, sizeof(from1), "oci:%s/fixture/layout:1", dir);
+    sh("mkdir -p %s/apptree/app %s/newtree/etc && echo app > %s/apptree/app/a && "
+       "echo new > %s/newtree/etc/new",
+       dir);
+    if (make_fixture(from1, "apptree", "app", &err) < 0 ||
+        make_fixture(NULL, "newtree", "new", &err) < 0) {
+        fprintf(stderr, "fixture build failed: %s\n", err.message);
+        return 2;
+    }
     int problems = 0;
     /* KILN_ALLOC_OPS: the operations to run, comma-separated (default: all) */
     const char *ops = getenv("KILN_ALLOC_OPS");
@@ -715,6 +777,8 @@ int main(void)
         problems += run("export", op_export);
     if (WANT("flatten"))
         problems += run("flatten", op_flatten);
+    if (WANT("rebase"))
+        problems += run("rebase", op_rebase);
     if (WANT("sign"))
         problems += run("sign", op_sign);
     /* Only when named: from allocation 1619 on (ADD of a tarball), libarchive's
