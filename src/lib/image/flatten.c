@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../copy.h"
+#include "../tar/layerread.h"
 #include "../tar/tar.h"
 #include "flatten.h"
 #include "layout.h"
@@ -295,171 +296,49 @@ static int resolve(struct flat *f, const char *entry, const char *path, bool cre
 
 /* ---- reading a layer ------------------------------------------------- */
 
-/* Feeds libarchive from the layer file, checking its bytes against the
- * descriptor when the source is not trusted on read (oci:, oci-archive:). */
-struct checked_reader {
-    int fd;
-    unsigned char *buf;
-    struct kiln_blob_check *check;
-    struct kiln_error err;
-    bool failed;
-};
-
-static la_ssize_t checked_read(struct archive *a, void *ud, const void **out)
-{
-    struct checked_reader *cr = ud;
-    ssize_t n;
-    do
-        n = read(cr->fd, cr->buf, 1 << 20);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        archive_set_error(a, errno, "read error");
-        return -1;
-    }
-    if (cr->check && n > 0 &&
-        kiln_blob_check_at(cr->check, cr->check->hashed, cr->buf, (size_t)n, &cr->err) < 0) {
-        cr->failed = true;
-        archive_set_error(a, EIO, "%s", cr->err.message);
-        return -1;
-    }
-    *out = cr->buf;
-    return n;
-}
-
-/* The uncompressed stream, completed with zeros when it ends inside a
- * 512-byte block (umoci 0.4.7 leaves out the padding of the last member,
- * umoci#436), as kiln unpack reads it. */
-struct padded_reader {
-    struct archive *raw;
-    unsigned char *buf;
-    uint64_t total;
-    size_t pad;
-    bool eof;
-};
-
-static la_ssize_t padded_read(struct archive *a, void *ud, const void **out)
-{
-    struct padded_reader *pr = ud;
-    if (pr->eof)
-        return 0;
-    la_ssize_t n = archive_read_data(pr->raw, pr->buf, 1 << 20);
-    if (n < 0) {
-        archive_set_error(a, archive_errno(pr->raw), "%s", archive_error_string(pr->raw));
-        return -1;
-    }
-    if (n == 0) {
-        pr->eof = true;
-        if (pr->total % 512 == 0)
-            return 0;
-        pr->pad = 512 - (size_t)(pr->total % 512);
-        memset(pr->buf, 0, pr->pad);
-        n = (la_ssize_t)pr->pad;
-    } else
-        pr->total += (uint64_t)n;
-    *out = pr->buf;
-    return n;
-}
-
+/* A layer read from its blob (tar/layerread.c), its bytes checked against
+ * the descriptor when the source is not trusted on read (oci:, oci-archive:). */
 struct lreader {
-    struct archive *raw, *a;
-    struct checked_reader cr;
-    struct padded_reader pr;
+    struct kiln_layer_reader r;
     struct kiln_blob_check check;
     bool checking;
     const char *layer;
-    bool last_regular;
-    int64_t last_size;
 };
 
 static int lr_fail(struct lreader *lr, struct archive *a, struct kiln_error *err)
 {
-    if (lr->cr.failed)
-        return kiln_fail(err, lr->cr.err.code, "%s", lr->cr.err.message);
-    return kiln_fail(err, KILN_ERR_INPUT, "layer %s: corrupt or truncated: %s", lr->layer,
-                     archive_error_string(a));
+    return kiln_layer_reader_fail(&lr->r, a, err);
 }
 
 static void lr_free(struct lreader *lr)
 {
-    archive_read_free(lr->a);
-    archive_read_free(lr->raw);
+    kiln_layer_reader_free(&lr->r);
     if (lr->checking)
         kiln_blob_check_free(&lr->check);
-    if (lr->cr.fd >= 0)
-        close(lr->cr.fd);
-    free(lr->cr.buf);
-    free(lr->pr.buf);
-    memset(lr, 0, sizeof(*lr));
-    lr->cr.fd = -1;
+    lr->checking = false;
 }
 
 static int lr_open(struct lreader *lr, struct kiln_src_layer *ly, struct kiln_error *err)
 {
-    memset(lr, 0, sizeof(*lr));
-    lr->cr.fd = -1;
+    lr->checking = false;
     lr->layer = ly->digest;
     if (ly->origin) {
         if (kiln_blob_check_init(&lr->check, ly->digest, ly->size, ly->origin, err) < 0)
             return -1;
         lr->checking = true;
-        lr->cr.check = &lr->check;
     }
-    struct stat st;
-    if ((lr->cr.fd = open(ly->path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(lr->cr.fd, &st) < 0) {
-        kiln_fail_errno(err, KILN_ERR_INPUT, errno, "layer %s: %s", ly->digest, ly->path);
+    if (kiln_layer_reader_open(&lr->r, ly->path, ly->digest, lr->checking ? &lr->check : NULL,
+                               err) < 0) {
         lr_free(lr);
         return -1;
     }
-    lr->raw = archive_read_new();
-    lr->a = archive_read_new();
-    lr->cr.buf = malloc(1 << 20);
-    lr->pr.buf = malloc(1 << 20);
-    lr->pr.raw = lr->raw;
-    if (!lr->raw || !lr->a || !lr->cr.buf || !lr->pr.buf) {
-        lr_free(lr);
-        return kiln_oom(err);
-    }
-    int rc = lr->checking ? kiln_blob_check_size(&lr->check, (uint64_t)st.st_size, err) : 0;
-    archive_read_support_filter_all(lr->raw);
-    archive_read_support_format_raw(lr->raw);
-    archive_read_support_format_tar(lr->a);
-    struct archive_entry *re;
-    if (rc == 0 && (archive_read_open(lr->raw, &lr->cr, NULL, checked_read, NULL) != ARCHIVE_OK ||
-                    archive_read_next_header(lr->raw, &re) != ARCHIVE_OK))
-        rc = lr_fail(lr, lr->raw, err);
-    if (rc == 0 && archive_read_open(lr->a, &lr->pr, NULL, padded_read, NULL) != ARCHIVE_OK)
-        rc = lr_fail(lr, lr->a, err);
-    if (rc < 0)
-        lr_free(lr);
-    return rc;
+    return 0;
 }
 
 /* 1 and *e: the next entry; 0: the end (the stream checked); -1: an error. */
 static int lr_next(struct lreader *lr, struct archive_entry **e, struct kiln_error *err)
 {
-    int r = archive_read_next_header(lr->a, e);
-    if (r == ARCHIVE_EOF) {
-        if (lr->pr.pad) {
-            size_t padding = lr->last_regular && lr->last_size > 0
-                                 ? (size_t)((512 - (uint64_t)lr->last_size % 512) % 512)
-                                 : 0;
-            if (lr->pr.pad > padding)
-                return kiln_fail(err, KILN_ERR_INPUT,
-                                 "layer %s: corrupt or truncated: the tar stream ends inside "
-                                 "an entry's header or data",
-                                 lr->layer);
-        }
-        if (lr->checking && (kiln_blob_check_drain(&lr->check, lr->cr.fd, err) < 0 ||
-                             kiln_blob_check_end(&lr->check, err) < 0))
-            return -1;
-        return 0;
-    }
-    if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY)
-        return lr_fail(lr, lr->a, err);
-    lr->last_regular = archive_entry_filetype(*e) == AE_IFREG && !archive_entry_hardlink(*e) &&
-                       archive_entry_sparse_count(*e) == 0;
-    lr->last_size = archive_entry_size(*e);
-    return 1;
+    return kiln_layer_reader_next(&lr->r, e, err);
 }
 
 static bool is_whiteout(const char *path)
@@ -890,7 +769,7 @@ static int copy_data(struct emit *m, struct lreader *lr, const struct fhdr *h, c
     size_t len;
     la_int64_t off;
     int r;
-    while ((r = archive_read_data_block(lr->a, &buf, &len, &off)) == ARCHIVE_OK) {
+    while ((r = archive_read_data_block(lr->r.a, &buf, &len, &off)) == ARCHIVE_OK) {
         if (off < 0 || (uint64_t)off < at || (uint64_t)off + len > h->size)
             return kiln_fail(err, KILN_ERR_INPUT,
                              "layer %s: entry '%s': its data does not fit its size", lr->layer,
@@ -907,7 +786,7 @@ static int copy_data(struct emit *m, struct lreader *lr, const struct fhdr *h, c
         at += len;
     }
     if (r != ARCHIVE_EOF)
-        return lr_fail(lr, lr->a, err);
+        return lr_fail(lr, lr->r.a, err);
     while (at < h->size) {
         size_t k = h->size - at > sizeof(zeros) ? sizeof(zeros) : (size_t)(h->size - at);
         if (kiln_tar_write_data(m->w, zeros, k, err) < 0)
@@ -983,7 +862,7 @@ int kiln_flatten_write(struct kiln_src *s, struct kiln_tar_writer *w, struct kil
         rc = collect(&m, &f.root, err);
     if (rc == 0 && m.nev > 1)
         qsort(m.ev, m.nev, sizeof(*m.ev), event_cmp);
-    struct lreader lr = { .cr.fd = -1 };
+    struct lreader lr = { .r.fd = -1 };
     size_t open_layer = SIZE_MAX;
     uint64_t at = 0; /* the ordinal of the next entry of open_layer */
     for (size_t i = 0; rc == 0 && i < m.nev; i++) {

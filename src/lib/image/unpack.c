@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../copy.h"
+#include "../tar/layerread.h"
 #include "../tar/tar.h"
 
 #define MAX_SYMLINKS 40
@@ -471,92 +472,6 @@ static bool is_whiteout(const char *path)
     return !strncmp(b, ".wh.", 4);
 }
 
-/* Feeds libarchive from a file while a kiln_blob_check hashes every byte. */
-struct checked_reader {
-    int fd;
-    unsigned char *buf;
-    struct kiln_blob_check *check;
-    struct kiln_error err;
-    bool failed; /* err holds the check's error */
-};
-
-static la_ssize_t checked_read(struct archive *a, void *ud, const void **out)
-{
-    struct checked_reader *cr = ud;
-    ssize_t n;
-    do
-        n = read(cr->fd, cr->buf, 1 << 20);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        archive_set_error(a, errno, "read error");
-        return -1;
-    }
-    if (n > 0 && kiln_blob_check_at(cr->check, cr->check->hashed, cr->buf, (size_t)n,
-                                    &cr->err) < 0) {
-        cr->failed = true;
-        archive_set_error(a, EIO, "%s", cr->err.message);
-        return -1;
-    }
-    *out = cr->buf;
-    return n;
-}
-
-/*
- * The tar reader reads the layer's uncompressed stream through `raw` (the
- * filters, and libarchive's raw format), so that a stream which ends inside
- * a 512-byte block can be completed with zeros: umoci 0.4.7 writes the last
- * member of some layers with no padding and no end blocks (umoci#436).
- * Whether those zeros only stood for the missing padding is decided after
- * the last entry (see short_end_ok); anything else stays an error.
- */
-struct padded_reader {
-    struct archive *raw;
-    unsigned char *buf;
-    uint64_t total; /* uncompressed bytes read from raw */
-    size_t pad;     /* zero bytes added at the end (0 if none) */
-    bool eof, failed;
-    char error[256];
-};
-
-static la_ssize_t padded_read(struct archive *a, void *ud, const void **out)
-{
-    struct padded_reader *pr = ud;
-    if (pr->eof)
-        return 0;
-    la_ssize_t n = archive_read_data(pr->raw, pr->buf, 1 << 20);
-    if (n < 0) {
-        pr->failed = true;
-        snprintf(pr->error, sizeof(pr->error), "%s", archive_error_string(pr->raw));
-        archive_set_error(a, archive_errno(pr->raw), "%s", pr->error);
-        return -1;
-    }
-    if (n == 0) {
-        pr->eof = true;
-        if (pr->total % 512 == 0)
-            return 0;
-        pr->pad = 512 - (size_t)(pr->total % 512);
-        memset(pr->buf, 0, pr->pad);
-        n = (la_ssize_t)pr->pad;
-    } else
-        pr->total += (uint64_t)n;
-    *out = pr->buf;
-    return n;
-}
-
-/* Whether the zeros added at the end only stood for the last member's
- * missing padding: it must be a regular file (not sparse) whose data ended
- * before them. Any other short end (a member cut in its data, a header cut)
- * either failed to read or is refused here. */
-static bool short_end_ok(const struct padded_reader *pr, bool last_regular, int64_t last_size)
-{
-    if (!pr->pad)
-        return true;
-    if (!last_regular || last_size <= 0)
-        return false;
-    size_t padding = (size_t)((512 - (uint64_t)last_size % 512) % 512);
-    return pr->pad <= padding;
-}
-
 /* One pass over a layer: whiteouts only, or everything else. With check,
  * the pass also checks the file's bytes (all of them, past what libarchive
  * reads), and a mismatch is the error reported. The whiteout pass (the
@@ -564,104 +479,37 @@ static bool short_end_ok(const struct padded_reader *pr, bool last_regular, int6
 static int layer_pass(struct unpack *u, const char *file, bool whiteouts,
                       struct kiln_blob_check *check, struct kiln_error *err)
 {
-    struct archive *raw = archive_read_new();
-    struct archive *a = archive_read_new();
-    if (!raw || !a) {
-        archive_read_free(raw);
-        archive_read_free(a);
-        return kiln_oom(err);
-    }
-    archive_read_support_filter_all(raw);
-    archive_read_support_format_raw(raw);
-    archive_read_support_format_tar(a);
-    int rc = 0;
+    struct kiln_layer_reader lr;
+    if (kiln_layer_reader_open(&lr, file, u->layer, check, err) < 0)
+        return -1;
+    int rc = 0, r;
     struct kiln_buf p = {0};
-    struct checked_reader cr = {.fd = -1, .check = check};
-    struct padded_reader pr = {.raw = raw};
-    if (check) {
-        cr.fd = open(file, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (cr.fd < 0 || fstat(cr.fd, &st) < 0)
-            rc = kiln_fail_errno(err, KILN_ERR_INPUT, errno, "layer %s: %s", u->layer, file);
-        else if (kiln_blob_check_size(check, (uint64_t)st.st_size, err) < 0)
+    struct archive_entry *e;
+    while (rc == 0 && (r = kiln_layer_reader_next(&lr, &e, err)) != 0) {
+        if (r < 0 || (rc = kiln_check_interrupt(err)) < 0 ||
+            (rc = member_path(u, archive_entry_pathname(e), &p, err)) < 0) {
             rc = -1;
-        else if (!(cr.buf = kiln_xmalloc(1 << 20, err)))
-            rc = -1;
-        else if (archive_read_open(raw, &cr, NULL, checked_read, NULL) != ARCHIVE_OK)
-            rc = cr.failed ? kiln_fail(err, cr.err.code, "%s", cr.err.message)
-                           : kiln_fail(err, KILN_ERR_INPUT, "layer %s: %s", u->layer,
-                                       archive_error_string(raw));
-    } else if (archive_read_open_filename(raw, file, 1 << 20) != ARCHIVE_OK)
-        rc = kiln_fail(err, KILN_ERR_INPUT, "layer %s: %s", u->layer, archive_error_string(raw));
-    struct archive_entry *re;
-    int r0 = rc == 0 ? archive_read_next_header(raw, &re) : ARCHIVE_OK;
-    if (rc == 0 && r0 != ARCHIVE_OK)
-        rc = cr.failed ? kiln_fail(err, cr.err.code, "%s", cr.err.message)
-                       : kiln_fail(err, KILN_ERR_INPUT, "layer %s: %s", u->layer,
-                                   archive_error_string(raw));
-    if (rc == 0 && !(pr.buf = kiln_xmalloc(1 << 20, err)))
-        rc = -1;
-    if (rc == 0 && archive_read_open(a, &pr, NULL, padded_read, NULL) != ARCHIVE_OK)
-        rc = kiln_fail(err, KILN_ERR_INPUT, "layer %s: %s", u->layer, archive_error_string(a));
-    bool last_regular = false;
-    int64_t last_size = 0;
-    char *last_name = NULL;
-    while (rc == 0) {
-        struct archive_entry *e;
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r < ARCHIVE_WARN || r == ARCHIVE_RETRY) {
-            rc = kiln_fail(err, KILN_ERR_INPUT, "layer %s: corrupt or truncated: %s", u->layer,
-                           archive_error_string(a));
             break;
         }
-        last_regular = archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) &&
-                       archive_entry_sparse_count(e) == 0;
-        last_size = archive_entry_size(e);
-        free(last_name);
-        if (!(last_name = strdup(archive_entry_pathname(e)))) {
-            rc = kiln_oom(err);
-            break;
-        }
-        if ((rc = kiln_check_interrupt(err)) < 0 ||
-            (rc = member_path(u, archive_entry_pathname(e), &p, err)) < 0)
-            break;
         if (!p.len)
             continue; /* the root itself */
         bool wh = is_whiteout(p.data);
         if (wh != whiteouts)
             continue;
-        rc = wh ? whiteout(u, p.data, err) : apply_entry(u, a, e, p.data, err);
+        rc = wh ? whiteout(u, p.data, err) : apply_entry(u, lr.a, e, p.data, err);
     }
-    if (rc == 0 && !short_end_ok(&pr, last_regular, last_size))
-        rc = kiln_fail(err, KILN_ERR_INPUT,
-                       "layer %s: corrupt or truncated: the tar stream ends %zu bytes short of a "
-                       "512-byte block, and not in the padding of its last entry ('%s')",
-                       u->layer, pr.pad, last_name ? last_name : "(none)");
-    kiln_buf_free(&p);
-    archive_read_free(a);
-    archive_read_free(raw);
-    if (check && cr.fd >= 0 && cr.buf) {
-        /* a damaged blob explains any other failure: it is the error to report */
-        if (!cr.failed && (kiln_blob_check_drain(check, cr.fd, &cr.err) < 0 ||
-                           kiln_blob_check_end(check, &cr.err) < 0))
-            cr.failed = true;
-        if (cr.failed)
-            rc = kiln_fail(err, cr.err.code, "%s", cr.err.message);
-    }
+    /* a damaged blob explains any other failure: it is the error to report */
+    if (rc < 0)
+        kiln_layer_reader_damaged(&lr, err);
     /* Only now is the digest known to match (when it was still to check):
      * the bytes are the image's, and their last member is read as it is. */
-    if (rc == 0 && pr.pad && whiteouts)
+    if (rc == 0 && lr.pad && whiteouts)
         uwarn(u, "layer %s: its last entry '%s' ends short (no tar padding, no end-of-archive "
                  "blocks); the layer's digest matches, so it is read as written. umoci 0.4.7 "
                  "writes such layers (umoci#436); docker, podman and umoci read them too",
-              u->layer, last_name);
-    free(last_name);
-    free(pr.buf);
-    free(cr.buf);
-    if (cr.fd >= 0)
-        close(cr.fd);
+              u->layer, lr.last_name ? lr.last_name : "(none)");
+    kiln_buf_free(&p);
+    kiln_layer_reader_free(&lr);
     return rc;
 }
 
