@@ -2,7 +2,7 @@
 # kiln's registry client under faults, injected by faultproxy.py in front of a real
 # registry: connections dropped mid-blob (monolithic PUT, chunked PATCH, blob GET),
 # 500/503 on a blob PUT, 429 + Retry-After on the manifest PUT, relative Location
-# headers, an expired token mid-push. Each push completes and the image is intact
+# headers, an expired token mid-push, a mount answered 202 with an upload session. Each push completes and the image is intact
 # (kiln copy back, skopeo, docker pull + run). Beyond the retry budget kiln exits 1
 # with a clear error, and no tag points at an incomplete image.
 . "$(dirname "$0")/lib.sh"
@@ -167,6 +167,18 @@ assert_eq 404 "$(reg_manifest_status faults/broken 1)" "broken: the tag does not
 
 say "=== token expiry mid-push (token auth, 3 s tokens, one blob at a time, each blob PUT delayed"
 say "    1.5 s so that the push outlives a token, and the proxy expires the token in use twice)"
+say "a mount answered 202 with an upload session (ECR, Harbor): copy goes on with it"
+run "$KILN" copy "oci:$T/src:1" "docker://$REG/faults/m202-src:1"
+assert_eq 0 "$RC" "mount-202: the source repository (stderr: $ERR)"
+push_faulted mount-202 '[{"method":"POST","path":"mount=","on":"all","action":"mount-202"}]' \
+  copy "docker://$REG/faults/m202-src:1" "docker://$REG/faults/m202-dst:1"
+assert_fired "$PM" mount-202 "mount-202: every mount was answered with a session"
+assert_eq "${#BLOBS[@]}" "$(proxy_request_count '^POST /v2/faults/m202-dst/blobs/uploads/' "$PM")" \
+  "mount-202: one POST a blob: the session the mount opened is used, no second one opened"
+assert_eq 0 "$(proxy_request_count '^POST /v2/faults/m202-dst/blobs/uploads/$' "$PM")" \
+  "mount-202: no plain POST after the mount"
+verify_pushed mount-202 faults/m202-dst:1
+
 stop_registry
 REG_TOKEN_LIFETIME=3 start_registry token
 start_faultproxy '[]'

@@ -899,55 +899,79 @@ static char *resolve_location(const char *req_url, const struct kiln_http_resp *
     return kiln_url_resolve(req_url, resp->location, err);
 }
 
-/* One attempt at uploading a blob: POST (or mount), then PUT or PATCH…PUT. */
-static int upload_once(struct kiln_registry *r, struct kiln_http *http, const char *repo,
-                       const struct kiln_push_blob *b, const char *path, const char *scope,
-                       bool try_mount, struct blob_progress *bp, uint64_t chunk,
-                       bool *mounted, bool *transient, long *status, struct kiln_error *err)
+/* An upload session a registry opened (its Location) that an upload is to
+ * go on with. */
+struct upload_session {
+    char *location;
+    uint64_t min_chunk; /* OCI-Chunk-Min-Length, 0 if none */
+};
+
+/* POST (or a mount): *mounted (201), or an open session in *open (202). */
+static int start_upload(struct kiln_registry *r, struct kiln_http *http, const char *repo,
+                        const struct kiln_push_blob *b, const char *scope, bool try_mount,
+                        struct upload_session *sess, bool *mounted, bool *transient,
+                        struct kiln_error *err)
 {
-    *status = 0;
-    *mounted = false;
-    *transient = false;
-    char *url = try_mount ? url_of(r, err, "/v2/%s/blobs/uploads/?mount=%s&from=%s", repo,
-                                   b->digest, b->mount_from)
-                          : url_of(r, err, "/v2/%s/blobs/uploads/", repo);
-    if (!url)
-        return -1;
-    struct kiln_http_req req = {.method = "POST", .url = url, .max_body = ERROR_BODY_MAX};
-    struct kiln_http_resp resp;
-    int rc = reg_do(r, http, &req, scope, true, &resp, transient, err);
-    if (rc < 0) {
-        free(url);
-        return -1;
-    }
-    if (try_mount && resp.status == 201) {
-        *mounted = true;
-        kiln_http_resp_free(&resp);
-        free(url);
-        return 0;
-    }
-    if (resp.status != 202) {
-        if (try_mount) {
+    for (;;) {
+        char *url = try_mount ? url_of(r, err, "/v2/%s/blobs/uploads/?mount=%s&from=%s", repo,
+                                       b->digest, b->mount_from)
+                              : url_of(r, err, "/v2/%s/blobs/uploads/", repo);
+        if (!url)
+            return -1;
+        struct kiln_http_req req = {.method = "POST", .url = url, .max_body = ERROR_BODY_MAX};
+        struct kiln_http_resp resp;
+        int rc = reg_do(r, http, &req, scope, true, &resp, transient, err);
+        if (rc < 0) {
+            free(url);
+            return -1;
+        }
+        if (try_mount && resp.status == 201) {
+            *mounted = true;
+        } else if (resp.status == 202) {
+            sess->location = resolve_location(url, &resp, err);
+            if (!resp.chunk_min || kiln_header_uint(resp.chunk_min, &sess->min_chunk) < 0)
+                sess->min_chunk = 0; /* not a number: ignored, as an absent header */
+            rc = sess->location ? 0 : -1;
+        } else if (try_mount) {
             /* Any mount failure falls back to a plain upload. */
             kiln_http_resp_free(&resp);
             free(url);
-            return upload_once(r, http, repo, b, path, scope, false, bp, chunk, mounted,
-                               transient, status, err);
+            try_mount = false;
+            continue;
+        } else {
+            *transient = retriable_status(resp.status);
+            rc = status_error(r, &resp, err, "blob %s@%s: start upload", repo, b->digest);
         }
-        *transient = retriable_status(resp.status);
-        rc = status_error(r, &resp, err, "blob %s@%s: start upload", repo, b->digest);
         kiln_http_resp_free(&resp);
         free(url);
         return rc;
     }
-    char *loc = resolve_location(url, &resp, err);
-    uint64_t min_chunk = 0;
-    if (resp.chunk_min && kiln_header_uint(resp.chunk_min, &min_chunk) < 0)
-        min_chunk = 0; /* not a number: ignored, as an absent header */
-    kiln_http_resp_free(&resp);
-    free(url);
-    if (!loc)
+}
+
+/* One attempt at uploading a blob: POST (or mount), then PUT or PATCH…PUT;
+ * with an open session (a mount answered 202), straight to PUT or PATCH…PUT
+ * on it (the session is taken). */
+static int upload_once(struct kiln_registry *r, struct kiln_http *http, const char *repo,
+                       const struct kiln_push_blob *b, const char *path, const char *scope,
+                       bool try_mount, struct blob_progress *bp, uint64_t chunk,
+                       struct upload_session *session, bool *mounted, bool *transient, long *status,
+                       struct kiln_error *err)
+{
+    *status = 0;
+    *mounted = false;
+    *transient = false;
+    struct upload_session s = {0};
+    if (session && session->location) {
+        s = *session;
+        session->location = NULL;
+    } else if (start_upload(r, http, repo, b, scope, try_mount, &s, mounted, transient, err) < 0)
         return -1;
+    if (*mounted)
+        return 0;
+    char *loc = s.location;
+    uint64_t min_chunk = s.min_chunk;
+    int rc;
+    struct kiln_http_resp resp;
 
     _cleanup_close_ int fd = -1;
     /* a blob from a local source is checked as it is sent: a damaged one
@@ -1062,10 +1086,15 @@ static int upload_once(struct kiln_registry *r, struct kiln_http *http, const ch
     return rc;
 }
 
-/* POST …?mount=&from=: 201 means mounted; anything else leaves it to an upload. */
+/* POST …?mount=&from=: 201 means mounted. A 202 opens an upload session
+ * instead (ECR does this whenever no manifest of the source repository
+ * references the blob yet, aws/containers-roadmap#2860; Harbor too,
+ * goharbor/harbor#17097): it goes into *open, for the upload to go on with,
+ * rather than be left open and a second one started. Anything else leaves it
+ * to an upload of its own. */
 static int mount_only(struct kiln_registry *r, struct kiln_http *http, const char *repo,
                       const struct kiln_push_blob *b, const char *scope, bool *mounted,
-                      bool *transient, struct kiln_error *err)
+                      struct upload_session *sess, bool *transient, struct kiln_error *err)
 {
     *mounted = false;
     char *url = url_of(r, err, "/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, b->digest,
@@ -1075,9 +1104,15 @@ static int mount_only(struct kiln_registry *r, struct kiln_http *http, const cha
     struct kiln_http_req req = {.method = "POST", .url = url, .max_body = ERROR_BODY_MAX};
     struct kiln_http_resp resp;
     int rc = reg_do(r, http, &req, scope, true, &resp, transient, err);
-    free(url);
     if (rc == 0)
         *mounted = resp.status == 201;
+    if (rc == 0 && resp.status == 202 && resp.location) {
+        struct kiln_error le = {0};
+        sess->location = resolve_location(url, &resp, &le); /* NULL: a fresh upload then */
+        if (!resp.chunk_min || kiln_header_uint(resp.chunk_min, &sess->min_chunk) < 0)
+            sess->min_chunk = 0;
+    }
+    free(url);
     kiln_http_resp_free(&resp);
     return rc;
 }
@@ -1109,13 +1144,15 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
         return 0;
     }
     _cleanup_free_ char *fetched = NULL;
+    struct upload_session session = {0};
     const char *path = b->path;
     bool try_mount = b->mount_from != NULL;
     if (try_mount && !b->data && !path) {
         /* Mount before downloading what the registry may already hold. */
         bool mounted = false, transient = false;
         struct kiln_error e2 = {0};
-        if (mount_only(r, http, repo, b, scope, &mounted, &transient, &e2) == 0 && mounted) {
+        if (mount_only(r, http, repo, b, scope, &mounted, &session, &transient, &e2) == 0 &&
+            mounted) {
             pthread_mutex_lock(&r->mu);
             r->stats.blobs_mounted++;
             pthread_mutex_unlock(&r->mu);
@@ -1127,11 +1164,16 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
         try_mount = false;
     }
     if (!b->data && !path) {
-        if (!b->fetch || b->fetch(b->fetch_ud, b, &fetched, err) < 0)
+        if (!b->fetch || b->fetch(b->fetch_ud, b, &fetched, err) < 0) {
+            free(session.location);
             return b->fetch ? -1 : kiln_fail(err, KILN_ERR_INTERNAL, "blob %s has no source",
                                              b->digest);
+        }
         path = fetched;
     }
+    if (session.location)
+        rlog(r, KILN_LOG_INFO, "%s/%s: blob %.19s…: the mount opened an upload (202); going on "
+             "with it", r->host, repo, b->digest);
     struct blob_progress bp = {r, idx};
     uint64_t chunk = r->o.chunk_size;
     for (unsigned attempt = 0;; attempt++) {
@@ -1143,8 +1185,10 @@ static int push_one(struct kiln_registry *r, struct kiln_http *http, const char 
             r->blob_bytes[idx] = 0;
         }
         pthread_mutex_unlock(&r->mu);
-        int rc = upload_once(r, http, repo, b, path, scope, try_mount, &bp, chunk, &mounted,
-                             &transient, &status, err);
+        int rc = upload_once(r, http, repo, b, path, scope, try_mount, &bp, chunk, &session,
+                             &mounted, &transient, &status, err);
+        free(session.location); /* taken by the first attempt, unless it failed before */
+        session.location = NULL;
         if (rc == 0) {
             pthread_mutex_lock(&r->mu);
             if (mounted)

@@ -43,6 +43,10 @@ rule whose count is in its "on" set acts on the request. Actions:
   delay              sleep "seconds" (default 1), then forward.
   strip-header       forward, and leave the response header "header" out (a registry that
                      does not send Docker-Content-Digest, say).
+  mount-202          POST .../blobs/uploads/?mount=…&from=…: forward it without its mount and
+                     from parameters, so that the registry answers 202 with an upload session
+                     instead of mounting, as ECR and Harbor often do (aws/containers-roadmap#2860,
+                     goharbor/harbor#17097).
 
 The log (--log) gets one line per request once it is done:
     METHOD URI STATUS ACTION REQUEST_BODY_BYTES ARRIVAL_TIME
@@ -423,7 +427,13 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 if action == "delay":
                     time.sleep(float(rule.get("seconds", 1)))
-                conn, resp, nbytes = self.send_upstream()
+                fwd = None
+                if action == "mount-202":
+                    # the registry opens an upload session instead of mounting
+                    u = urllib.parse.urlsplit(uri)
+                    q = [(k, v) for k, v in urllib.parse.parse_qsl(u.query) if k not in ("mount", "from")]
+                    fwd = u.path + ("?" + urllib.parse.urlencode(q) if q else "")
+                conn, resp, nbytes = self.send_upstream(uri=fwd) if fwd else self.send_upstream()
                 status = str(resp.status)
                 self.relay(resp, rewrite_location=(action == "relative-location"),
                            strip=rule.get("header") if action == "strip-header" else None)
