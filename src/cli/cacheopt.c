@@ -84,9 +84,10 @@ int cli_cache_setup(kiln_build *b, const struct cli_cache *c, struct cli_globals
         return 0;
     if (!is_default)
         return -1;
-    /* the default place (a read-only home, a sandbox): build without */
-    if (g->verbosity >= 0)
-        fprintf(stderr, "kiln: warning: %s; building without a cache\n", err->message);
+    /* the default place (a read-only or missing home, a sandbox): build
+     * without, as if there were none; said with -v */
+    if (g->verbosity >= 1)
+        fprintf(stderr, "kiln: %s; building without a cache\n", err->message);
     memset(err, 0, sizeof(*err));
     return 0;
 }
