@@ -306,6 +306,13 @@ static void test_trim_prune_wipe(void **state)
     kiln_chunk_cache_put(c, keys[4], payload, sizeof(payload));
     assert_int_equal(kiln_chunk_cache_get(c, keys[4], out, sizeof(out)), 1000);
 
+    /* an empty cache (every entry gone): usage and wipe again */
+    assert_int_equal(kiln_cache_wipe(dir, &st, &err), 0);
+    assert_int_equal(kiln_cache_usage(dir, &st, &err), 0);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(kiln_cache_wipe(dir, &st, &err), 0);
+    kiln_chunk_cache_put(c, keys[4], payload, sizeof(payload));
+
     /* prune and usage of a missing cache: empty, and not created */
     char missing[4200];
     snprintf(missing, sizeof(missing), "%s/none", dir);

@@ -400,7 +400,7 @@ int kiln_cache_scan(const char *dir, int64_t stale_before, struct kiln_cache_sca
     closedir(top);
     if (rc < 0)
         kiln_cache_scan_free(s);
-    else
+    else if (s->n) /* qsort's array may not be NULL, even for no entries */
         qsort(s->v, s->n, sizeof(*s->v), scan_cmp);
     return rc;
 }
