@@ -696,8 +696,6 @@ if command -v git >/dev/null 2>&1; then
   assert_eq "$git_rev|feature-x" "$(jq -r '.config.Labels | "\(.["org.opencontainers.image.revision"])|\(.["org.opencontainers.image.ref.name"])"' <<<"$cfg")" \
     "OCI_IMAGE_AUTO_LABELS: revision and branch of the git checkout at TOPDIR"
   assert_file_exists "$T/gittop/kiln-cache/CACHEDIR.TAG" "KILN_CACHE_DIR: by default \${TOPDIR}/kiln-cache"
-  assert_match "^export PSEUDO_IGNORE_PATHS=\"?.*,$T/gittop/kiln-cache\"?\$" \
-    "$(grep '^export PSEUDO_IGNORE_PATHS=' "$BBT/scripts/kimage-sde" | tail -n 1)" "the cache is in PSEUDO_IGNORE_PATHS"
 fi
 W4=$W/kimage2
 run_task kimage2-da "$W4"
