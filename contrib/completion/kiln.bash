@@ -6,7 +6,9 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack export validate mutate append flatten rebase rm gc sign verify keygen login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack export validate mutate append flatten rebase rm gc cache sign verify keygen login logout version help'
+
+_kiln_cache_opts='--cache-dir --cache-max-size --no-cache'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
   --chunk-size --registry-mirror --debug'
@@ -21,7 +23,7 @@ _kiln_options()
               --platform -t --tag --source-date-epoch --compression --compression-level
               -j --jobs --no-xattrs --max-bytes --max-entries -o --output --push-jobs
               --digestfile --manifest-format --sign-by --sign-passphrase-file --sign-passphrase-fd
-              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+              -q --quiet -v --verbose -h --help $_kiln_cache_opts $_kiln_remote_opts" ;;
         mutate)
             echo "--entrypoint --cmd --env --workdir --user --port --volume --label --annotation
               --stop-signal --author --platform -t --tag --source-date-epoch -o --output
@@ -33,13 +35,13 @@ _kiln_options()
               --source-date-epoch --compression --compression-level -j --jobs --no-xattrs
               --max-bytes --max-entries -o --output --manifest-format --digestfile --push-jobs
               --sign-by --sign-passphrase-file --sign-passphrase-fd
-              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+              -q --quiet -v --verbose -h --help $_kiln_cache_opts $_kiln_remote_opts" ;;
         flatten)
             echo "--entrypoint --cmd --env --workdir --user --port --volume --label --annotation
               --stop-signal --author --platform -t --tag --source-date-epoch --compression
               --compression-level -j --jobs -o --output --manifest-format --digestfile --push-jobs
               --sign-by --sign-passphrase-file --sign-passphrase-fd
-              -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+              -q --quiet -v --verbose -h --help $_kiln_cache_opts $_kiln_remote_opts" ;;
         rebase)
             echo "--old-base --new-base --entrypoint --cmd --env --workdir --user --port --volume
               --label --annotation --stop-signal --author --platform -t --tag --source-date-epoch
@@ -69,6 +71,8 @@ _kiln_options()
             echo "-q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         gc)
             echo "-n --dry-run -h --help" ;;
+        cache)
+            echo "--cache-dir --cache-max-size -q --quiet -h --help" ;;
         sign)
             echo "--key --passphrase-file --passphrase-fd --identity --no-recursive -q --quiet
               -v --verbose -h --help $_kiln_remote_opts" ;;
@@ -98,7 +102,7 @@ _kiln_takes_value()
             --compression | --compression-level | -j | --jobs | --max-bytes | --max-entries | \
             -o | --output | --push-jobs | --creds | --src-creds | --dest-creds | --authfile | \
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
-            --registry-mirror | --old-base | --new-base | \
+            --registry-mirror | --old-base | --new-base | --cache-dir | --cache-max-size | \
             --digestfile | --manifest-format | --key | --passphrase-file | --passphrase-fd | \
             --identity | --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd)
             return 0 ;;
@@ -201,7 +205,7 @@ _kiln_value()
 {
     local cmd=$1 opt=$2 cur=$3
     case $opt in
-        --rootfs | --cert-dir | --workdir) _kiln_paths "" "$cur" dirs ;;
+        --rootfs | --cert-dir | --workdir | --cache-dir) _kiln_paths "" "$cur" dirs ;;
         --diff) _kiln_paths "" "$cur" dirs ;;
         --tar | --add | --layer-map | --authfile | --ca-file | -f | --file | --key | \
             --passphrase-file | --output-prefix | --sign-by | --sign-passphrase-file)
@@ -297,6 +301,7 @@ _kiln()
                 rm) _kiln_ref "$cur" "oci: docker://" ;;
                 mutate | append | flatten | rebase | export) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 gc) ((npos < 1)) && _kiln_ref "$cur" "oci:" ;;
+                cache) ((npos < 1)) && _kiln_words "$cur" "show prune wipe" ;;
                 sign | verify) _kiln_words "$cur" "docker://" ;;
                 diff) ((npos < 2)) && _kiln_paths "" "$cur" dirs ;;
             esac

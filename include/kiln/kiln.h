@@ -403,6 +403,51 @@ struct kiln_gc_stats {
 KILN_API int kiln_gc_size(const char *layout, bool dry_run, struct kiln_gc_stats *st, size_t size,
                           struct kiln_error *err);
 
+/* ---- The chunk cache (docs/cache.md) ----
+ * A build with a cache reuses the compressed gzip blocks (4 MiB of the layer
+ * tar each) it or another kiln compressed before, keyed by sha256 of the
+ * block and of everything else that decides its bytes (algorithm, level,
+ * block size, layer format version, libdeflate and libzstd versions): the
+ * output is byte for byte the one of a build without it. Every entry is
+ * checked when it is read; a damaged one is compressed again and replaced.
+ * Many processes may share one cache directory; a process killed at any
+ * point leaves it usable. zstd and uncompressed layers are not cached. */
+struct kiln_cache_opts {
+    size_t size;       /* sizeof(struct kiln_cache_opts) of the caller's header */
+    const char *dir;   /* the cache's root, created when missing; NULL or "": no cache */
+    uint64_t max_size; /* bytes; 0 = 10 GiB. Trimmed (least recently used first) to 90 %
+                          of it at the end of a build that stored entries */
+};
+#define kiln_cache_opts_init(o) kiln_cache_opts_init_size((o), sizeof(*(o)))
+KILN_API void kiln_cache_opts_init_size(struct kiln_cache_opts *o, size_t size);
+/* Uses the cache o describes for this build (o->dir NULL: none, the default).
+ * Fails (KILN_ERR_OUTPUT) when the directory cannot be created. */
+KILN_API int kiln_build_set_cache(kiln_build *b, const struct kiln_cache_opts *o,
+                                  struct kiln_error *err);
+/* What a cache holds, and what kiln_cache_prune or kiln_cache_wipe removed.
+ * Filled up to the caller's size, given by the macros. */
+struct kiln_cache_stats {
+    size_t size;
+    uint64_t entries, bytes;       /* left in the cache */
+    uint64_t temp_files;           /* of writers running, or killed */
+    uint64_t removed, removed_bytes; /* entries and temporary files removed */
+};
+/* Counts the entries of the cache at dir (a missing cache is empty). */
+#define kiln_cache_usage(dir, st, err) kiln_cache_usage_size((dir), (st), sizeof(*(st)), (err))
+KILN_API int kiln_cache_usage_size(const char *dir, struct kiln_cache_stats *st, size_t size,
+                                   struct kiln_error *err);
+/* Removes the least recently used entries until at most o->max_size bytes
+ * are left (0 = the default), and temporary files older than ten minutes
+ * (left by killed processes), under the cache's lock. */
+#define kiln_cache_prune(o, st, err) kiln_cache_prune_size((o), (st), sizeof(*(st)), (err))
+KILN_API int kiln_cache_prune_size(const struct kiln_cache_opts *o, struct kiln_cache_stats *st,
+                                   size_t size, struct kiln_error *err);
+/* Removes every entry (and old temporary file) of the cache at dir, under
+ * its lock; builds running meanwhile go on and store what they compress. */
+#define kiln_cache_wipe(dir, st, err) kiln_cache_wipe_size((dir), (st), sizeof(*(st)), (err))
+KILN_API int kiln_cache_wipe_size(const char *dir, struct kiln_cache_stats *st, size_t size,
+                                  struct kiln_error *err);
+
 /* ---- Signatures (sigstore, as skopeo, podman and cosign read them) ----
  * A signature is a cosign "simple signing" payload naming a manifest digest
  * and the docker reference it was signed for, signed with an ECDSA (or RSA,

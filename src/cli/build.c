@@ -69,6 +69,7 @@ static const char help[] =
     "                            tools that still want it), or base (that of --from)\n"
     "  --digestfile FILE         also write the manifest digest to FILE (no newline)\n"
     CLI_SIGN_BY_HELP
+    CLI_CACHE_HELP
     "Other:\n"
     "  -q, --quiet               no warnings on stderr\n"
     "  -v, --verbose             report each layer on stderr\n"
@@ -146,6 +147,7 @@ enum {
     { "digestfile", required_argument, NULL, OPT_DIGESTFILE }, \
     { "manifest-format", required_argument, NULL, OPT_MANIFEST_FORMAT }, \
     CLI_SIGN_BY_OPTIONS, \
+    CLI_CACHE_OPTIONS, \
     CLI_OPTION_QUIET, \
     CLI_OPTION_VERBOSE, \
     CLI_OPTION_DEBUG, \
@@ -289,6 +291,7 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
     const char **pushes = calloc((size_t)argc + 1, sizeof(*pushes));
     size_t npushes = 0;
     struct cli_sign_by sb = { 0 };
+    struct cli_cache cache = { 0 };
     if (!build_args || !pushes) {
         free(build_args);
         free(pushes);
@@ -315,6 +318,8 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
             continue;
         }
         if (cli_sign_by_option(opt, optarg, &sb))
+            continue;
+        if (cli_cache_option(opt, optarg, &cache))
             continue;
         if (s >= 0) {
             if (opt == OPT_PLATFORM)
@@ -512,6 +517,8 @@ int cli_build_main(int argc, char **argv, struct cli_globals *g, enum cli_build_
         if (rc == 0)
             kiln_build_set_source_date_epoch(b, epoch);
     }
+    if (rc == 0)
+        rc = cli_cache_setup(b, &cache, g, &err);
     char digest[KILN_DIGEST_MAX];
     kiln_build_set_remote(b, &ro);
     kiln_build_set_tar_limits(b, max_bytes, max_entries);

@@ -163,6 +163,33 @@ int cli_template_parse(const char *src, struct cli_template **out, struct kiln_e
 char *cli_template_render(const struct cli_template *t, const char *json_text);
 void cli_template_free(struct cli_template *t);
 
+/* The chunk cache's options (cacheopt.c). */
+enum { OPT_CACHE_DIR = 1300, OPT_CACHE_MAX_SIZE, OPT_NO_CACHE };
+#define CLI_CACHE_OPTIONS                                                                      \
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},                                     \
+        {"cache-max-size", required_argument, NULL, OPT_CACHE_MAX_SIZE},                       \
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE}
+#define CLI_CACHE_HELP                                                                         \
+    "Cache (of compressed gzip blocks; see kiln-cache(1)):\n"                                  \
+    "  --cache-dir DIR           the cache (default $KILN_CACHE_DIR, else\n"                   \
+    "                            $XDG_CACHE_HOME/kiln, else ~/.cache/kiln)\n"                 \
+    "  --cache-max-size SIZE     trim it to 90 % of SIZE (K, M, G, T; default 10G)\n"           \
+    "  --no-cache                compress everything, use and store nothing\n"
+struct cli_cache {
+    const char *dir, *max_size;
+    bool off;
+};
+/* 1 if opt was a cache option (taken into c), else 0. */
+int cli_cache_option(int opt, const char *arg, struct cli_cache *c);
+/* The cache directory (buf holds the default); "" when there is none. */
+const char *cli_cache_dir(const struct cli_cache *c, char *buf, size_t len, bool *is_default);
+/* Gives the build its cache; the default directory failing is a warning. */
+int cli_cache_setup(kiln_build *b, const struct cli_cache *c, struct cli_globals *g,
+                    struct kiln_error *err);
+/* "10G", "512M", "1048576": bytes (powers of 1024). */
+int cli_parse_size(const char *opt, const char *v, uint64_t *out, struct kiln_error *err);
+int cmd_cache(int argc, char **argv, struct cli_globals *g);
+
 /* Prints "kiln: MESSAGE" on stderr and returns the exit code for the error. */
 int cli_report(const struct kiln_error *err);
 void cli_log(void *userdata, enum kiln_log_level level, const char *message);

@@ -28,6 +28,7 @@ static const struct command commands[] = {
     { "rebase", cmd_rebase, "move an image's own layers from its old base to a new one" },
     { "rm", cmd_rm, "untag an image in a layout, or delete it from a registry" },
     { "gc", cmd_gc, "remove the blobs of a layout that nothing references" },
+    { "cache", cmd_cache, "show, prune or wipe the cache of compressed blocks" },
     { "sign", cmd_sign, "sign an image in a registry (sigstore, as skopeo and podman verify)" },
     { "verify", cmd_verify, "check an image's sigstore signatures with a public key" },
     { "keygen", cmd_keygen, "generate a key pair for kiln sign, skopeo and cosign" },

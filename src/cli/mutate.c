@@ -58,6 +58,7 @@ static const char append_help[] =
     "  --sign-passphrase-file FILE, --sign-passphrase-fd N  the key's passphrase\n"
     "  -q, --quiet, -v, --verbose, -h, --help\n"
     "\n" CLI_REMOTE_HELP "\n"
+    CLI_CACHE_HELP "\n"
     "Exit status: 0 success, 1 failure, 2 usage error. See kiln-mutate(1).\n";
 
 static const char flatten_help[] =
@@ -89,6 +90,7 @@ static const char flatten_help[] =
     "  --sign-passphrase-file FILE, --sign-passphrase-fd N  the key's passphrase\n"
     "  -q, --quiet, -v, --verbose, -h, --help\n"
     "\n" CLI_REMOTE_HELP "\n"
+    CLI_CACHE_HELP "\n"
     "Exit status: 0 success, 1 failure, 2 usage error. See kiln-flatten(1).\n";
 
 int cmd_flatten(int argc, char **argv, struct cli_globals *g)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "cache/cache.h"
 #include "copy.h"
 #include "tar/layermap.h"
 #include "image/flatten.h"
@@ -75,6 +76,7 @@ struct kiln_build {
     struct kiln_reference *remotes; /* docker:// outputs */
     size_t nremotes;
     struct kiln_remote_opts remote;
+    struct kiln_chunk_cache *cache; /* kiln_build_set_cache; NULL: none */
 };
 
 kiln_build *kiln_build_new(void)
@@ -122,6 +124,7 @@ void kiln_build_free(kiln_build *b)
     free(b->rebase_old);
     free(b->rebase_new);
     kiln_src_free(b->rebase_image);
+    kiln_chunk_cache_free(b->cache);
     free(b->rebase_config);
     struct kiln_image_config *c = &b->cfg;
     free(c->author);
@@ -819,6 +822,8 @@ again:
         return -1;
     rc = kiln_compressor_new(b->comp, b->level, effective_jobs(b), &compressed.sink, &comp, err);
     if (rc == 0)
+        kiln_compressor_set_cache(comp, b->cache);
+    if (rc == 0)
         rc = kiln_hash_sink_init(&raw, kiln_compressor_sink(comp), err);
     if (rc < 0) {
         kiln_sha256_free(&compressed.sha);
@@ -1048,6 +1053,18 @@ static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *
     return 0;
 }
 
+int kiln_build_set_cache(kiln_build *b, const struct kiln_cache_opts *o, struct kiln_error *err)
+{
+    struct kiln_cache_opts c;
+    kiln_cache_opts_copy(&c, o);
+    struct kiln_chunk_cache *cache = NULL;
+    if (c.dir && *c.dir && kiln_chunk_cache_open(c.dir, c.max_size, &cache, err) < 0)
+        return -1;
+    kiln_chunk_cache_free(b->cache);
+    b->cache = cache;
+    return 0;
+}
+
 int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_error *err)
 {
     /* An image of configuration only (a Dockerfile without COPY) has no
@@ -1251,6 +1268,8 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
                 layers[li].created_by = created_by.v[created_by.n - 1];
         }
     }
+    if (rc == 0)
+        kiln_chunk_cache_end(b->cache, b->log, b->log_userdata);
     struct kiln_image_out img = {0};
     /* squashed, the base's history goes: one entry says what was squashed */
     _cleanup_free_ char *base_config = NULL;

@@ -121,6 +121,10 @@ chmod 755 "$T"   # non-root helpers (nobody) must be able to traverse it
 # forgets fails the test instead of piling up in /tmp.
 mkdir -m 1777 "$T/tmp"
 export TMPDIR=$T/tmp
+# kiln build's chunk cache (docs/cache.md): one per test, removed with $T, so
+# that no test reads or fills the caller's ~/.cache, and none sees another's.
+export KILN_CACHE_DIR=$T/kiln-cache
+unset XDG_CACHE_HOME
 _EXTRA_DIRS=()   # short dirs under /tmp (docker, podman) to clean up too
 _PSEUDO_STATES=()
 _CLEANUP_HOOKS=()

@@ -456,10 +456,16 @@ IMGD=$T/imgdeploy
 IMGCONF=(--config "IMAGE_ROOTFS:forcevariable=$R" --config "IMGDEPLOYDIR:forcevariable=$IMGD")
 # image_job ID RECIPE WD TASK ARGS...: the run script of TASK, for outputs in
 # WD. B, where BitBake runs a task without [dirs] (it creates it first), is WD.
+# Their chunk cache is $T/oe-kiln-cache, not the default ${TOPDIR}/kiln-cache
+# (TOPDIR is the build directory kept between runs), except for kimage-sde,
+# whose TOPDIR is under $T: it checks the default.
+OE_KILN_CACHE=$T/oe-kiln-cache
 image_job() {
-  local id=$1 recipe=$2 wd=$3 task=$4; shift 4
+  local id=$1 recipe=$2 wd=$3 task=$4 cache=(); shift 4
+  [ "$id" = kimage-sde ] || cache=(--set "KILN_CACHE_DIR=$OE_KILN_CACHE")
   job "$id" "$recipe" "${IMGCONF[@]}" --task "$task" --set "B=$wd" --set "KILN_OE_WORKDIR=$wd/kiln-oe" \
-    --set "KILN_OE_PKGDB=$W/kiln-oe/pkgdb" --set "DEPLOY_DIR_IMAGE=$DEPLOY" --set "PATH=$TASKPATH" "$@"
+    --set "KILN_OE_PKGDB=$W/kiln-oe/pkgdb" --set "DEPLOY_DIR_IMAGE=$DEPLOY" --set "PATH=$TASKPATH" \
+    "${cache[@]}" "$@"
 }
 # run_task ID WD [pseudo]: runs the job's run script as BitBake would (its
 # PSEUDO_* exports taken out: the test's pseudo, with the rootfs's database,
@@ -689,10 +695,14 @@ if command -v git >/dev/null 2>&1; then
   assert_eq "2011-04-05T23:00:00Z" "$(jq -r .created <<<"$cfg")" "... created comes from the exported SOURCE_DATE_EPOCH"
   assert_eq "$git_rev|feature-x" "$(jq -r '.config.Labels | "\(.["org.opencontainers.image.revision"])|\(.["org.opencontainers.image.ref.name"])"' <<<"$cfg")" \
     "OCI_IMAGE_AUTO_LABELS: revision and branch of the git checkout at TOPDIR"
+  assert_file_exists "$T/gittop/kiln-cache/CACHEDIR.TAG" "KILN_CACHE_DIR: by default \${TOPDIR}/kiln-cache"
 fi
 W4=$W/kimage2
 run_task kimage2-da "$W4"
 assert_same_file "$D3/$DA" "$W4/deploy-image/$DA" "a second docker-archive build is byte-identical"
+assert_file_exists "$OE_KILN_CACHE/CACHEDIR.TAG" "the image tasks share the cache KILN_CACHE_DIR names"
+[ "$(find "$OE_KILN_CACHE/chunks-v1" -type f -name '[0-9a-f]*' | wc -l)" -ge 1 ] && ok "... and it holds their blocks" \
+  || not_ok "the cache holds the image tasks' blocks" "$(find "$OE_KILN_CACHE" | head)"
 
 
 if [ -n "$SCARTHGAP" ]; then

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "../cache/cache.h"
 #include "compress.h"
 
 #define GZIP_DEFAULT_LEVEL 4 /* measured: docs/layer-format.md, "Compression levels" */
@@ -48,6 +49,8 @@ struct kiln_compressor {
     enum kiln_compression kind;
     int level;
     struct kiln_sink *next;
+    struct kiln_chunk_cache *cache; /* gzip blocks; NULL: none */
+    unsigned char cache_params[KILN_CHUNK_KEY_LEN];
     /* gzip */
     struct slot *slots;
     size_t nslots;
@@ -121,7 +124,35 @@ static bool all_zero(const unsigned char *p, size_t n)
     return n && !p[0] && !memcmp(p, p + 1, n - 1);
 }
 
-static void compress_slot(struct libdeflate_compressor *lc, struct zero_member *z, struct slot *s)
+/* The cached member for a block, checked against the block by the gzip
+ * trailer (CRC-32 and size), beyond the entry's own checks: a member of
+ * another block is never used. */
+static bool cached_member(struct kiln_compressor *c, struct slot *s, size_t cap,
+                          unsigned char key[KILN_CHUNK_KEY_LEN])
+{
+    size_t n = kiln_chunk_cache_get(c->cache, key, s->out, cap);
+    if (!n)
+        return false;
+    if (n < 18) {
+        kiln_chunk_cache_reject(c->cache);
+        return false;
+    }
+    const unsigned char *t = s->out + n - 8;
+    uint32_t crc = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                   (uint32_t)t[3] << 24;
+    uint32_t isize = (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 |
+                     (uint32_t)t[7] << 24;
+    if (s->out[0] != 0x1f || s->out[1] != 0x8b || isize != (uint32_t)s->in_len ||
+        crc != libdeflate_crc32(0, s->in, s->in_len)) {
+        kiln_chunk_cache_reject(c->cache);
+        return false;
+    }
+    s->out_len = n;
+    return true;
+}
+
+static void compress_slot(struct kiln_compressor *c, struct libdeflate_compressor *lc,
+                          struct zero_member *z, struct slot *s)
 {
     bool zero = s->in_len == KILN_GZIP_BLOCK_SIZE && all_zero(s->in, s->in_len);
     if (zero && z->out) {
@@ -129,8 +160,14 @@ static void compress_slot(struct libdeflate_compressor *lc, struct zero_member *
         s->out_len = z->out_len;
         return;
     }
-    s->out_len = libdeflate_gzip_compress(lc, s->in, s->in_len, s->out,
-                                          libdeflate_gzip_compress_bound(lc, KILN_GZIP_BLOCK_SIZE));
+    size_t cap = libdeflate_gzip_compress_bound(lc, KILN_GZIP_BLOCK_SIZE);
+    unsigned char key[KILN_CHUNK_KEY_LEN];
+    bool keyed = c->cache && !zero && kiln_chunk_key(c->cache_params, s->in, s->in_len, key) == 0;
+    if (keyed && cached_member(c, s, cap, key))
+        return;
+    s->out_len = libdeflate_gzip_compress(lc, s->in, s->in_len, s->out, cap);
+    if (keyed && s->out_len)
+        kiln_chunk_cache_put(c->cache, key, s->out, s->out_len);
     if (zero && s->out_len && (z->out = malloc(s->out_len))) { /* without memory: no copy */
         memcpy(z->out, s->out, s->out_len);
         z->out_len = s->out_len;
@@ -160,7 +197,7 @@ static void *worker(void *arg)
         }
         job->state = SLOT_BUSY;
         pthread_mutex_unlock(&c->mu);
-        compress_slot(lc, &z, job);
+        compress_slot(c, lc, &z, job);
         pthread_mutex_lock(&c->mu);
         job->state = SLOT_DONE;
         pthread_cond_broadcast(&c->done_cv);
@@ -217,7 +254,7 @@ static int submit(struct kiln_compressor *c, struct kiln_error *err)
         pthread_cond_signal(&c->work_cv);
         pthread_mutex_unlock(&c->mu);
     } else {
-        compress_slot(c->inline_c, &c->inline_zero, s);
+        compress_slot(c, c->inline_c, &c->inline_zero, s);
         s->state = SLOT_DONE;
     }
     c->fill_seq++;
@@ -389,6 +426,15 @@ int kiln_compressor_new(enum kiln_compression kind, int level, unsigned jobs,
     }
     *out = c;
     return 0;
+}
+
+void kiln_compressor_set_cache(struct kiln_compressor *c, struct kiln_chunk_cache *cache)
+{
+    if (c->kind != KILN_COMPRESSION_GZIP)
+        return; /* zstd's stream is not cut into independent blocks */
+    c->cache = cache;
+    if (cache)
+        kiln_chunk_params(c->kind, c->level, KILN_GZIP_BLOCK_SIZE, c->cache_params);
 }
 
 struct kiln_sink *kiln_compressor_sink(struct kiln_compressor *c)

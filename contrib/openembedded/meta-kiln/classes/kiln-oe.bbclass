@@ -53,6 +53,15 @@ KILN_COMPRESSION ??= ""
 KILN_COMPRESSION_LEVEL ??= ""
 # Compression threads (empty: all CPUs; the output is the same for any number).
 KILN_JOBS ??= ""
+# The cache of compressed gzip blocks (docs/cache.md), shared by every image
+# of the build directory; point it at a directory several build directories
+# share (as SSTATE_DIR often is) to share it across builds. Empty: no cache.
+KILN_CACHE_DIR ??= "${TOPDIR}/kiln-cache"
+# Its size limit (kiln's --cache-max-size, e.g. "20G"; empty: kiln's 10G).
+KILN_CACHE_MAX_SIZE ??= ""
+# pseudo need not track the cache: nothing of it goes into an image, and its
+# files are not the rootfs's (an empty KILN_CACHE_DIR adds nothing).
+PSEUDO_IGNORE_PATHS:append = "${@(',' + d.getVar('KILN_CACHE_DIR')) if d.getVar('KILN_CACHE_DIR') else ''}"
 # key=value manifest annotations.
 KILN_OCI_ANNOTATIONS ??= ""
 # RepoTags of the docker-archive type.
@@ -134,6 +143,8 @@ KILN_SOURCE_DATE_EPOCH=${KILN_SOURCE_DATE_EPOCH}
 KILN_COMPRESSION=${KILN_COMPRESSION}
 KILN_COMPRESSION_LEVEL=${KILN_COMPRESSION_LEVEL}
 KILN_JOBS=${KILN_JOBS}
+KILN_CACHE_DIR=${KILN_CACHE_DIR}
+KILN_CACHE_MAX_SIZE=${KILN_CACHE_MAX_SIZE}
 KILN_OCI_ANNOTATIONS=${KILN_OCI_ANNOTATIONS}
 KILN_DOCKER_TAGS=${KILN_DOCKER_TAGS}
 KILN_EXTRA_ARGS=${KILN_EXTRA_ARGS}
