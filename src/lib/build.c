@@ -886,7 +886,7 @@ again:
  * image's repository when it lives on the same registry. */
 static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
                         const struct kiln_blob *blobs, size_t nlayers, struct kiln_src *base,
-                        struct kiln_src_image *bi, struct kiln_error *err)
+                        struct kiln_image *bi, struct kiln_error *err)
 {
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(&b->remote, NULL, &ro);
@@ -962,7 +962,7 @@ static int open_base(kiln_build *b, struct kiln_src **out, struct kiln_error *er
                          b->have_platform ? kiln_platform_format(&b->cfg.platform, plat) : NULL,
                          KILN_SRC_HOST_DEFAULT, &ro, &s, err) < 0)
         return kiln_error_prefix(err, "--from");
-    struct kiln_src_image *bi = &s->images[0];
+    struct kiln_image *bi = &s->images[0];
     if (bi->diff_ids.n != bi->nlayers) {
         kiln_src_free(s);
         return kiln_fail(err, KILN_ERR_FORMAT,
@@ -995,7 +995,7 @@ static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *
     if (open_base(b, &image, err) < 0)
         return kiln_error_prefix(err, "rebase");
     b->rebase_image = image;
-    struct kiln_src_image *im = &image->images[0];
+    struct kiln_image *im = &image->images[0];
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(&b->remote, NULL, &ro);
     char plat[KILN_PLATFORM_MAX];
@@ -1003,7 +1003,7 @@ static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *
     if (kiln_src_open_ex(b->rebase_old, plat, KILN_SRC_HOST_DEFAULT, &ro, &old, err) < 0)
         return kiln_error_prefix(err, "--old-base %s", b->rebase_old);
     int rc = 0;
-    struct kiln_src_image *oi = &old->images[0];
+    struct kiln_image *oi = &old->images[0];
     if (oi->diff_ids.n != oi->nlayers)
         rc = kiln_fail(err, KILN_ERR_FORMAT,
                        "--old-base %s: the config lists %zu diff_ids for %zu layers",
@@ -1021,7 +1021,7 @@ static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *
                            b->rebase_old, b->from, i + 1, oi->diff_ids.v[i], im->diff_ids.v[i]);
     if (rc == 0 && kiln_src_open_ex(b->rebase_new, plat, KILN_SRC_HOST_DEFAULT, &ro, &nw, err) < 0)
         rc = kiln_error_prefix(err, "--new-base %s", b->rebase_new);
-    struct kiln_src_image *ni = rc == 0 ? &nw->images[0] : NULL;
+    struct kiln_image *ni = rc == 0 ? &nw->images[0] : NULL;
     if (rc == 0 && ni->diff_ids.n != ni->nlayers)
         rc = kiln_fail(err, KILN_ERR_FORMAT,
                        "--new-base %s: the config lists %zu diff_ids for %zu layers",
@@ -1072,11 +1072,11 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     if (b->from && !b->rebase_new && open_base(b, &base, err) < 0)
         return -1;
     /* rebase: the image, whose own layers come after the new base's */
-    struct kiln_src_image *ri = b->rebase_image ? &b->rebase_image->images[0] : NULL;
+    struct kiln_image *ri = b->rebase_image ? &b->rebase_image->images[0] : NULL;
     size_t nown = ri ? b->rebase_nown : 0;
     if (b->squash && !base)
         return kiln_fail(err, KILN_ERR_USAGE, "squash: there is no base image (KILN_SET_FROM) to squash");
-    struct kiln_src_image *bi = base ? &base->images[0] : NULL;
+    struct kiln_image *bi = base ? &base->images[0] : NULL;
     /* squashed, the base's layers become one layer of the build's own */
     size_t nsquashed = b->squash ? bi->nlayers : 0;
     size_t nbase = bi && !b->squash ? bi->nlayers : 0,
@@ -1093,7 +1093,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         nlayers += in->map ? kiln_layer_map_count(in->map) : 1;
     }
     /* a rebased image keeps its own time and format, not the new base's */
-    struct kiln_src_image *ci = ri ? ri : bi;
+    struct kiln_image *ci = ri ? ri : bi;
     b->cfg.created = b->have_sde                  ? b->sde
                      : b->created_from_base && ci ? ci->created
                                                   : (int64_t)time(NULL);
@@ -1152,7 +1152,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     if (!layers || !blobs || !diff_ids)
         rc = kiln_oom(err);
     for (size_t i = 0; rc == 0 && i < nbase; i++) {
-        struct kiln_src_layer *l = &bi->layers[i];
+        struct kiln_layer *l = &bi->layers[i];
         snprintf(layers[i].diff_id, KILN_DIGEST_MAX, "%s", bi->diff_ids.v[i]);
         memcpy(layers[i].digest, l->digest, KILN_DIGEST_MAX);
         layers[i].size = l->size;
@@ -1162,7 +1162,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         blobs[i].size = l->size;
         blobs[i].origin = l->origin;
         /* Local outputs need the bytes; a push fetches only what it must. */
-        if (b->noutputs && (rc = kiln_src_layer_path(base, l, err)) == 0 &&
+        if (b->noutputs && (rc = kiln_layer_fetch(l, err)) == 0 &&
             !(blobs[i].path = kiln_strdup(l->path, err)))
             rc = -1;
     }
@@ -1170,7 +1170,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
      * for a local output, and for a push to a repository that lacks them) */
     for (size_t k = 0; rc == 0 && k < nown; k++) {
         size_t i = nbase + k, from = ri->nlayers - nown + k;
-        struct kiln_src_layer *l = &ri->layers[from];
+        struct kiln_layer *l = &ri->layers[from];
         snprintf(layers[i].diff_id, KILN_DIGEST_MAX, "%s", ri->diff_ids.v[from]);
         memcpy(layers[i].digest, l->digest, KILN_DIGEST_MAX);
         layers[i].size = l->size;
@@ -1179,7 +1179,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         memcpy(blobs[i].digest, l->digest, KILN_DIGEST_MAX);
         blobs[i].size = l->size;
         blobs[i].origin = l->origin;
-        if ((rc = kiln_src_layer_path(b->rebase_image, l, err)) == 0 &&
+        if ((rc = kiln_layer_fetch(l, err)) == 0 &&
             !(blobs[i].path = kiln_strdup(l->path, err)))
             rc = -1;
     }

@@ -64,7 +64,7 @@ void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds
 
 struct fetch_ctx {
     struct kiln_src *src;
-    struct kiln_src_layer *layer;
+    struct kiln_layer *layer;
 };
 
 static int fetch_layer(void *ud, const struct kiln_push_blob *b, char **path,
@@ -72,7 +72,7 @@ static int fetch_layer(void *ud, const struct kiln_push_blob *b, char **path,
 {
     (void)b;
     struct fetch_ctx *f = ud;
-    if (kiln_src_layer_path(f->src, f->layer, err) < 0)
+    if (kiln_layer_fetch(f->layer, err) < 0)
         return -1;
     *path = kiln_strdup(f->layer->path, err);
     return *path ? 0 : -1;
@@ -145,7 +145,7 @@ static int push_src(struct kiln_src *s, const struct kiln_reference *dst,
     struct kiln_blob **lb = calloc(s->nimages ? s->nimages : 1, sizeof(*lb));
     int rc = pi && lb ? 0 : kiln_oom(err);
     for (size_t k = 0; rc == 0 && k < s->nimages; k++) {
-        struct kiln_src_image *im = &s->images[k];
+        struct kiln_image *im = &s->images[k];
         lb[k] = calloc(im->nlayers ? im->nlayers : 1, sizeof(**lb));
         if (!lb[k]) {
             rc = kiln_oom(err);
@@ -248,9 +248,9 @@ static int write_local(struct kiln_src *s, const char *dest, const struct kiln_r
         rc = kiln_oom(err);
     size_t n = 0;
     for (size_t k = 0; rc == 0 && k < s->nimages; k++) {
-        struct kiln_src_image *im = &s->images[k];
+        struct kiln_image *im = &s->images[k];
         for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
-            rc = kiln_src_layer_path(s, &im->layers[i], err);
+            rc = kiln_layer_fetch(&im->layers[i], err);
             memcpy(blobs[n].digest, im->layers[i].digest, KILN_DIGEST_MAX);
             blobs[n].size = im->layers[i].size;
             blobs[n].path = im->layers[i].path;
@@ -274,7 +274,7 @@ static int write_local(struct kiln_src *s, const char *dest, const struct kiln_r
             }
             img.extra = extra;
         } else {
-            struct kiln_src_image *im = &s->images[0];
+            struct kiln_image *im = &s->images[0];
             img.platform = &im->platform;
             img.created = im->created;
             img.file_mtime = im->created;
@@ -356,7 +356,7 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
 
 /* ---- inspect ---- */
 
-static json_t *describe_image(const struct kiln_src_image *im)
+static json_t *describe_image(const struct kiln_image *im)
 {
     json_t *j = json_object(), *ls = json_array();
     uint64_t total = 0;
@@ -425,7 +425,7 @@ static int summary(const struct kiln_src *s, struct kiln_buf *b, struct kiln_err
         rc = kiln_buf_printf(b, err, "Digest:     %s\nMediaType:  %s\nManifests:  %zu\n",
                              s->index_digest, s->index_media_type, s->nimages);
     for (size_t k = 0; rc == 0 && k < s->nimages; k++) {
-        const struct kiln_src_image *im = &s->images[k];
+        const struct kiln_image *im = &s->images[k];
         char created[32], sz[32], plat[KILN_PLATFORM_MAX];
         kiln_format_time(im->created, created);
         uint64_t total = 0;
@@ -681,7 +681,7 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
     struct kiln_src **src = calloc(nsrcs, sizeof(*src));
-    struct kiln_src_image *imgs = NULL;
+    struct kiln_image *imgs = NULL;
     size_t nimgs = 0;
     json_t *idx = json_object(), *ms = json_array();
     int rc = src && idx && ms ? 0 : kiln_oom(err);
@@ -690,7 +690,7 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
         if ((rc = kiln_src_open(srcs[i], NULL, &ro, &src[i], err)) < 0)
             break;
         for (size_t k = 0; rc == 0 && k < src[i]->nimages; k++) {
-            struct kiln_src_image *im = &src[i]->images[k];
+            struct kiln_image *im = &src[i]->images[k];
             for (size_t j = 0; j < nimgs; j++)
                 if (kiln_platform_equal(&imgs[j].platform, &im->platform)) {
                     char ps[KILN_PLATFORM_MAX];
@@ -699,10 +699,10 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
                                    kiln_platform_format(&im->platform, ps));
                 }
             for (size_t l = 0; rc == 0 && l < im->nlayers; l++)
-                rc = kiln_src_layer_path(src[i], &im->layers[l], err);
+                rc = kiln_layer_fetch(&im->layers[l], err);
             if (rc < 0)
                 break;
-            struct kiln_src_image *v = realloc(imgs, (nimgs + 1) * sizeof(*v));
+            struct kiln_image *v = realloc(imgs, (nimgs + 1) * sizeof(*v));
             if (!v) {
                 rc = kiln_oom(err);
                 break;

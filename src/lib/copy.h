@@ -13,7 +13,7 @@ struct kiln_push_image {
     const struct kiln_blob *layers; /* path NULL: fetched from src on demand */
     size_t nlayers;
     struct kiln_src *src;
-    struct kiln_src_layer *src_layers;
+    struct kiln_layer *src_layers;
     /* layers [0, nbase) come from a base image that base_mount_from (a
      * repository of the destination registry) holds */
     size_t nbase;

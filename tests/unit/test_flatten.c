@@ -68,8 +68,8 @@ static char *write_layer(const char *const *spec)
 static int flatten(const char *const *const *layers, size_t n, char **out, struct kiln_error *err)
 {
     struct kiln_src s = { .kind = KILN_SRC_LAYOUT, .spec = "oci:test" };
-    struct kiln_src_image im = { 0 };
-    struct kiln_src_layer ly[8];
+    struct kiln_image im = { 0 };
+    struct kiln_layer ly[8];
     memset(ly, 0, sizeof(ly));
     assert_true(n <= 8);
     for (size_t i = 0; i < n; i++) {

@@ -22,14 +22,13 @@
 #define DOC_MAX (4 * 1024 * 1024)
 #define CONFIG_MAX (16 * 1024 * 1024)
 
-static void image_free(struct kiln_src_image *im)
+/* Each layer's diff_id, from the config's list when it has one per layer. */
+static void layer_diff_ids(struct kiln_image *im)
 {
-    kiln_buf_free(&im->manifest);
-    kiln_buf_free(&im->config);
+    if (im->diff_ids.n != im->nlayers)
+        return;
     for (size_t i = 0; i < im->nlayers; i++)
-        free(im->layers[i].path);
-    free(im->layers);
-    kiln_strlist_free(&im->diff_ids);
+        snprintf(im->layers[i].diff_id, KILN_DIGEST_MAX, "%s", im->diff_ids.v[i]);
 }
 
 void kiln_src_free(struct kiln_src *s)
@@ -37,7 +36,7 @@ void kiln_src_free(struct kiln_src *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->nimages; i++)
-        image_free(&s->images[i]);
+        kiln_image_release(&s->images[i]);
     free(s->images);
     kiln_buf_free(&s->index);
     if (s->tmpdir)
@@ -152,7 +151,7 @@ static int64_t parse_time(const char *s)
 }
 
 /* Fills an image from its manifest bytes. */
-static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_image *im,
+static int load_image(struct kiln_src *s, const char *repo, struct kiln_image *im,
                       struct kiln_error *err)
 {
     json_error_t je;
@@ -184,7 +183,7 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
     }
     snprintf(im->config_digest, sizeof(im->config_digest), "%s", cd);
     json_t *csz = json_object_get(cfg, "size");
-    /* nlayers only once the array exists: image_free walks it */
+    /* nlayers only once the array exists: kiln_image_release walks it */
     im->layers = calloc(json_array_size(layers) ? json_array_size(layers) : 1,
                         sizeof(*im->layers));
     if (!im->layers)
@@ -208,6 +207,7 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
         snprintf(im->layers[i].digest, KILN_DIGEST_MAX, "%s", d);
         snprintf(im->layers[i].media_type, 128, "%s", lmt ? lmt : "");
         im->layers[i].size = (uint64_t)sz;
+        im->layers[i].src = s;
         if (s->kind == KILN_SRC_LAYOUT) {
             im->layers[i].origin = s->spec;
             if (blob_file(s, d, &im->layers[i].path, err) < 0)
@@ -243,12 +243,13 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
                                    err);
     }
     json_decref(c);
+    layer_diff_ids(im);
     return rc;
 }
 
-static int add_image(struct kiln_src *s, struct kiln_src_image **out, struct kiln_error *err)
+static int add_image(struct kiln_src *s, struct kiln_image **out, struct kiln_error *err)
 {
-    struct kiln_src_image *v = realloc(s->images, (s->nimages + 1) * sizeof(*v));
+    struct kiln_image *v = realloc(s->images, (s->nimages + 1) * sizeof(*v));
     if (!v)
         return kiln_oom(err);
     s->images = v;
@@ -285,7 +286,7 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
     int rc = 0;
     if (!index) {
         json_decref(j);
-        struct kiln_src_image *im = NULL;
+        struct kiln_image *im = NULL;
         if (add_image(s, &im, err) < 0)
             return -1;
         im->manifest = *doc;
@@ -328,7 +329,7 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
             rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: nested indexes are not supported", s->spec);
             break;
         }
-        struct kiln_src_image *im = NULL;
+        struct kiln_image *im = NULL;
         if ((rc = add_image(s, &im, err)) < 0)
             break;
         snprintf(im->manifest_digest, KILN_DIGEST_MAX, "%s", cd);
@@ -728,7 +729,7 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
         json_decref(m);
         return kiln_oom(err);
     }
-    struct kiln_src_image *im = NULL;
+    struct kiln_image *im = NULL;
     int rc = add_image(s, &im, err);
     struct kiln_buf norm = {0};
     if (rc == 0 && (rc = kiln_normalise_member_path(cfg, &norm, err)) == 0) {
@@ -762,7 +763,8 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
     {
         if (rc < 0)
             break;
-        struct kiln_src_layer *l = &im->layers[i];
+        struct kiln_layer *l = &im->layers[i];
+        l->src = s;
         if ((rc = kiln_normalise_member_path(json_string_value(v) ? json_string_value(v) : "",
                                              &norm, err)) < 0)
             break;
@@ -854,6 +856,7 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
                                        json_string_value(v) ? json_string_value(v) : "", err);
         }
         json_decref(c);
+        layer_diff_ids(im);
     }
     return rc;
 }
@@ -918,15 +921,18 @@ static int open_registry(struct kiln_src *s, const char *platform,
     return rc;
 }
 
-int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kiln_error *err)
+int kiln_layer_fetch(struct kiln_layer *l, struct kiln_error *err)
 {
+    struct kiln_src *s = l->src;
     if (l->path) {
         if (access(l->path, R_OK) < 0)
-            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: blob %s", s->spec, l->digest);
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: blob %s",
+                                   s ? s->spec : "layer", l->digest);
         return 0;
     }
-    if (s->kind != KILN_SRC_REGISTRY)
-        return kiln_fail(err, KILN_ERR_INTERNAL, "%s: blob %s has no file", s->spec, l->digest);
+    if (!s || s->kind != KILN_SRC_REGISTRY)
+        return kiln_fail(err, KILN_ERR_INTERNAL, "%s: blob %s has no file",
+                         s ? s->spec : "layer", l->digest);
     /* The temporary directory exists from kiln_src_open on; a unique name
      * per download lets threads fetch the same digest side by side. */
     char name[128];
