@@ -155,32 +155,20 @@ static void src_set(struct kiln_src *s, struct kiln_image_set *set, struct kiln_
     }
 }
 
-static int push_src(struct kiln_src *s, const struct kiln_reference *dst,
-                    const struct kiln_remote_opts *o, const char *creds, char digest[],
-                    struct kiln_error *err)
+static int push_set(const struct kiln_image_set *set, const char *mount_from,
+                    const struct kiln_reference *dst, const struct kiln_remote_opts *o,
+                    const char *creds, char digest[], struct kiln_error *err)
 {
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, creds, &ro);
     struct kiln_registry *reg;
     if (kiln_registry_open(dst->domain, &ro, &reg, err) < 0)
         return -1;
-    struct kiln_image_set set;
-    struct kiln_reference tagref;
-    bool have_tagref;
-    src_set(s, &set, &tagref, &have_tagref);
-    const char *mount_from = NULL;
-    if (s->kind == KILN_SRC_REGISTRY && !strcmp(s->ref.domain, dst->domain) &&
-        strcmp(s->ref.path, dst->path))
-        mount_from = s->ref.path;
     const char *tag = dst->digest ? dst->digest : dst->tag;
-    int rc = kiln_push_set(reg, dst, tag, &set, mount_from, err);
-    if (rc == 0) {
-        const char *top, *mt;
-        kiln_set_top(&set, &top, &mt);
+    int rc = kiln_push_set(reg, dst, tag, set, mount_from, err);
+    const char *top, *mt;
+    if (rc == 0 && kiln_set_top(set, &top, &mt))
         memcpy(digest, top, KILN_DIGEST_MAX);
-    }
-    if (have_tagref)
-        kiln_reference_free(&tagref);
     kiln_registry_close(reg);
     return rc;
 }
@@ -202,17 +190,18 @@ static bool is_docker_type(const char *mt)
 
 /* What a consumer of the destination will not read, said before writing it
  * (the bytes are kept: a conversion would change the digests). */
-static void warn_consumers(const struct kiln_src *s, const struct kiln_output *out,
+static void warn_consumers(const struct kiln_image_set *s, const struct kiln_output *out,
                            const struct kiln_remote_opts *o)
 {
-    const char *top = s->is_index ? s->index_media_type : s->images[0].media_type;
+    const char *digest, *top;
+    kiln_set_top(s, &digest, &top);
     if (out->kind != KILN_OUT_DOCKER_ARCHIVE && is_docker_type(top))
         warn(o,
              "-o %s: the %s keeps its Docker media type (%s): kiln and Docker read the entry, "
              "but skopeo, podman and umoci will not find it by its tag (containers/image and "
              "umoci take only OCI types from an OCI layout); to keep a Docker image, copy it "
              "to a registry or a docker-archive:",
-             out->spec, s->is_index ? "index" : "manifest", top);
+             out->spec, s->index ? "index" : "manifest", top);
     if (out->kind != KILN_OUT_DOCKER_ARCHIVE)
         return;
     for (size_t k = 0; k < s->nimages; k++)
@@ -226,27 +215,24 @@ static void warn_consumers(const struct kiln_src *s, const struct kiln_output *o
             }
 }
 
-static int write_local(struct kiln_src *s, const char *dest, const struct kiln_remote_opts *o,
-                       char digest[], struct kiln_error *err)
+/* Writes the set to a local destination; tag names it there when the
+ * destination does not. */
+static int write_local(const struct kiln_image_set *set, const char *tag, const char *dest,
+                       const struct kiln_remote_opts *o, char digest[], struct kiln_error *err)
 {
     struct kiln_output out;
     if (kiln_output_parse(dest, &out, err) < 0)
         return -1;
     int rc = kiln_output_check(&out, err);
-    if (rc == 0 && s->nimages)
-        warn_consumers(s, &out, o);
-    struct kiln_image_set set;
-    struct kiln_reference tagref;
-    bool have_tagref;
-    src_set(s, &set, &tagref, &have_tagref);
-    for (size_t k = 0; rc == 0 && k < s->nimages; k++)
-        for (size_t i = 0; rc == 0 && i < s->images[k].nlayers; i++)
-            rc = kiln_layer_fetch(&s->images[k].layers[i], err);
-    /* Names: the source's tag for layouts; a registry name for docker archives. */
-    if (rc == 0 && !out.tag && s->tag && kiln_tag_valid(s->tag) && !(out.tag = strdup(s->tag)))
+    if (rc == 0 && set->nimages)
+        warn_consumers(set, &out, o);
+    for (size_t k = 0; rc == 0 && k < set->nimages; k++)
+        for (size_t i = 0; rc == 0 && i < set->images[k].nlayers; i++)
+            rc = kiln_layer_fetch(&set->images[k].layers[i], err);
+    if (rc == 0 && !out.tag && tag && kiln_tag_valid(tag) && !(out.tag = strdup(tag)))
         rc = kiln_oom(err);
     if (rc == 0)
-        rc = kiln_output_prepare(&out, &set, err);
+        rc = kiln_output_prepare(&out, set, err);
     if (rc == 0)
         rc = kiln_output_commit(&out, err);
     if (rc < 0)
@@ -254,11 +240,9 @@ static int write_local(struct kiln_src *s, const char *dest, const struct kiln_r
     else {
         kiln_output_finish(&out);
         const char *top, *mt;
-        kiln_set_top(&set, &top, &mt);
+        kiln_set_top(set, &top, &mt);
         memcpy(digest, top, KILN_DIGEST_MAX);
     }
-    if (have_tagref)
-        kiln_reference_free(&tagref);
     kiln_output_free(&out);
     return rc;
 }
@@ -286,8 +270,19 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
         kiln_reference_free(&dref);
         return -1;
     }
-    int rc = remote_dest ? push_src(s, &dref, o, o->dest_creds, digest_out, err)
-                         : write_local(s, dest, o, digest_out, err);
+    struct kiln_image_set set;
+    struct kiln_reference tagref;
+    bool have_tagref;
+    src_set(s, &set, &tagref, &have_tagref);
+    /* the source's repository has every blob, when it is on dest's registry */
+    const char *mount_from = NULL;
+    if (remote_dest && s->kind == KILN_SRC_REGISTRY && !strcmp(s->ref.domain, dref.domain) &&
+        strcmp(s->ref.path, dref.path))
+        mount_from = s->ref.path;
+    int rc = remote_dest ? push_set(&set, mount_from, &dref, o, o->dest_creds, digest_out, err)
+                         : write_local(&set, s->tag, dest, o, digest_out, err);
+    if (have_tagref)
+        kiln_reference_free(&tagref);
     kiln_src_free(s);
     kiln_reference_free(&dref);
     return rc;
@@ -668,31 +663,31 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
     /* An OCI index, or a Docker manifest list for Docker-typed manifests. */
     const char *mt = docker ? KILN_MT_DOCKER_LIST
                             : KILN_MT_OCI_INDEX;
-    struct kiln_src comb = {.kind = KILN_SRC_LAYOUT, .spec = (char *)"index", .is_index = true,
-                            .images = imgs, .nimages = nimgs};
+    struct kiln_buf index = {0};
+    struct kiln_image_set set = {
+        .images = imgs, .nimages = nimgs, .index = &index, .index_media_type = mt};
     if (rc == 0) {
         json_object_set_new(idx, "schemaVersion", json_integer(2));
         json_object_set_new(idx, "mediaType", json_string(mt));
         json_object_set_new(idx, "manifests", ms);
         ms = NULL;
         char *s = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-        rc = s ? kiln_buf_append(&comb.index, s, strlen(s), err) : kiln_oom(err);
+        rc = s ? kiln_buf_append(&index, s, strlen(s), err) : kiln_oom(err);
         free(s);
     }
     if (rc == 0)
-        rc = kiln_sha256_buf(comb.index.data, comb.index.len, comb.index_digest, err);
-    snprintf(comb.index_media_type, sizeof(comb.index_media_type), "%s", mt);
+        rc = kiln_sha256_buf(index.data, index.len, set.index_digest, err);
     if (rc == 0) {
         if (kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER) {
             struct kiln_reference dref;
             rc = kiln_parse_docker_ref(dest, false, &dref, err);
             if (rc == 0)
-                rc = push_src(&comb, &dref, o, o->dest_creds, digest_out, err);
+                rc = push_set(&set, NULL, &dref, o, o->dest_creds, digest_out, err);
             kiln_reference_free(&dref);
         } else
-            rc = write_local(&comb, dest, o, digest_out, err);
+            rc = write_local(&set, NULL, dest, o, digest_out, err);
     }
-    kiln_buf_free(&comb.index);
+    kiln_buf_free(&index);
     json_decref(ms);
     json_decref(idx);
     free(imgs);
