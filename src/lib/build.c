@@ -923,6 +923,25 @@ int kiln_build_set_base(kiln_build *b, const char *ref, struct kiln_src *s, stru
     return 0;
 }
 
+/* An image whose layers go into this one: one diff_id per layer, and
+ * every layer distributable. what/name say which image it is. */
+static int check_base(const struct kiln_image *im, const char *what, const char *name,
+                      bool layers, struct kiln_error *err)
+{
+    if (im->diff_ids.n != im->nlayers)
+        return kiln_fail(err, KILN_ERR_FORMAT, "%s %s: the config lists %zu diff_ids for %zu layers",
+                         what, name, im->diff_ids.n, im->nlayers);
+    for (size_t i = 0; layers && i < im->nlayers; i++) {
+        const char *mt = im->layers[i].media_type;
+        if (strstr(mt, "nondistributable") || strstr(mt, "foreign"))
+            return kiln_fail(err, KILN_ERR_INPUT,
+                             "%s %s: layer %s is non-distributable (%s); kiln does not copy such "
+                             "layers",
+                             what, name, im->layers[i].digest, mt);
+    }
+    return 0;
+}
+
 /* Opens the base image: the platform asked for, else the host's from an
  * index, else whatever single image the reference names. One given by
  * kiln_build_set_base is used once, as it is. */
@@ -939,21 +958,9 @@ static int open_base(kiln_build *b, struct kiln_src **out, struct kiln_error *er
                          KILN_SRC_HOST_DEFAULT, &ro, &s, err) < 0)
         return kiln_error_prefix(err, "--from");
     struct kiln_image *bi = &s->images[0];
-    if (bi->diff_ids.n != bi->nlayers) {
+    if (check_base(bi, "--from", b->from, true, err) < 0) {
         kiln_src_free(s);
-        return kiln_fail(err, KILN_ERR_FORMAT,
-                         "--from %s: the config lists %zu diff_ids for %zu layers", b->from,
-                         bi->diff_ids.n, bi->nlayers);
-    }
-    for (size_t i = 0; i < bi->nlayers; i++) {
-        const char *mt = bi->layers[i].media_type;
-        if (strstr(mt, "nondistributable") || strstr(mt, "foreign")) {
-            kiln_src_free(s);
-            return kiln_fail(err, KILN_ERR_INPUT,
-                             "--from %s: layer %s is non-distributable (%s); kiln does not "
-                             "copy such layers",
-                             b->from, bi->layers[i].digest, mt);
-        }
+        return -1;
     }
     if (!b->have_platform)
         b->cfg.platform = bi->platform;
@@ -978,13 +985,9 @@ static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *
     kiln_platform_format(&im->platform, plat);
     if (kiln_src_open_ex(b->rebase_old, plat, KILN_SRC_HOST_DEFAULT, &ro, &old, err) < 0)
         return kiln_error_prefix(err, "--old-base %s", b->rebase_old);
-    int rc = 0;
     struct kiln_image *oi = &old->images[0];
-    if (oi->diff_ids.n != oi->nlayers)
-        rc = kiln_fail(err, KILN_ERR_FORMAT,
-                       "--old-base %s: the config lists %zu diff_ids for %zu layers",
-                       b->rebase_old, oi->diff_ids.n, oi->nlayers);
-    else if (oi->nlayers > im->nlayers)
+    int rc = check_base(oi, "--old-base", b->rebase_old, false, err);
+    if (rc == 0 && oi->nlayers > im->nlayers)
         rc = kiln_fail(err, KILN_ERR_USAGE,
                        "--old-base %s is not the base of %s: it has %zu layers, the image only "
                        "%zu",
@@ -998,18 +1001,8 @@ static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *
     if (rc == 0 && kiln_src_open_ex(b->rebase_new, plat, KILN_SRC_HOST_DEFAULT, &ro, &nw, err) < 0)
         rc = kiln_error_prefix(err, "--new-base %s", b->rebase_new);
     struct kiln_image *ni = rc == 0 ? &nw->images[0] : NULL;
-    if (rc == 0 && ni->diff_ids.n != ni->nlayers)
-        rc = kiln_fail(err, KILN_ERR_FORMAT,
-                       "--new-base %s: the config lists %zu diff_ids for %zu layers",
-                       b->rebase_new, ni->diff_ids.n, ni->nlayers);
-    for (size_t i = 0; rc == 0 && i < ni->nlayers; i++) {
-        const char *mt = ni->layers[i].media_type;
-        if (strstr(mt, "nondistributable") || strstr(mt, "foreign"))
-            rc = kiln_fail(err, KILN_ERR_INPUT,
-                           "--new-base %s: layer %s is non-distributable (%s); kiln does not "
-                           "copy such layers",
-                           b->rebase_new, ni->layers[i].digest, mt);
-    }
+    if (rc == 0)
+        rc = check_base(ni, "--new-base", b->rebase_new, true, err);
     if (rc == 0)
         rc = kiln_rebase_config(im->config.data, oi->config.data, ni->config.data,
                                 &b->rebase_config, err);

@@ -22,15 +22,6 @@
 #define DOC_MAX (4 * 1024 * 1024)
 #define CONFIG_MAX (16 * 1024 * 1024)
 
-/* Each layer's diff_id, from the config's list when it has one per layer. */
-static void layer_diff_ids(struct kiln_image *im)
-{
-    if (im->diff_ids.n != im->nlayers)
-        return;
-    for (size_t i = 0; i < im->nlayers; i++)
-        snprintf(im->layers[i].diff_id, KILN_DIGEST_MAX, "%s", im->diff_ids.v[i]);
-}
-
 void kiln_src_free(struct kiln_src *s)
 {
     if (!s)
@@ -150,6 +141,25 @@ static int64_t parse_time(const char *s)
     return (int64_t)timegm(&tm);
 }
 
+/* What the image takes from its config: platform, creation time and the
+ * diff_ids, and each layer's diff_id when the config lists one per layer. */
+static int layer_diff_ids(struct kiln_image *im, json_t *c, struct kiln_error *err)
+{
+    kiln_platform_from_json(c, &im->platform);
+    im->created = parse_time(json_string_value(json_object_get(c, "created")));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(json_object_get(c, "rootfs"), "diff_ids"), i, v)
+    {
+        const char *id = json_string_value(v);
+        if (kiln_strlist_push(&im->diff_ids, id ? id : "", err) < 0)
+            return -1;
+    }
+    for (i = 0; im->diff_ids.n == im->nlayers && i < im->nlayers; i++)
+        snprintf(im->layers[i].diff_id, KILN_DIGEST_MAX, "%s", im->diff_ids.v[i]);
+    return 0;
+}
+
 /* Fills an image from its manifest bytes. */
 static int load_image(struct kiln_src *s, const char *repo, struct kiln_image *im,
                       struct kiln_error *err)
@@ -232,18 +242,8 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_image *i
     if (!c)
         return kiln_fail(err, KILN_ERR_FORMAT, "%s: config %s is not JSON: %s", s->spec,
                          im->config_digest, je.text);
-    kiln_platform_from_json(c, &im->platform);
-    im->created = parse_time(json_string_value(json_object_get(c, "created")));
-    json_t *ids = json_object_get(json_object_get(c, "rootfs"), "diff_ids");
-    json_t *v;
-    json_array_foreach(ids, i, v)
-    {
-        if (rc == 0)
-            rc = kiln_strlist_push(&im->diff_ids, json_string_value(v) ? json_string_value(v) : "",
-                                   err);
-    }
+    rc = layer_diff_ids(im, c, err);
     json_decref(c);
-    layer_diff_ids(im);
     return rc;
 }
 
@@ -847,16 +847,8 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
     if (rc == 0 && !c)
         rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: the config is not JSON", s->spec);
     if (c) {
-        kiln_platform_from_json(c, &im->platform);
-        im->created = parse_time(json_string_value(json_object_get(c, "created")));
-        json_array_foreach(json_object_get(json_object_get(c, "rootfs"), "diff_ids"), i, v)
-        {
-            if (rc == 0)
-                rc = kiln_strlist_push(&im->diff_ids,
-                                       json_string_value(v) ? json_string_value(v) : "", err);
-        }
+        rc = layer_diff_ids(im, c, err);
         json_decref(c);
-        layer_diff_ids(im);
     }
     return rc;
 }
