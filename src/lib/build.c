@@ -925,12 +925,13 @@ int kiln_build_set_base(kiln_build *b, const char *ref, struct kiln_src *s, stru
 
 /* An image whose layers go into this one: one diff_id per layer, and
  * every layer distributable. what/name say which image it is. */
-static int check_base(const struct kiln_image *im, const char *what, const char *name,
-                      bool layers, struct kiln_error *err)
+static int check_base(const struct kiln_image *im, const char *what, const char *name, bool layers,
+                      struct kiln_error *err)
 {
     if (im->diff_ids.n != im->nlayers)
-        return kiln_fail(err, KILN_ERR_FORMAT, "%s %s: the config lists %zu diff_ids for %zu layers",
-                         what, name, im->diff_ids.n, im->nlayers);
+        return kiln_fail(err, KILN_ERR_FORMAT,
+                         "%s %s: the config lists %zu diff_ids for %zu layers", what, name,
+                         im->diff_ids.n, im->nlayers);
     for (size_t i = 0; layers && i < im->nlayers; i++) {
         const char *mt = im->layers[i].media_type;
         if (strstr(mt, "nondistributable") || strstr(mt, "foreign"))

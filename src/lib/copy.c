@@ -85,8 +85,7 @@ static const char *layer_mount(const struct kiln_layer *l, const struct kiln_ref
 }
 
 int kiln_push_set(struct kiln_registry *reg, const struct kiln_reference *dst, const char *tag,
-                  const struct kiln_image_set *set, const char *mount_from,
-                  struct kiln_error *err)
+                  const struct kiln_image_set *set, const char *mount_from, struct kiln_error *err)
 {
     const char *repo = dst->path;
     for (size_t k = 0; k < set->nimages; k++) {
@@ -121,9 +120,8 @@ int kiln_push_set(struct kiln_registry *reg, const struct kiln_reference *dst, c
                                        im->manifest_digest, err) < 0)
             return -1;
     }
-    if (set->index && kiln_registry_put_manifest(reg, repo, tag, set->index,
-                                                 set->index_media_type, set->index_digest,
-                                                 err) < 0)
+    if (set->index && kiln_registry_put_manifest(reg, repo, tag, set->index, set->index_media_type,
+                                                 set->index_digest, err) < 0)
         return -1;
     return 0;
 }

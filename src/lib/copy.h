@@ -20,7 +20,6 @@ void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds
  * repository lacks it. (A streamed push would hand a layer on while it is
  * built: the set already gives layers before the documents that name them.) */
 int kiln_push_set(struct kiln_registry *reg, const struct kiln_reference *dst, const char *tag,
-                  const struct kiln_image_set *set, const char *mount_from,
-                  struct kiln_error *err);
+                  const struct kiln_image_set *set, const char *mount_from, struct kiln_error *err);
 
 #endif

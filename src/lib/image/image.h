@@ -51,7 +51,7 @@ int kiln_layer_fetch(struct kiln_layer *l, struct kiln_error *err);
 struct kiln_image {
     struct kiln_buf manifest; /* exact bytes */
     char manifest_digest[KILN_DIGEST_MAX];
-    char media_type[128]; /* the manifest's */
+    char media_type[128];   /* the manifest's */
     struct kiln_buf config; /* exact bytes */
     char config_digest[KILN_DIGEST_MAX];
     struct kiln_layer *layers;

@@ -366,8 +366,9 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
     const struct kiln_image *img = &set->images[0];
     /* its layers are named by the chain of their diff_ids */
     if (img->diff_ids.n != img->nlayers)
-        return kiln_fail(err, KILN_ERR_FORMAT, "-o %s: the config lists %zu diff_ids for %zu layers",
-                         o->spec, img->diff_ids.n, img->nlayers);
+        return kiln_fail(err, KILN_ERR_FORMAT,
+                         "-o %s: the config lists %zu diff_ids for %zu layers", o->spec,
+                         img->diff_ids.n, img->nlayers);
     char (*ids)[65] = calloc(img->nlayers ? img->nlayers : 1, sizeof(*ids));
     if (!ids)
         return kiln_oom(err);

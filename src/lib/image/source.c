@@ -918,13 +918,13 @@ int kiln_layer_fetch(struct kiln_layer *l, struct kiln_error *err)
     struct kiln_src *s = l->src;
     if (l->path) {
         if (access(l->path, R_OK) < 0)
-            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: blob %s",
-                                   s ? s->spec : "layer", l->digest);
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: blob %s", s ? s->spec : "layer",
+                                   l->digest);
         return 0;
     }
     if (!s || s->kind != KILN_SRC_REGISTRY)
-        return kiln_fail(err, KILN_ERR_INTERNAL, "%s: blob %s has no file",
-                         s ? s->spec : "layer", l->digest);
+        return kiln_fail(err, KILN_ERR_INTERNAL, "%s: blob %s has no file", s ? s->spec : "layer",
+                         l->digest);
     /* The temporary directory exists from kiln_src_open on; a unique name
      * per download lets threads fetch the same digest side by side. */
     char name[128];
