@@ -17,6 +17,7 @@
 
 #include "image/flatten.h"
 #include "internal.h"
+#include "unit.h"
 
 /* A layer, one entry a string: "f PATH MODE UID CONTENT", "d PATH MODE",
  * "l PATH TARGET" (symlink), "h PATH TARGET" (hardlink); NULL ends it. A
@@ -24,8 +25,7 @@
 static char *write_layer(const char *const *spec)
 {
     char *path = NULL;
-    const char *tmp = getenv("TMPDIR");
-    assert_true(asprintf(&path, "%s/kiln-flatten-XXXXXX", tmp && *tmp ? tmp : "/tmp") > 0);
+    assert_true(asprintf(&path, "%s/kiln-flatten-XXXXXX", test_tmpdir()) > 0);
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     struct kiln_fd_sink out;
