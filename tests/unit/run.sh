@@ -4,7 +4,9 @@
 # process running that inherited it, as a shell test does
 # (tests/integration/lib.sh); what it left is stopped and removed.
 set -u
-base=$(mktemp -d "${TMPDIR:-/tmp}/kiln-unit.XXXXXX") || exit 1
+# directly in /tmp, not below the caller's TMPDIR: a unix socket's path
+# (test_diff) has to be short, and so do some of the tests' buffers
+base=$(mktemp -d /tmp/kiln-unit.XXXXXX) || exit 1
 mkdir -m 1777 "$base/tmp"
 TMPDIR=$base/tmp "$@"
 rc=$?
