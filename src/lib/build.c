@@ -791,8 +791,8 @@ static unsigned effective_jobs(const kiln_build *b)
 
 /* Streams one input through tar -> sha256 -> compressor -> sha256 -> file. */
 static int build_layer(kiln_build *b, const struct input *in, unsigned map_layer,
-                       const char *stage_dir, size_t idx, struct kiln_layer_desc *desc,
-                       struct kiln_blob *blob, struct kiln_error *err)
+                       const char *stage_dir, size_t idx, struct kiln_layer *l,
+                       struct kiln_error *err)
 {
     char name[64];
     snprintf(name, sizeof(name), "layer-%zu", idx);
@@ -867,12 +867,10 @@ again:
         kiln_sha256_free(&compressed.sha);
         return -1;
     }
-    kiln_sha256_final(&raw.sha, desc->diff_id);
-    kiln_sha256_final(&compressed.sha, desc->digest);
-    desc->size = compressed.bytes;
-    blob->size = compressed.bytes;
-    memcpy(blob->digest, desc->digest, KILN_DIGEST_MAX);
-    blob->path = TAKE_PTR(path);
+    kiln_sha256_final(&raw.sha, l->diff_id);
+    kiln_sha256_final(&compressed.sha, l->digest);
+    l->size = compressed.bytes;
+    l->path = TAKE_PTR(path);
     logf_(b, KILN_LOG_INFO, "layer %zu (%s %s): %llu bytes tar, %llu bytes %s, %s", idx + 1,
           in->kind == INPUT_TREE   ? "--rootfs"
           : in->kind == INPUT_TAR  ? "--tar"
@@ -882,29 +880,17 @@ again:
                                     : "--add",
           in->path,
           (unsigned long long)raw.bytes, (unsigned long long)compressed.bytes,
-          kiln_compression_name(b->comp), desc->digest);
+          kiln_compression_name(b->comp), l->digest);
     return 0;
 }
 
 /* Pushes to every docker:// output; later repositories of a registry mount
- * the blobs from the first one, and base layers are mounted from the base
- * image's repository when it lives on the same registry. */
-static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
-                        const struct kiln_blob *blobs, size_t nlayers, struct kiln_src *base,
-                        struct kiln_src_image *bi, struct kiln_error *err)
+ * the blobs from the first one, and a layer of a base (or of a rebased
+ * image) is mounted from its repository when that is on the same registry. */
+static int push_remotes(kiln_build *b, const struct kiln_image_set *set, struct kiln_error *err)
 {
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(&b->remote, NULL, &ro);
-    struct kiln_push_image pi = {.manifest = img->manifest,
-                                 .media_type = img->manifest_media_type,
-                                 .config = img->config_json,
-                                 .layers = blobs,
-                                 .nlayers = nlayers,
-                                 .src = base,
-                                 .src_layers = bi ? bi->layers : NULL,
-                                 .nbase = bi ? bi->nlayers : 0};
-    memcpy(pi.manifest_digest, img->manifest_digest, KILN_DIGEST_MAX);
-    memcpy(pi.config_digest, img->config_digest, KILN_DIGEST_MAX);
     for (size_t i = 0; i < b->nremotes; i++) {
         const struct kiln_reference *r = &b->remotes[i];
         const char *mount_from = NULL;
@@ -913,20 +899,10 @@ static int push_remotes(kiln_build *b, const struct kiln_image_out *img,
                 mount_from = b->remotes[k].path;
                 break;
             }
-        pi.base_mount_from = NULL;
-        if (base && base->kind == KILN_SRC_REGISTRY && !strcmp(base->ref.domain, r->domain) &&
-            strcmp(base->ref.path, r->path))
-            pi.base_mount_from = base->ref.path;
-        /* a rebased image's own layers: from its repository */
-        const struct kiln_src *im = b->rebase_image;
-        pi.own_mount_from = NULL;
-        if (im && im->kind == KILN_SRC_REGISTRY && !strcmp(im->ref.domain, r->domain) &&
-            strcmp(im->ref.path, r->path))
-            pi.own_mount_from = im->ref.path;
         struct kiln_registry *reg;
         if (kiln_registry_open(r->domain, &ro, &reg, err) < 0)
             return kiln_error_prefix(err, "push %s/%s:%s", r->domain, r->path, r->tag);
-        int rc = kiln_push_image(reg, r->path, r->tag, &pi, 1, NULL, NULL, NULL, mount_from, err);
+        int rc = kiln_push_set(reg, r, r->tag, set, mount_from, err);
         if (rc == 0) {
             struct kiln_registry_stats st;
             kiln_registry_stats(reg, &st);
@@ -952,6 +928,26 @@ int kiln_build_set_base(kiln_build *b, const char *ref, struct kiln_src *s, stru
     return 0;
 }
 
+/* An image whose layers go into this one: one diff_id per layer, and
+ * every layer distributable. what/name say which image it is. */
+static int check_base(const struct kiln_image *im, const char *what, const char *name, bool layers,
+                      struct kiln_error *err)
+{
+    if (im->diff_ids.n != im->nlayers)
+        return kiln_fail(err, KILN_ERR_FORMAT,
+                         "%s %s: the config lists %zu diff_ids for %zu layers", what, name,
+                         im->diff_ids.n, im->nlayers);
+    for (size_t i = 0; layers && i < im->nlayers; i++) {
+        const char *mt = im->layers[i].media_type;
+        if (strstr(mt, "nondistributable") || strstr(mt, "foreign"))
+            return kiln_fail(err, KILN_ERR_INPUT,
+                             "%s %s: layer %s is non-distributable (%s); kiln does not copy such "
+                             "layers",
+                             what, name, im->layers[i].digest, mt);
+    }
+    return 0;
+}
+
 /* Opens the base image: the platform asked for, else the host's from an
  * index, else whatever single image the reference names. One given by
  * kiln_build_set_base is used once, as it is. */
@@ -967,22 +963,10 @@ static int open_base(kiln_build *b, struct kiln_src **out, struct kiln_error *er
                          b->have_platform ? kiln_platform_format(&b->cfg.platform, plat) : NULL,
                          KILN_SRC_HOST_DEFAULT, &ro, &s, err) < 0)
         return kiln_error_prefix(err, "--from");
-    struct kiln_src_image *bi = &s->images[0];
-    if (bi->diff_ids.n != bi->nlayers) {
+    struct kiln_image *bi = &s->images[0];
+    if (check_base(bi, "--from", b->from, true, err) < 0) {
         kiln_src_free(s);
-        return kiln_fail(err, KILN_ERR_FORMAT,
-                         "--from %s: the config lists %zu diff_ids for %zu layers", b->from,
-                         bi->diff_ids.n, bi->nlayers);
-    }
-    for (size_t i = 0; i < bi->nlayers; i++) {
-        const char *mt = bi->layers[i].media_type;
-        if (strstr(mt, "nondistributable") || strstr(mt, "foreign")) {
-            kiln_src_free(s);
-            return kiln_fail(err, KILN_ERR_INPUT,
-                             "--from %s: layer %s is non-distributable (%s); kiln does not "
-                             "copy such layers",
-                             b->from, bi->layers[i].digest, mt);
-        }
+        return -1;
     }
     if (!b->have_platform)
         b->cfg.platform = bi->platform;
@@ -1000,20 +984,16 @@ static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *
     if (open_base(b, &image, err) < 0)
         return kiln_error_prefix(err, "rebase");
     b->rebase_image = image;
-    struct kiln_src_image *im = &image->images[0];
+    struct kiln_image *im = &image->images[0];
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(&b->remote, NULL, &ro);
     char plat[KILN_PLATFORM_MAX];
     kiln_platform_format(&im->platform, plat);
     if (kiln_src_open_ex(b->rebase_old, plat, KILN_SRC_HOST_DEFAULT, &ro, &old, err) < 0)
         return kiln_error_prefix(err, "--old-base %s", b->rebase_old);
-    int rc = 0;
-    struct kiln_src_image *oi = &old->images[0];
-    if (oi->diff_ids.n != oi->nlayers)
-        rc = kiln_fail(err, KILN_ERR_FORMAT,
-                       "--old-base %s: the config lists %zu diff_ids for %zu layers",
-                       b->rebase_old, oi->diff_ids.n, oi->nlayers);
-    else if (oi->nlayers > im->nlayers)
+    struct kiln_image *oi = &old->images[0];
+    int rc = check_base(oi, "--old-base", b->rebase_old, false, err);
+    if (rc == 0 && oi->nlayers > im->nlayers)
         rc = kiln_fail(err, KILN_ERR_USAGE,
                        "--old-base %s is not the base of %s: it has %zu layers, the image only "
                        "%zu",
@@ -1026,19 +1006,9 @@ static int open_rebase(kiln_build *b, struct kiln_src **out, struct kiln_error *
                            b->rebase_old, b->from, i + 1, oi->diff_ids.v[i], im->diff_ids.v[i]);
     if (rc == 0 && kiln_src_open_ex(b->rebase_new, plat, KILN_SRC_HOST_DEFAULT, &ro, &nw, err) < 0)
         rc = kiln_error_prefix(err, "--new-base %s", b->rebase_new);
-    struct kiln_src_image *ni = rc == 0 ? &nw->images[0] : NULL;
-    if (rc == 0 && ni->diff_ids.n != ni->nlayers)
-        rc = kiln_fail(err, KILN_ERR_FORMAT,
-                       "--new-base %s: the config lists %zu diff_ids for %zu layers",
-                       b->rebase_new, ni->diff_ids.n, ni->nlayers);
-    for (size_t i = 0; rc == 0 && i < ni->nlayers; i++) {
-        const char *mt = ni->layers[i].media_type;
-        if (strstr(mt, "nondistributable") || strstr(mt, "foreign"))
-            rc = kiln_fail(err, KILN_ERR_INPUT,
-                           "--new-base %s: layer %s is non-distributable (%s); kiln does not "
-                           "copy such layers",
-                           b->rebase_new, ni->layers[i].digest, mt);
-    }
+    struct kiln_image *ni = rc == 0 ? &nw->images[0] : NULL;
+    if (rc == 0)
+        rc = check_base(ni, "--new-base", b->rebase_new, true, err);
     if (rc == 0)
         rc = kiln_rebase_config(im->config.data, oi->config.data, ni->config.data,
                                 &b->rebase_config, err);
@@ -1062,6 +1032,23 @@ int kiln_build_set_cache(kiln_build *b, const struct kiln_cache_opts *o, struct 
         return -1;
     kiln_chunk_cache_free(b->cache);
     b->cache = cache;
+    return 0;
+}
+
+/* A layer of another image, as this image's: its bytes where they are (the
+ * local file, when there is one, or its source), its media type in the
+ * manifest's family. */
+static int take_layer(struct kiln_layer *to, const struct kiln_layer *from, bool docker,
+                      struct kiln_error *err)
+{
+    *to = *from;
+    to->path = NULL;
+    to->created_by = NULL;
+    snprintf(to->media_type, sizeof(to->media_type), "%s",
+             docker ? kiln_layer_media_type_docker(from->media_type)
+                    : kiln_layer_media_type_oci(from->media_type));
+    if (from->path && !(to->path = kiln_strdup(from->path, err)))
+        return -1;
     return 0;
 }
 
@@ -1089,11 +1076,11 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     if (b->from && !b->rebase_new && open_base(b, &base, err) < 0)
         return -1;
     /* rebase: the image, whose own layers come after the new base's */
-    struct kiln_src_image *ri = b->rebase_image ? &b->rebase_image->images[0] : NULL;
+    struct kiln_image *ri = b->rebase_image ? &b->rebase_image->images[0] : NULL;
     size_t nown = ri ? b->rebase_nown : 0;
     if (b->squash && !base)
         return kiln_fail(err, KILN_ERR_USAGE, "squash: there is no base image (KILN_SET_FROM) to squash");
-    struct kiln_src_image *bi = base ? &base->images[0] : NULL;
+    struct kiln_image *bi = base ? &base->images[0] : NULL;
     /* squashed, the base's layers become one layer of the build's own */
     size_t nsquashed = b->squash ? bi->nlayers : 0;
     size_t nbase = bi && !b->squash ? bi->nlayers : 0,
@@ -1110,7 +1097,7 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         nlayers += in->map ? kiln_layer_map_count(in->map) : 1;
     }
     /* a rebased image keeps its own time and format, not the new base's */
-    struct kiln_src_image *ci = ri ? ri : bi;
+    struct kiln_image *ci = ri ? ri : bi;
     b->cfg.created = b->have_sde                  ? b->sde
                      : b->created_from_base && ci ? ci->created
                                                   : (int64_t)time(NULL);
@@ -1189,43 +1176,29 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     const char *stage = held_stage.path;
 
     int rc = 0;
-    struct kiln_layer_desc *layers = calloc(nlayers + 1, sizeof(*layers));
-    struct kiln_blob *blobs = calloc(nlayers + 1, sizeof(*blobs));
-    const char **diff_ids = calloc(nlayers + 1, sizeof(*diff_ids));
-    struct kiln_buf config = {0}, manifest = {0};
-    if (!layers || !blobs || !diff_ids)
+    struct kiln_image im = {.layers = calloc(nlayers + 1, sizeof(*im.layers)),
+                            .nlayers = nlayers,
+                            .platform = b->cfg.platform,
+                            .created = b->cfg.created};
+    snprintf(im.media_type, sizeof(im.media_type), "%s",
+             docker ? KILN_MT_DOCKER_MANIFEST : KILN_MT_OCI_MANIFEST);
+    if (!im.layers) {
+        im.nlayers = 0;
         rc = kiln_oom(err);
+    }
     for (size_t i = 0; rc == 0 && i < nbase; i++) {
-        struct kiln_src_layer *l = &bi->layers[i];
-        snprintf(layers[i].diff_id, KILN_DIGEST_MAX, "%s", bi->diff_ids.v[i]);
-        memcpy(layers[i].digest, l->digest, KILN_DIGEST_MAX);
-        layers[i].size = l->size;
-        layers[i].media_type = docker ? kiln_layer_media_type_docker(l->media_type)
-                                      : kiln_layer_media_type_oci(l->media_type);
-        memcpy(blobs[i].digest, l->digest, KILN_DIGEST_MAX);
-        blobs[i].size = l->size;
-        blobs[i].origin = l->origin;
+        rc = take_layer(&im.layers[i], &bi->layers[i], docker, err);
         /* Local outputs need the bytes; a push fetches only what it must. */
-        if (b->noutputs && (rc = kiln_src_layer_path(base, l, err)) == 0 &&
-            !(blobs[i].path = kiln_strdup(l->path, err)))
-            rc = -1;
+        if (rc == 0 && b->noutputs)
+            rc = kiln_layer_fetch(&im.layers[i], err);
     }
     /* rebase: the image's own layers, as they are (the bytes are needed
      * for a local output, and for a push to a repository that lacks them) */
     for (size_t k = 0; rc == 0 && k < nown; k++) {
         size_t i = nbase + k, from = ri->nlayers - nown + k;
-        struct kiln_src_layer *l = &ri->layers[from];
-        snprintf(layers[i].diff_id, KILN_DIGEST_MAX, "%s", ri->diff_ids.v[from]);
-        memcpy(layers[i].digest, l->digest, KILN_DIGEST_MAX);
-        layers[i].size = l->size;
-        layers[i].media_type = docker ? kiln_layer_media_type_docker(l->media_type)
-                                      : kiln_layer_media_type_oci(l->media_type);
-        memcpy(blobs[i].digest, l->digest, KILN_DIGEST_MAX);
-        blobs[i].size = l->size;
-        blobs[i].origin = l->origin;
-        if ((rc = kiln_src_layer_path(b->rebase_image, l, err)) == 0 &&
-            !(blobs[i].path = kiln_strdup(l->path, err)))
-            rc = -1;
+        rc = take_layer(&im.layers[i], &ri->layers[from], docker, err);
+        if (rc == 0)
+            rc = kiln_layer_fetch(&im.layers[i], err);
     }
     struct kiln_strlist created_by = {0};
     size_t li = nbase + nown;
@@ -1235,21 +1208,21 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
         snprintf(what, sizeof(what), "kiln flatten: the %zu layer%s of %s squashed into one",
                  nsquashed, nsquashed == 1 ? "" : "s", b->from);
         b->squash_src = base;
-        rc = build_layer(b, &sq, 0, stage, li, &layers[li], &blobs[li], err);
+        rc = build_layer(b, &sq, 0, stage, li, &im.layers[li], err);
         b->squash_src = NULL;
         if (rc < 0)
             kiln_error_prefix(err, "flatten %s", b->from);
         if (rc == 0)
             rc = kiln_strlist_push(&created_by, what, err);
         if (rc == 0)
-            layers[li].created_by = created_by.v[created_by.n - 1];
+            im.layers[li].created_by = created_by.v[created_by.n - 1];
         li++;
     }
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++) {
         const struct input *in = &b->inputs[i];
         size_t parts = in->map ? kiln_layer_map_count(in->map) : 1;
         for (size_t k = 0; rc == 0 && k < parts; k++, li++) {
-            rc = build_layer(b, in, (unsigned)k, stage, li, &layers[li], &blobs[li], err);
+            rc = build_layer(b, in, (unsigned)k, stage, li, &im.layers[li], err);
             char what[160];
             if (in->map)
                 snprintf(what, sizeof(what), "kiln build --rootfs --layer-map [%s]",
@@ -1265,12 +1238,11 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
             if (rc == 0)
                 rc = kiln_strlist_push(&created_by, what, err);
             if (rc == 0)
-                layers[li].created_by = created_by.v[created_by.n - 1];
+                im.layers[li].created_by = created_by.v[created_by.n - 1];
         }
     }
     if (rc == 0)
         kiln_chunk_cache_end(b->cache, b->log, b->log_userdata);
-    struct kiln_image_out img = {0};
     /* squashed, the base's history goes: one entry says what was squashed */
     _cleanup_free_ char *base_config = NULL;
     if (rc == 0 && bi && b->squash) {
@@ -1289,35 +1261,27 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
     else if (rc == 0 && bi && !ri && !(base_config = kiln_strdup(bi->config.data, err)))
         rc = -1;
     if (rc == 0)
-        rc = kiln_config_json(&b->cfg, base_config, nbase + nown, layers, nlayers, &config,
+        rc = kiln_config_json(&b->cfg, base_config, nbase + nown, im.layers, nlayers, &im.config,
                               err);
     if (rc == 0)
-        rc = kiln_sha256_buf(config.data, config.len, img.config_digest, err);
+        rc = kiln_sha256_buf(im.config.data, im.config.len, im.config_digest, err);
     if (rc == 0)
         rc = kiln_manifest_json(docker ? KILN_MANIFEST_DOCKER : KILN_MANIFEST_OCI, b->comp,
-                                img.config_digest, config.len, layers, nlayers,
-                                &b->cfg.annotations, &manifest, err);
+                                im.config_digest, im.config.len, im.layers, nlayers,
+                                &b->cfg.annotations, &im.manifest, err);
     if (rc == 0)
-        rc = kiln_sha256_buf(manifest.data, manifest.len, img.manifest_digest, err);
+        rc = kiln_sha256_buf(im.manifest.data, im.manifest.len, im.manifest_digest, err);
     for (size_t i = 0; rc == 0 && i < nlayers; i++)
-        diff_ids[i] = layers[i].diff_id;
-    if (rc == 0) {
-        img.platform = &b->cfg.platform;
-        img.created = b->cfg.created;
-        img.diff_ids = diff_ids;
-        img.manifest_media_type = docker ? KILN_MT_DOCKER_MANIFEST : KILN_MT_OCI_MANIFEST;
-        img.manifest = &manifest;
-        img.config_json = &config;
-        img.layer_blobs = blobs;
-        img.nlayers = nlayers;
-        img.tags = b->tags;
-        img.ntags = b->ntags;
-        img.file_mtime = b->cfg.created;
-    }
+        rc = kiln_strlist_push(&im.diff_ids, im.layers[i].diff_id, err);
+    struct kiln_image_set set = {.images = &im,
+                                 .nimages = 1,
+                                 .tags = b->tags,
+                                 .ntags = b->ntags,
+                                 .file_mtime = b->cfg.created};
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
-        rc = kiln_output_prepare(&b->outputs[i], &img, err);
+        rc = kiln_output_prepare(&b->outputs[i], &set, err);
     if (rc == 0 && b->nremotes)
-        rc = push_remotes(b, &img, blobs, nlayers, base, b->squash ? NULL : bi, err);
+        rc = push_remotes(b, &set, err);
     for (size_t i = 0; rc == 0 && i < b->noutputs; i++)
         rc = kiln_output_commit(&b->outputs[i], err);
     for (size_t i = 0; i < b->noutputs; i++) {
@@ -1327,16 +1291,10 @@ int kiln_build_run(kiln_build *b, char digest_out[KILN_DIGEST_MAX], struct kiln_
             kiln_output_finish(&b->outputs[i]);
     }
     if (rc == 0)
-        memcpy(digest_out, img.manifest_digest, KILN_DIGEST_MAX);
+        memcpy(digest_out, im.manifest_digest, KILN_DIGEST_MAX);
 
     kiln_held_release(&held_stage, true);
-    for (size_t i = 0; blobs && i < nlayers; i++)
-        free(blobs[i].path);
-    free(blobs);
-    free(layers);
-    free(diff_ids);
-    kiln_buf_free(&config);
-    kiln_buf_free(&manifest);
+    kiln_image_release(&im);
     kiln_strlist_free(&created_by);
     kiln_src_free(base);
     kiln_src_free(TAKE_PTR(b->rebase_image));

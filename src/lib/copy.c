@@ -62,126 +62,111 @@ void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds
     ro->daemon_json = o->daemon_json;
 }
 
-struct fetch_ctx {
-    struct kiln_src *src;
-    struct kiln_src_layer *layer;
-};
-
 static int fetch_layer(void *ud, const struct kiln_push_blob *b, char **path,
                        struct kiln_error *err)
 {
     (void)b;
-    struct fetch_ctx *f = ud;
-    if (kiln_src_layer_path(f->src, f->layer, err) < 0)
+    struct kiln_layer *l = ud;
+    if (kiln_layer_fetch(l, err) < 0)
         return -1;
-    *path = kiln_strdup(f->layer->path, err);
+    *path = kiln_strdup(l->path, err);
     return *path ? 0 : -1;
 }
 
-int kiln_push_image(struct kiln_registry *reg, const char *repo, const char *tag,
-                    const struct kiln_push_image *im, size_t nimages, const struct kiln_buf *index,
-                    const char *index_mt, const char *index_digest, const char *mount_from,
-                    struct kiln_error *err)
+/* The repository of dst's registry that a layer can be mounted from: its
+ * source's, when that is another repository there. */
+static const char *layer_mount(const struct kiln_layer *l, const struct kiln_reference *dst)
 {
-    for (size_t k = 0; k < nimages; k++) {
-        const struct kiln_push_image *p = &im[k];
-        size_t n = p->nlayers + 1;
+    const struct kiln_src *s = l->src;
+    if (s && s->kind == KILN_SRC_REGISTRY && !strcmp(s->ref.domain, dst->domain) &&
+        strcmp(s->ref.path, dst->path))
+        return s->ref.path;
+    return NULL;
+}
+
+int kiln_push_set(struct kiln_registry *reg, const struct kiln_reference *dst, const char *tag,
+                  const struct kiln_image_set *set, const char *mount_from, struct kiln_error *err)
+{
+    const char *repo = dst->path;
+    for (size_t k = 0; k < set->nimages; k++) {
+        struct kiln_image *im = &set->images[k];
+        size_t n = im->nlayers + 1;
         struct kiln_push_blob *blobs = calloc(n, sizeof(*blobs));
-        struct fetch_ctx *fc = calloc(n, sizeof(*fc));
-        if (!blobs || !fc) {
-            free(blobs);
-            free(fc);
+        if (!blobs)
             return kiln_oom(err);
-        }
-        for (size_t i = 0; i < p->nlayers; i++) {
-            memcpy(blobs[i].digest, p->layers[i].digest, KILN_DIGEST_MAX);
-            blobs[i].size = p->layers[i].size;
-            blobs[i].path = p->layers[i].path;
-            blobs[i].origin = p->layers[i].origin;
-            blobs[i].mount_from = mount_from ? mount_from
-                                  : i < p->nbase ? p->base_mount_from
-                                                 : p->own_mount_from;
-            if (!blobs[i].path && p->src) {
-                fc[i].src = p->src;
-                fc[i].layer = p->src_layers ? &p->src_layers[i] : NULL;
+        for (size_t i = 0; i < im->nlayers; i++) {
+            struct kiln_layer *l = &im->layers[i];
+            memcpy(blobs[i].digest, l->digest, KILN_DIGEST_MAX);
+            blobs[i].size = l->size;
+            blobs[i].path = l->path;
+            blobs[i].origin = l->origin;
+            blobs[i].mount_from = mount_from ? mount_from : layer_mount(l, dst);
+            if (!l->path && l->src) {
                 blobs[i].fetch = fetch_layer;
-                blobs[i].fetch_ud = &fc[i];
-                if (fc[i].layer)
-                    blobs[i].origin = fc[i].layer->origin;
+                blobs[i].fetch_ud = l;
             }
         }
-        memcpy(blobs[p->nlayers].digest, p->config_digest, KILN_DIGEST_MAX);
-        blobs[p->nlayers].size = p->config->len;
-        blobs[p->nlayers].data = p->config;
-        blobs[p->nlayers].mount_from = mount_from;
+        memcpy(blobs[im->nlayers].digest, im->config_digest, KILN_DIGEST_MAX);
+        blobs[im->nlayers].size = im->config.len;
+        blobs[im->nlayers].data = &im->config;
+        blobs[im->nlayers].mount_from = mount_from;
         int rc = kiln_registry_push_blobs(reg, repo, blobs, n, err);
         free(blobs);
-        free(fc);
         if (rc < 0)
             return kiln_error_prefix(err, "push %s/%s", kiln_registry_host(reg), repo);
         /* An index's manifests go by digest; a lone manifest by its tag. */
-        const char *ref = index ? p->manifest_digest : tag;
-        if (kiln_registry_put_manifest(reg, repo, ref, p->manifest, p->media_type,
-                                       p->manifest_digest, err) < 0)
+        const char *ref = set->index ? im->manifest_digest : tag;
+        if (kiln_registry_put_manifest(reg, repo, ref, &im->manifest, im->media_type,
+                                       im->manifest_digest, err) < 0)
             return -1;
     }
-    if (index && kiln_registry_put_manifest(reg, repo, tag, index, index_mt, index_digest, err) < 0)
+    if (set->index && kiln_registry_put_manifest(reg, repo, tag, set->index, set->index_media_type,
+                                                 set->index_digest, err) < 0)
         return -1;
     return 0;
 }
 
 /* ---- copy ---- */
 
-static int push_src(struct kiln_src *s, const struct kiln_reference *dst,
-                    const struct kiln_remote_opts *o, const char *creds, char digest[],
-                    struct kiln_error *err)
+/* The set a source holds, with the names it goes by: a registry source's
+ * reference, a docker archive's RepoTag (parsed into *tagref, which the
+ * caller frees when *have_tagref). */
+static void src_set(struct kiln_src *s, struct kiln_image_set *set, struct kiln_reference *tagref,
+                    bool *have_tagref)
+{
+    *set = (struct kiln_image_set){.images = s->images, .nimages = s->nimages};
+    *have_tagref = false;
+    if (s->is_index) {
+        set->index = &s->index;
+        memcpy(set->index_digest, s->index_digest, KILN_DIGEST_MAX);
+        set->index_media_type = s->index_media_type;
+    } else if (s->nimages)
+        set->file_mtime = s->images[0].created;
+    if (s->kind == KILN_SRC_REGISTRY && s->ref.tag) {
+        set->tags = &s->ref;
+        set->ntags = 1;
+    } else if (s->kind == KILN_SRC_DOCKER_ARCHIVE && s->tag &&
+               kiln_reference_parse(s->tag, tagref, NULL) == 0) {
+        *have_tagref = true;
+        set->tags = tagref;
+        set->ntags = 1;
+    }
+}
+
+static int push_set(const struct kiln_image_set *set, const char *mount_from,
+                    const struct kiln_reference *dst, const struct kiln_remote_opts *o,
+                    const char *creds, char digest[], struct kiln_error *err)
 {
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, creds, &ro);
     struct kiln_registry *reg;
     if (kiln_registry_open(dst->domain, &ro, &reg, err) < 0)
         return -1;
-    struct kiln_push_image *pi = calloc(s->nimages ? s->nimages : 1, sizeof(*pi));
-    struct kiln_blob **lb = calloc(s->nimages ? s->nimages : 1, sizeof(*lb));
-    int rc = pi && lb ? 0 : kiln_oom(err);
-    for (size_t k = 0; rc == 0 && k < s->nimages; k++) {
-        struct kiln_src_image *im = &s->images[k];
-        lb[k] = calloc(im->nlayers ? im->nlayers : 1, sizeof(**lb));
-        if (!lb[k]) {
-            rc = kiln_oom(err);
-            break;
-        }
-        for (size_t i = 0; i < im->nlayers; i++) {
-            memcpy(lb[k][i].digest, im->layers[i].digest, KILN_DIGEST_MAX);
-            lb[k][i].size = im->layers[i].size;
-            lb[k][i].path = im->layers[i].path;
-            lb[k][i].origin = im->layers[i].origin;
-        }
-        pi[k] = (struct kiln_push_image){.manifest = &im->manifest,
-                                         .media_type = im->media_type,
-                                         .config = &im->config,
-                                         .layers = lb[k],
-                                         .nlayers = im->nlayers,
-                                         .src = s,
-                                         .src_layers = im->layers};
-        memcpy(pi[k].manifest_digest, im->manifest_digest, KILN_DIGEST_MAX);
-        memcpy(pi[k].config_digest, im->config_digest, KILN_DIGEST_MAX);
-    }
-    const char *mount_from = NULL;
-    if (s->kind == KILN_SRC_REGISTRY && !strcmp(s->ref.domain, dst->domain) &&
-        strcmp(s->ref.path, dst->path))
-        mount_from = s->ref.path;
     const char *tag = dst->digest ? dst->digest : dst->tag;
-    if (rc == 0)
-        rc = kiln_push_image(reg, dst->path, tag, pi, s->nimages, s->is_index ? &s->index : NULL,
-                             s->index_media_type, s->index_digest, mount_from, err);
-    if (rc == 0)
-        memcpy(digest, s->is_index ? s->index_digest : s->images[0].manifest_digest,
-               KILN_DIGEST_MAX);
-    for (size_t k = 0; lb && k < s->nimages; k++)
-        free(lb[k]);
-    free(lb);
-    free(pi);
+    int rc = kiln_push_set(reg, dst, tag, set, mount_from, err);
+    const char *top, *mt;
+    if (rc == 0 && kiln_set_top(set, &top, &mt))
+        memcpy(digest, top, KILN_DIGEST_MAX);
     kiln_registry_close(reg);
     return rc;
 }
@@ -203,17 +188,18 @@ static bool is_docker_type(const char *mt)
 
 /* What a consumer of the destination will not read, said before writing it
  * (the bytes are kept: a conversion would change the digests). */
-static void warn_consumers(const struct kiln_src *s, const struct kiln_output *out,
+static void warn_consumers(const struct kiln_image_set *s, const struct kiln_output *out,
                            const struct kiln_remote_opts *o)
 {
-    const char *top = s->is_index ? s->index_media_type : s->images[0].media_type;
+    const char *digest, *top;
+    kiln_set_top(s, &digest, &top);
     if (out->kind != KILN_OUT_DOCKER_ARCHIVE && is_docker_type(top))
         warn(o,
              "-o %s: the %s keeps its Docker media type (%s): kiln and Docker read the entry, "
              "but skopeo, podman and umoci will not find it by its tag (containers/image and "
              "umoci take only OCI types from an OCI layout); to keep a Docker image, copy it "
              "to a registry or a docker-archive:",
-             out->spec, s->is_index ? "index" : "manifest", top);
+             out->spec, s->index ? "index" : "manifest", top);
     if (out->kind != KILN_OUT_DOCKER_ARCHIVE)
         return;
     for (size_t k = 0; k < s->nimages; k++)
@@ -227,99 +213,34 @@ static void warn_consumers(const struct kiln_src *s, const struct kiln_output *o
             }
 }
 
-static int write_local(struct kiln_src *s, const char *dest, const struct kiln_remote_opts *o,
-                       char digest[], struct kiln_error *err)
+/* Writes the set to a local destination; tag names it there when the
+ * destination does not. */
+static int write_local(const struct kiln_image_set *set, const char *tag, const char *dest,
+                       const struct kiln_remote_opts *o, char digest[], struct kiln_error *err)
 {
     struct kiln_output out;
     if (kiln_output_parse(dest, &out, err) < 0)
         return -1;
     int rc = kiln_output_check(&out, err);
-    if (rc == 0 && s->nimages)
-        warn_consumers(s, &out, o);
-    size_t total = 0;
-    for (size_t k = 0; k < s->nimages; k++)
-        total += s->images[k].nlayers;
-    struct kiln_blob *blobs = calloc(total ? total : 1, sizeof(*blobs));
-    struct kiln_mem_blob *extra = calloc(2 * s->nimages + 1, sizeof(*extra));
-    const char **diff_ids = NULL;
-    struct kiln_reference tagref = {0};
-    bool have_tagref = false;
-    if (rc == 0 && (!blobs || !extra))
+    if (rc == 0 && set->nimages)
+        warn_consumers(set, &out, o);
+    for (size_t k = 0; rc == 0 && k < set->nimages; k++)
+        for (size_t i = 0; rc == 0 && i < set->images[k].nlayers; i++)
+            rc = kiln_layer_fetch(&set->images[k].layers[i], err);
+    if (rc == 0 && !out.tag && tag && kiln_tag_valid(tag) && !(out.tag = strdup(tag)))
         rc = kiln_oom(err);
-    size_t n = 0;
-    for (size_t k = 0; rc == 0 && k < s->nimages; k++) {
-        struct kiln_src_image *im = &s->images[k];
-        for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
-            rc = kiln_src_layer_path(s, &im->layers[i], err);
-            memcpy(blobs[n].digest, im->layers[i].digest, KILN_DIGEST_MAX);
-            blobs[n].size = im->layers[i].size;
-            blobs[n].path = im->layers[i].path;
-            blobs[n].origin = im->layers[i].origin;
-            n++;
-        }
-    }
-    struct kiln_image_out img = {0};
-    if (rc == 0) {
-        img.layer_blobs = blobs;
-        img.nlayers = n;
-        if (s->is_index) {
-            img.manifest = &s->index;
-            img.manifest_media_type = s->index_media_type;
-            memcpy(img.manifest_digest, s->index_digest, KILN_DIGEST_MAX);
-            for (size_t k = 0; k < s->nimages; k++) {
-                memcpy(extra[img.nextra].digest, s->images[k].manifest_digest, KILN_DIGEST_MAX);
-                extra[img.nextra++].data = &s->images[k].manifest;
-                memcpy(extra[img.nextra].digest, s->images[k].config_digest, KILN_DIGEST_MAX);
-                extra[img.nextra++].data = &s->images[k].config;
-            }
-            img.extra = extra;
-        } else {
-            struct kiln_src_image *im = &s->images[0];
-            img.platform = &im->platform;
-            img.created = im->created;
-            img.file_mtime = im->created;
-            img.manifest = &im->manifest;
-            img.manifest_media_type = im->media_type;
-            memcpy(img.manifest_digest, im->manifest_digest, KILN_DIGEST_MAX);
-            img.config_json = &im->config;
-            memcpy(img.config_digest, im->config_digest, KILN_DIGEST_MAX);
-            if (im->diff_ids.n != im->nlayers)
-                rc = out.kind == KILN_OUT_DOCKER_ARCHIVE
-                         ? kiln_fail(err, KILN_ERR_FORMAT,
-                                     "%s: the config lists %zu diff_ids for %zu layers", s->spec,
-                                     im->diff_ids.n, im->nlayers)
-                         : 0;
-            else
-                img.diff_ids = (const char *const *)im->diff_ids.v;
-        }
-        /* Names: the source's tag for layouts; a registry name for docker archives. */
-        if (!out.tag && s->tag && kiln_tag_valid(s->tag) && !(out.tag = strdup(s->tag)))
-            rc = kiln_oom(err);
-        if (rc == 0 && s->kind == KILN_SRC_REGISTRY && s->ref.tag) {
-            img.tags = &s->ref;
-            img.ntags = 1;
-        } else if (rc == 0 && s->kind == KILN_SRC_DOCKER_ARCHIVE && s->tag &&
-                   kiln_reference_parse(s->tag, &tagref, NULL) == 0) {
-            have_tagref = true;
-            img.tags = &tagref;
-            img.ntags = 1;
-        }
-    }
     if (rc == 0)
-        rc = kiln_output_prepare(&out, &img, err);
+        rc = kiln_output_prepare(&out, set, err);
     if (rc == 0)
         rc = kiln_output_commit(&out, err);
     if (rc < 0)
         kiln_output_rollback(&out);
     else {
         kiln_output_finish(&out);
-        memcpy(digest, img.manifest_digest, KILN_DIGEST_MAX);
+        const char *top, *mt;
+        kiln_set_top(set, &top, &mt);
+        memcpy(digest, top, KILN_DIGEST_MAX);
     }
-    if (have_tagref)
-        kiln_reference_free(&tagref);
-    free(diff_ids);
-    free(blobs);
-    free(extra);
     kiln_output_free(&out);
     return rc;
 }
@@ -347,8 +268,19 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
         kiln_reference_free(&dref);
         return -1;
     }
-    int rc = remote_dest ? push_src(s, &dref, o, o->dest_creds, digest_out, err)
-                         : write_local(s, dest, o, digest_out, err);
+    struct kiln_image_set set;
+    struct kiln_reference tagref;
+    bool have_tagref;
+    src_set(s, &set, &tagref, &have_tagref);
+    /* the source's repository has every blob, when it is on dest's registry */
+    const char *mount_from = NULL;
+    if (remote_dest && s->kind == KILN_SRC_REGISTRY && !strcmp(s->ref.domain, dref.domain) &&
+        strcmp(s->ref.path, dref.path))
+        mount_from = s->ref.path;
+    int rc = remote_dest ? push_set(&set, mount_from, &dref, o, o->dest_creds, digest_out, err)
+                         : write_local(&set, s->tag, dest, o, digest_out, err);
+    if (have_tagref)
+        kiln_reference_free(&tagref);
     kiln_src_free(s);
     kiln_reference_free(&dref);
     return rc;
@@ -356,7 +288,7 @@ int kiln_copy(const char *src, const char *dest, const char *platform,
 
 /* ---- inspect ---- */
 
-static json_t *describe_image(const struct kiln_src_image *im)
+static json_t *describe_image(const struct kiln_image *im)
 {
     json_t *j = json_object(), *ls = json_array();
     uint64_t total = 0;
@@ -425,7 +357,7 @@ static int summary(const struct kiln_src *s, struct kiln_buf *b, struct kiln_err
         rc = kiln_buf_printf(b, err, "Digest:     %s\nMediaType:  %s\nManifests:  %zu\n",
                              s->index_digest, s->index_media_type, s->nimages);
     for (size_t k = 0; rc == 0 && k < s->nimages; k++) {
-        const struct kiln_src_image *im = &s->images[k];
+        const struct kiln_image *im = &s->images[k];
         char created[32], sz[32], plat[KILN_PLATFORM_MAX];
         kiln_format_time(im->created, created);
         uint64_t total = 0;
@@ -681,7 +613,7 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
     struct kiln_registry_opts ro;
     kiln_registry_opts_from(o, o->src_creds, &ro);
     struct kiln_src **src = calloc(nsrcs, sizeof(*src));
-    struct kiln_src_image *imgs = NULL;
+    struct kiln_image *imgs = NULL;
     size_t nimgs = 0;
     json_t *idx = json_object(), *ms = json_array();
     int rc = src && idx && ms ? 0 : kiln_oom(err);
@@ -690,7 +622,7 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
         if ((rc = kiln_src_open(srcs[i], NULL, &ro, &src[i], err)) < 0)
             break;
         for (size_t k = 0; rc == 0 && k < src[i]->nimages; k++) {
-            struct kiln_src_image *im = &src[i]->images[k];
+            struct kiln_image *im = &src[i]->images[k];
             for (size_t j = 0; j < nimgs; j++)
                 if (kiln_platform_equal(&imgs[j].platform, &im->platform)) {
                     char ps[KILN_PLATFORM_MAX];
@@ -699,10 +631,10 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
                                    kiln_platform_format(&im->platform, ps));
                 }
             for (size_t l = 0; rc == 0 && l < im->nlayers; l++)
-                rc = kiln_src_layer_path(src[i], &im->layers[l], err);
+                rc = kiln_layer_fetch(&im->layers[l], err);
             if (rc < 0)
                 break;
-            struct kiln_src_image *v = realloc(imgs, (nimgs + 1) * sizeof(*v));
+            struct kiln_image *v = realloc(imgs, (nimgs + 1) * sizeof(*v));
             if (!v) {
                 rc = kiln_oom(err);
                 break;
@@ -729,31 +661,31 @@ int kiln_index(const char *const *srcs, size_t nsrcs, const char *dest,
     /* An OCI index, or a Docker manifest list for Docker-typed manifests. */
     const char *mt = docker ? KILN_MT_DOCKER_LIST
                             : KILN_MT_OCI_INDEX;
-    struct kiln_src comb = {.kind = KILN_SRC_LAYOUT, .spec = (char *)"index", .is_index = true,
-                            .images = imgs, .nimages = nimgs};
+    struct kiln_buf index = {0};
+    struct kiln_image_set set = {
+        .images = imgs, .nimages = nimgs, .index = &index, .index_media_type = mt};
     if (rc == 0) {
         json_object_set_new(idx, "schemaVersion", json_integer(2));
         json_object_set_new(idx, "mediaType", json_string(mt));
         json_object_set_new(idx, "manifests", ms);
         ms = NULL;
         char *s = json_dumps(idx, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-        rc = s ? kiln_buf_append(&comb.index, s, strlen(s), err) : kiln_oom(err);
+        rc = s ? kiln_buf_append(&index, s, strlen(s), err) : kiln_oom(err);
         free(s);
     }
     if (rc == 0)
-        rc = kiln_sha256_buf(comb.index.data, comb.index.len, comb.index_digest, err);
-    snprintf(comb.index_media_type, sizeof(comb.index_media_type), "%s", mt);
+        rc = kiln_sha256_buf(index.data, index.len, set.index_digest, err);
     if (rc == 0) {
         if (kiln_transport_of(dest) == KILN_TRANSPORT_DOCKER) {
             struct kiln_reference dref;
             rc = kiln_parse_docker_ref(dest, false, &dref, err);
             if (rc == 0)
-                rc = push_src(&comb, &dref, o, o->dest_creds, digest_out, err);
+                rc = push_set(&set, NULL, &dref, o, o->dest_creds, digest_out, err);
             kiln_reference_free(&dref);
         } else
-            rc = write_local(&comb, dest, o, digest_out, err);
+            rc = write_local(&set, NULL, dest, o, digest_out, err);
     }
-    kiln_buf_free(&comb.index);
+    kiln_buf_free(&index);
     json_decref(ms);
     json_decref(idx);
     free(imgs);

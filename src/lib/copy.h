@@ -4,24 +4,6 @@
 
 #include "image/source.h"
 
-struct kiln_push_image {
-    const struct kiln_buf *manifest;
-    char manifest_digest[KILN_DIGEST_MAX];
-    const char *media_type;
-    const struct kiln_buf *config;
-    char config_digest[KILN_DIGEST_MAX];
-    const struct kiln_blob *layers; /* path NULL: fetched from src on demand */
-    size_t nlayers;
-    struct kiln_src *src;
-    struct kiln_src_layer *src_layers;
-    /* layers [0, nbase) come from a base image that base_mount_from (a
-     * repository of the destination registry) holds */
-    size_t nbase;
-    const char *base_mount_from;
-    /* the layers above them (a rebased image's own), from this repository */
-    const char *own_mount_from;
-};
-
 /* The caller's options (NULL: the defaults) as a struct of this version's
  * size in *local: fields an older caller's smaller struct lacks keep their
  * defaults. Returns local. */
@@ -29,11 +11,15 @@ const struct kiln_remote_opts *kiln_remote_opts_get(const struct kiln_remote_opt
                                                     struct kiln_remote_opts *local);
 void kiln_registry_opts_from(const struct kiln_remote_opts *o, const char *creds,
                              struct kiln_registry_opts *ro);
-/* Uploads every image's blobs (skipping what the repository has, mounting
- * from mount_from when set) and manifests, then the index if any, tagged. */
-int kiln_push_image(struct kiln_registry *reg, const char *repo, const char *tag,
-                    const struct kiln_push_image *im, size_t nimages, const struct kiln_buf *index,
-                    const char *index_mt, const char *index_digest, const char *mount_from,
-                    struct kiln_error *err);
+/* Pushes a set to dst's repository: per image its layers and config (what
+ * the repository has is skipped), then its manifest, by digest under an
+ * index and by `tag` alone; then the index, tagged. A blob is mounted from
+ * mount_from when it is given (a repository of the same registry that has
+ * them all), else a layer from its source's repository when that is on the
+ * same registry. A layer without a file is fetched from its source when the
+ * repository lacks it. (A streamed push would hand a layer on while it is
+ * built: the set already gives layers before the documents that name them.) */
+int kiln_push_set(struct kiln_registry *reg, const struct kiln_reference *dst, const char *tag,
+                  const struct kiln_image_set *set, const char *mount_from, struct kiln_error *err);
 
 #endif

@@ -176,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             for (size_t i = 0; i < s->nimages; i++)
                 for (size_t k = 0; k < s->images[i].nlayers; k++)
-                    kiln_src_layer_path(s, &s->images[i].layers[k], NULL);
+                    kiln_layer_fetch(&s->images[i].layers[k], NULL);
             kiln_src_free(s);
         } else if (!err.message[0]) {
             abort();

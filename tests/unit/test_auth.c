@@ -12,6 +12,7 @@
 
 #include "registry/auth.h"
 #include "registry/http.h"
+#include "unit.h"
 
 static void challenge_bearer(void **state)
 {
@@ -104,7 +105,7 @@ static void write_file(const char *name, const char *text, mode_t mode)
 static void creds_from_files(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/kiln-auth-XXXXXX");
+    snprintf(dir, sizeof(dir), "%s/kiln-auth-XXXXXX", test_tmpdir());
     assert_non_null(mkdtemp(dir));
     char conf[512];
     snprintf(conf, sizeof(conf), "%s/config.json", dir);

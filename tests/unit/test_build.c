@@ -25,6 +25,7 @@
 #include <libdeflate.h>
 
 #include "internal.h"
+#include "unit.h"
 
 #define SDE      1700000000
 #define BIG_SIZE (2 * 1024 * 1024 + 4321)
@@ -40,7 +41,7 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->tmp, sizeof(f->tmp), "/tmp/kiln-test-build-XXXXXX");
+    snprintf(f->tmp, sizeof(f->tmp), "%s/kiln-test-build-XXXXXX", test_tmpdir());
     if (!mkdtemp(f->tmp)) {
         free(f);
         return -1;

@@ -21,6 +21,7 @@
 #include <archive_entry.h>
 
 #include "internal.h"
+#include "unit.h"
 
 #define T0 1000000000 /* every mtime, unless a test says otherwise */
 
@@ -37,7 +38,7 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->tmp, sizeof(f->tmp), "/tmp/kiln-test-diff-XXXXXX");
+    snprintf(f->tmp, sizeof(f->tmp), "%s/kiln-test-diff-XXXXXX", test_tmpdir());
     if (!mkdtemp(f->tmp)) {
         free(f);
         return -1;

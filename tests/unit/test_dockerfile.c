@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "dockerfile/dockerfile.h"
+#include "unit.h"
 
 static void parse_ok(const char *text, struct df_file *f)
 {
@@ -331,8 +332,7 @@ static void eval_bad(const char *dockerfile, int code, const char *expect)
 static int setup_ctx(void **state)
 {
     (void)state;
-    snprintf(ctx, sizeof(ctx), "%s/kiln-test-dockerfile-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(ctx, sizeof(ctx), "%s/kiln-test-dockerfile-XXXXXX", test_tmpdir());
     assert_non_null(mkdtemp(ctx));
     write_file("a.txt", "a\n");
     return 0;

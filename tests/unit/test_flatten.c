@@ -17,6 +17,7 @@
 
 #include "image/flatten.h"
 #include "internal.h"
+#include "unit.h"
 
 /* A layer, one entry a string: "f PATH MODE UID CONTENT", "d PATH MODE",
  * "l PATH TARGET" (symlink), "h PATH TARGET" (hardlink); NULL ends it. A
@@ -24,8 +25,7 @@
 static char *write_layer(const char *const *spec)
 {
     char *path = NULL;
-    const char *tmp = getenv("TMPDIR");
-    assert_true(asprintf(&path, "%s/kiln-flatten-XXXXXX", tmp && *tmp ? tmp : "/tmp") > 0);
+    assert_true(asprintf(&path, "%s/kiln-flatten-XXXXXX", test_tmpdir()) > 0);
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     struct kiln_fd_sink out;
@@ -68,8 +68,8 @@ static char *write_layer(const char *const *spec)
 static int flatten(const char *const *const *layers, size_t n, char **out, struct kiln_error *err)
 {
     struct kiln_src s = { .kind = KILN_SRC_LAYOUT, .spec = "oci:test" };
-    struct kiln_src_image im = { 0 };
-    struct kiln_src_layer ly[8];
+    struct kiln_image im = { 0 };
+    struct kiln_layer ly[8];
     memset(ly, 0, sizeof(ly));
     assert_true(n <= 8);
     for (size_t i = 0; i < n; i++) {

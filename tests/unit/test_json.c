@@ -103,7 +103,7 @@ static void test_config_minimal_exact(void **state)
     snprintf(c.platform.os, sizeof(c.platform.os), "linux");
     snprintf(c.platform.arch, sizeof(c.platform.arch), "amd64");
     c.created = 0;
-    struct kiln_layer_desc l = { .diff_id = D_A, .digest = D_B, .size = 10 };
+    struct kiln_layer l = { .diff_id = D_A, .digest = D_B, .size = 10 };
     struct kiln_buf out = { 0 };
     struct kiln_error err = { 0 };
     assert_int_equal(kiln_config_json(&c, NULL, 0, &l, 1, &out, &err), 0);
@@ -149,7 +149,7 @@ static void test_config_all_fields(void **state)
     push_all(&c.volumes, vols, 2);
     push_all(&c.labels, labels, 5);
     c.has_entrypoint = c.has_cmd = true;
-    struct kiln_layer_desc l[2] = {
+    struct kiln_layer l[2] = {
         { .diff_id = D_A, .digest = D_B, .size = 1, .created_by = "kiln build --rootfs" },
         { .diff_id = D_C, .digest = D_1, .size = 2, .created_by = "kiln build --tar" },
     };
@@ -256,7 +256,7 @@ static void test_format_time(void **state)
 static void test_manifest_oci_exact(void **state)
 {
     (void)state;
-    struct kiln_layer_desc l[2] = {
+    struct kiln_layer l[2] = {
         { .diff_id = D_A, .digest = D_1, .size = 1234 },
         { .diff_id = D_B, .digest = D_2, .size = 5678901234ULL },
     };
@@ -299,7 +299,7 @@ static void check_manifest(enum kiln_manifest_kind kind, enum kiln_compression c
                            const char *want_mt, const char *want_cfg_mt, const char *want_layer_mt,
                            bool want_annotations)
 {
-    struct kiln_layer_desc l[3] = {
+    struct kiln_layer l[3] = {
         { .diff_id = D_A, .digest = D_1, .size = 1 },
         { .diff_id = D_B, .digest = D_2, .size = 2 },
         { .diff_id = D_C, .digest = D_A, .size = 3 },

@@ -19,6 +19,7 @@
 
 #include "copy.h"
 #include "internal.h"
+#include "unit.h"
 
 static void set_ok(kiln_build *b, enum kiln_setting s, const char *v)
 {
@@ -411,7 +412,8 @@ static json_t *read_blob(const char *layout, const char *digest)
 static void test_settings_reach_config(void **state)
 {
     (void)state;
-    char tmp[] = "/tmp/kiln-test-options-XXXXXX";
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s/kiln-test-options-XXXXXX", test_tmpdir());
     assert_non_null(mkdtemp(tmp));
     char root[4200], layout[4200];
     snprintf(root, sizeof(root), "%s/root", tmp);

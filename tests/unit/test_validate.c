@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "unit.h"
 
 struct ent {
     const char *path;
@@ -50,7 +51,7 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->tmp, sizeof(f->tmp), "/tmp/kiln-test-validate-XXXXXX");
+    snprintf(f->tmp, sizeof(f->tmp), "%s/kiln-test-validate-XXXXXX", test_tmpdir());
     if (!mkdtemp(f->tmp))
         return -1;
     snprintf(f->ref, sizeof(f->ref), "oci:%s/img:t", f->tmp);

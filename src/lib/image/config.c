@@ -274,7 +274,7 @@ static void env_set(json_t *env, const char *kv)
 }
 
 int kiln_config_json(const struct kiln_image_config *c, const char *base_config, size_t nbase,
-                     const struct kiln_layer_desc *layers, size_t nlayers, struct kiln_buf *out,
+                     const struct kiln_layer *layers, size_t nlayers, struct kiln_buf *out,
                      struct kiln_error *err)
 {
     char created[32];
@@ -418,7 +418,7 @@ static json_t *descriptor(const char *mt, const char *digest, uint64_t size)
 
 int kiln_manifest_json(enum kiln_manifest_kind kind, enum kiln_compression comp,
                        const char *config_digest, size_t config_size,
-                       const struct kiln_layer_desc *layers, size_t nlayers,
+                       const struct kiln_layer *layers, size_t nlayers,
                        const struct kiln_strlist *annotations, struct kiln_buf *out,
                        struct kiln_error *err)
 {
@@ -437,7 +437,7 @@ int kiln_manifest_json(enum kiln_manifest_kind kind, enum kiln_compression comp,
         doc, "config",
         descriptor(oci ? KILN_MT_OCI_CONFIG : KILN_MT_DOCKER_CONFIG, config_digest, config_size));
     for (size_t i = 0; i < nlayers; i++)
-        json_array_append_new(ls, descriptor(layers[i].media_type
+        json_array_append_new(ls, descriptor(layers[i].media_type[0]
                                                  ? layers[i].media_type
                                                  : kiln_layer_media_type(kind, comp),
                                              layers[i].digest, layers[i].size));

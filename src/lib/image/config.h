@@ -3,6 +3,7 @@
 #ifndef KILN_IMAGE_CONFIG_H
 #define KILN_IMAGE_CONFIG_H
 
+#include "image.h"
 #include "platform.h"
 
 /* ---- image/config.c: JSON documents ----------------------------------- */
@@ -16,13 +17,6 @@ bool kiln_signal_valid(const char *v);
 /* Splits a string as a POSIX shell would (quotes, backslashes), or parses a JSON array. */
 int kiln_parse_args(const char *text, struct kiln_strlist *out, struct kiln_error *err);
 
-struct kiln_layer_desc {
-    char diff_id[KILN_DIGEST_MAX];
-    char digest[KILN_DIGEST_MAX];
-    uint64_t size;
-    const char *created_by;
-    const char *media_type; /* NULL: the build's compression decides */
-};
 struct kiln_image_config {
     struct kiln_platform platform;
     int64_t created;
@@ -39,7 +33,7 @@ enum kiln_manifest_kind { KILN_MANIFEST_OCI, KILN_MANIFEST_DOCKER };
  * is the config of a base image whose nbase layers come first: its settings
  * are inherited, then overridden by c, and its history is kept. */
 int kiln_config_json(const struct kiln_image_config *c, const char *base_config, size_t nbase,
-                     const struct kiln_layer_desc *layers, size_t nlayers, struct kiln_buf *out,
+                     const struct kiln_layer *layers, size_t nlayers, struct kiln_buf *out,
                      struct kiln_error *err);
 /* OCI media type for a layer media type of either family (same bytes). */
 const char *kiln_layer_media_type_oci(const char *mt);
@@ -48,7 +42,7 @@ const char *kiln_layer_media_type_oci(const char *mt);
 const char *kiln_layer_media_type_docker(const char *mt);
 int kiln_manifest_json(enum kiln_manifest_kind kind, enum kiln_compression comp,
                        const char *config_digest, size_t config_size,
-                       const struct kiln_layer_desc *layers, size_t nlayers,
+                       const struct kiln_layer *layers, size_t nlayers,
                        const struct kiln_strlist *annotations, struct kiln_buf *out,
                        struct kiln_error *err);
 const char *kiln_layer_media_type(enum kiln_manifest_kind kind, enum kiln_compression comp);

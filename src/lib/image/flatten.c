@@ -318,7 +318,7 @@ static void lr_free(struct lreader *lr)
     lr->checking = false;
 }
 
-static int lr_open(struct lreader *lr, struct kiln_src_layer *ly, struct kiln_error *err)
+static int lr_open(struct lreader *lr, struct kiln_layer *ly, struct kiln_error *err)
 {
     lr->checking = false;
     lr->layer = ly->digest;
@@ -549,7 +549,7 @@ static void fents_free(struct fent *v, size_t n)
 }
 
 /* One layer into the model: its whiteouts, then its entries. */
-static int model_layer(struct flat *f, struct kiln_src_layer *ly, struct kiln_error *err)
+static int model_layer(struct flat *f, struct kiln_layer *ly, struct kiln_error *err)
 {
     struct lreader lr;
     if (lr_open(&lr, ly, err) < 0)
@@ -847,13 +847,13 @@ static void flat_free(struct flat *f)
 
 int kiln_flatten_write(struct kiln_src *s, struct kiln_tar_writer *w, struct kiln_error *err)
 {
-    struct kiln_src_image *im = &s->images[0];
+    struct kiln_image *im = &s->images[0];
     struct flat f = { 0 };
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
         f.li = i;
         f.layer = im->layers[i].digest;
-        rc = kiln_src_layer_path(s, &im->layers[i], err);
+        rc = kiln_layer_fetch(&im->layers[i], err);
         if (rc == 0)
             rc = model_layer(&f, &im->layers[i], err);
     }

@@ -214,39 +214,42 @@ void kiln_layout_unlock(int fd)
 /* ---- index.json entries ----------------------------------------------------- */
 
 
-const char *kiln_layout_tag(const struct kiln_output *o, const struct kiln_image_out *img)
+const char *kiln_layout_tag(const struct kiln_output *o, const struct kiln_image_set *set)
 {
     if (o->tag)
         return o->tag;
-    if (img->ntags && img->tags[0].tag)
-        return img->tags[0].tag;
+    if (set->ntags && set->tags[0].tag)
+        return set->tags[0].tag;
     return "latest";
 }
 
-json_t *kiln_layout_entry(const struct kiln_output *o, const struct kiln_image_out *img,
+json_t *kiln_layout_entry(const struct kiln_output *o, const struct kiln_image_set *set,
                           struct kiln_error *err)
 {
-    const char *tag = kiln_layout_tag(o, img);
+    const char *tag = kiln_layout_tag(o, set);
+    const char *digest, *mt;
+    const struct kiln_buf *top = kiln_set_top(set, &digest, &mt);
+    const struct kiln_platform *platform = kiln_set_platform(set);
     json_t *d = json_object(), *ann = json_object(), *plat = json_object();
     _cleanup_free_ char *full = NULL;
-    for (size_t i = 0; i < img->ntags && !full; i++)
-        if (img->tags[i].tag && !strcmp(img->tags[i].tag, tag) &&
-            !(full = kiln_reference_full(&img->tags[i], err)))
+    for (size_t i = 0; i < set->ntags && !full; i++)
+        if (set->tags[i].tag && !strcmp(set->tags[i].tag, tag) &&
+            !(full = kiln_reference_full(&set->tags[i], err)))
             goto fail;
     if (!d || !ann || !plat)
         goto oom;
-    if (json_object_set_new(d, "mediaType", json_string(img->manifest_media_type)) ||
-        json_object_set_new(d, "digest", json_string(img->manifest_digest)) ||
-        json_object_set_new(d, "size", json_integer((json_int_t)img->manifest->len)) ||
+    if (json_object_set_new(d, "mediaType", json_string(mt)) ||
+        json_object_set_new(d, "digest", json_string(digest)) ||
+        json_object_set_new(d, "size", json_integer((json_int_t)top->len)) ||
         json_object_set_new(ann, KILN_ANNOT_REF_NAME, json_string(tag)) ||
         (full && json_object_set_new(ann, KILN_ANNOT_CONTAINERD_NAME, json_string(full))) ||
         json_object_set(d, "annotations", ann))
         goto oom;
-    if (img->platform) {
-        if (json_object_set_new(plat, "architecture", json_string(img->platform->arch)) ||
-            json_object_set_new(plat, "os", json_string(img->platform->os)) ||
-            (img->platform->variant[0] &&
-             json_object_set_new(plat, "variant", json_string(img->platform->variant))) ||
+    if (platform) {
+        if (json_object_set_new(plat, "architecture", json_string(platform->arch)) ||
+            json_object_set_new(plat, "os", json_string(platform->os)) ||
+            (platform->variant[0] &&
+             json_object_set_new(plat, "variant", json_string(platform->variant))) ||
             json_object_set(d, "platform", plat))
             goto oom;
     }
@@ -341,11 +344,11 @@ static char *dump_index(json_t *idx, struct kiln_error *err)
     return s;
 }
 
-int kiln_layout_index_bytes(const struct kiln_output *o, const struct kiln_image_out *img,
+int kiln_layout_index_bytes(const struct kiln_output *o, const struct kiln_image_set *set,
                             struct kiln_buf *out, struct kiln_error *err)
 {
     json_t *idx = new_index();
-    json_t *e = idx ? kiln_layout_entry(o, img, err) : NULL;
+    json_t *e = idx ? kiln_layout_entry(o, set, err) : NULL;
     int rc = -1;
     if (!idx)
         kiln_oom(err);
@@ -401,11 +404,14 @@ static bool exists(const char *p)
     return lstat(p, &st) == 0;
 }
 
-/* Writes a blob to the new file dst, from its staged file (checked against
+/* Writes a blob to the new file dst, from its layer's file (checked against
  * its digest as it is read when it comes from a source) or from bytes. */
-static int write_blob(const char *dst, const struct kiln_blob *b, const struct kiln_buf *bytes,
-                      struct kiln_error *err)
+static int write_blob(const char *dst, const struct kiln_set_blob *v, struct kiln_error *err)
 {
+    const struct kiln_buf *bytes = v->bytes;
+    struct kiln_layer *b = v->layer;
+    if (!bytes && kiln_layer_fetch(b, err) < 0)
+        return -1;
     if (bytes) {
         _cleanup_close_ int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0)
@@ -428,39 +434,16 @@ static int write_blob(const char *dst, const struct kiln_blob *b, const struct k
     return rc;
 }
 
-/* The blobs of an image, whatever holds their bytes. */
-struct blob_ref {
-    const char *digest;
-    const struct kiln_blob *file;
-    const struct kiln_buf *bytes;
-};
-
-static size_t image_blobs(const struct kiln_image_out *img, struct blob_ref *v)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < img->nlayers; i++)
-        v[n++] = (struct blob_ref){img->layer_blobs[i].digest, &img->layer_blobs[i], NULL};
-    if (img->config_json)
-        v[n++] = (struct blob_ref){img->config_digest, NULL, img->config_json};
-    for (size_t i = 0; i < img->nextra; i++)
-        v[n++] = (struct blob_ref){img->extra[i].digest, NULL, img->extra[i].data};
-    /* the manifest last: a reader that finds it finds the rest */
-    v[n++] = (struct blob_ref){img->manifest_digest, NULL, img->manifest};
-    return n;
-}
-
 /* Stages every blob that `layout` lacks into `stage` (a directory of the
  * same file system, blobs named by their hex). With `into` set, then renames
  * them into layout (under its lock), recording the ones it added. */
 static int stage_blobs(struct kiln_output *o, const char *layout, const char *stage, bool into,
                        struct kiln_error *err)
 {
-    const struct kiln_image_out *img = o->img;
-    size_t max = img->nlayers + img->nextra + 2;
-    _cleanup_free_ struct blob_ref *v = calloc(max, sizeof(*v));
+    _cleanup_free_ struct kiln_set_blob *v = calloc(kiln_set_blob_max(o->set), sizeof(*v));
     if (!v)
         return kiln_oom(err);
-    size_t n = image_blobs(img, v);
+    size_t n = kiln_set_blobs(o->set, v);
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *dst = blob_path(layout, v[i].digest, err);
         _cleanup_free_ char *st = dst ? kiln_path_join(stage, v[i].digest + 7, err) : NULL;
@@ -468,7 +451,7 @@ static int stage_blobs(struct kiln_output *o, const char *layout, const char *st
             return -1;
         if (exists(dst))
             continue;
-        if (!exists(st) && write_blob(st, v[i].file, v[i].bytes, err) < 0)
+        if (!exists(st) && write_blob(st, &v[i], err) < 0)
             return kiln_error_prefix(err, "-o %s", o->spec);
         if (!into)
             continue;
@@ -532,10 +515,10 @@ static void mark_tree(const char *layout, json_t *desc, json_t *set, int depth)
 
 /* ---- prepare / commit / rollback --------------------------------------------- */
 
-static int make_entry(struct kiln_output *o, const struct kiln_image_out *img,
+static int make_entry(struct kiln_output *o, const struct kiln_image_set *set,
                       struct kiln_error *err)
 {
-    json_t *e = kiln_layout_entry(o, img, err);
+    json_t *e = kiln_layout_entry(o, set, err);
     if (!e)
         return -1;
     o->entry = dump_index(e, err);
@@ -543,12 +526,12 @@ static int make_entry(struct kiln_output *o, const struct kiln_image_out *img,
     return o->entry ? 0 : -1;
 }
 
-int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
+int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_set *set,
                         struct kiln_error *err)
 {
     char who[600]; /* o as the user named it, for messages */
     snprintf(who, sizeof(who), "-o %s", o->spec);
-    if (make_entry(o, img, err) < 0)
+    if (make_entry(o, set, err) < 0)
         return -1;
     _cleanup_free_ char *parent = kiln_dirname(o->path, err);
     if (!parent)
@@ -725,9 +708,8 @@ void kiln_layout_rollback(struct kiln_output *o)
             if (name && kiln_held_create(name, true, &scratch, NULL) == 0) {
                 if (o->fresh_commit && !o->added_blobs.n) {
                     /* the new layout's blobs were all ours */
-                    size_t max = o->img->nlayers + o->img->nextra + 2;
-                    struct blob_ref *v = calloc(max, sizeof(*v));
-                    size_t n = v ? image_blobs(o->img, v) : 0;
+                    struct kiln_set_blob *v = calloc(kiln_set_blob_max(o->set), sizeof(*v));
+                    size_t n = v ? kiln_set_blobs(o->set, v) : 0;
                     for (size_t i = 0; i < n; i++)
                         kiln_strlist_push(&o->added_blobs, v[i].digest, NULL);
                     free(v);

@@ -53,7 +53,7 @@ void kiln_layout_unlock(int fd);
 int kiln_layout_explain_missing(const char *dir, const char *spec, struct kiln_error *err);
 
 /* oci: outputs (kiln_output_* for KILN_OUT_OCI). */
-int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_out *img,
+int kiln_layout_prepare(struct kiln_output *o, const struct kiln_image_set *set,
                         struct kiln_error *err);
 int kiln_layout_commit(struct kiln_output *o, struct kiln_error *err);
 void kiln_layout_rollback(struct kiln_output *o);
@@ -72,11 +72,11 @@ int kiln_layout_gc(const char *layout, const char *spec, bool dry_run, struct ki
                    struct kiln_error *err);
 
 /* The tag an output writes, and its index.json entry. */
-const char *kiln_layout_tag(const struct kiln_output *o, const struct kiln_image_out *img);
-json_t *kiln_layout_entry(const struct kiln_output *o, const struct kiln_image_out *img,
+const char *kiln_layout_tag(const struct kiln_output *o, const struct kiln_image_set *set);
+json_t *kiln_layout_entry(const struct kiln_output *o, const struct kiln_image_set *set,
                           struct kiln_error *err);
 /* index.json of a layout that holds the image alone (oci-archive:). */
-int kiln_layout_index_bytes(const struct kiln_output *o, const struct kiln_image_out *img,
+int kiln_layout_index_bytes(const struct kiln_output *o, const struct kiln_image_set *set,
                             struct kiln_buf *out, struct kiln_error *err);
 
 #endif

@@ -160,7 +160,7 @@ struct item {
     size_t len;
     const char *path; /* ITEM_FILE */
     uint64_t size;
-    const char *digest, *origin; /* ITEM_FILE to check (kiln_blob.origin) */
+    const char *digest, *origin; /* ITEM_FILE to check (kiln_layer.origin) */
 };
 
 struct items {
@@ -219,9 +219,11 @@ static int add_bytes(struct items *it, const char *name, const void *p, size_t n
     return 0;
 }
 
-static int add_file(struct items *it, const char *name, const struct kiln_blob *b,
+static int add_file(struct items *it, const char *name, struct kiln_layer *b,
                     struct kiln_error *err)
 {
+    if (kiln_layer_fetch(b, err) < 0)
+        return -1;
     struct item *x = items_add(it, name, err);
     if (!x)
         return -1;
@@ -277,13 +279,15 @@ static int write_archive(struct kiln_output *o, struct items *it, int64_t mtime,
     return rc;
 }
 
-static int prepare_oci_archive(struct kiln_output *o, const struct kiln_image_out *img,
+static int prepare_oci_archive(struct kiln_output *o, const struct kiln_image_set *set,
                                struct kiln_error *err)
 {
     struct items it = {0};
     struct kiln_buf ij = {0};
     char name[128];
-    int rc = kiln_layout_index_bytes(o, img, &ij, err);
+    struct kiln_set_blob *v = calloc(kiln_set_blob_max(set), sizeof(*v));
+    size_t n = v ? kiln_set_blobs(set, v) : 0;
+    int rc = v ? kiln_layout_index_bytes(o, set, &ij, err) : kiln_oom(err);
     if (rc == 0)
         rc = add_bytes(&it, "oci-layout", KILN_OCI_LAYOUT_BYTES, strlen(KILN_OCI_LAYOUT_BYTES), NULL, err);
     if (rc == 0)
@@ -292,26 +296,16 @@ static int prepare_oci_archive(struct kiln_output *o, const struct kiln_image_ou
         rc = add_dir(&it, "blobs", err);
     if (rc == 0)
         rc = add_dir(&it, "blobs/sha256", err);
-    for (size_t i = 0; rc == 0 && i < img->nlayers; i++) {
-        snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->layer_blobs[i].digest));
-        rc = add_file(&it, name, &img->layer_blobs[i], err);
-    }
-    if (rc == 0 && img->config_json) {
-        snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->config_digest));
-        rc = add_bytes(&it, name, img->config_json->data, img->config_json->len, NULL, err);
-    }
-    for (size_t i = 0; rc == 0 && i < img->nextra; i++) {
-        snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->extra[i].digest));
-        rc = add_bytes(&it, name, img->extra[i].data->data, img->extra[i].data->len, NULL, err);
-    }
-    if (rc == 0) {
-        snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(img->manifest_digest));
-        rc = add_bytes(&it, name, img->manifest->data, img->manifest->len, NULL, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        snprintf(name, sizeof(name), "blobs/sha256/%s", hex_of(v[i].digest));
+        rc = v[i].layer ? add_file(&it, name, v[i].layer, err)
+                        : add_bytes(&it, name, v[i].bytes->data, v[i].bytes->len, NULL, err);
     }
     if (rc == 0)
-        rc = write_archive(o, &it, img->file_mtime, err);
+        rc = write_archive(o, &it, set->file_mtime, err);
     items_free(&it);
     kiln_buf_free(&ij);
+    free(v);
     return rc;
 }
 
@@ -329,15 +323,15 @@ static char *dump_json(json_t *j, struct kiln_error *err)
 }
 
 /* Legacy v1 ids: deterministic, distinct per layer position and image. */
-static int v1_ids(const struct kiln_image_out *img, char (*ids)[65], struct kiln_error *err)
+static int v1_ids(const struct kiln_image *img, char (*ids)[65], struct kiln_error *err)
 {
     char chain[KILN_DIGEST_MAX];
     for (size_t i = 0; i < img->nlayers; i++) {
         struct kiln_buf b = {0};
         if (i == 0)
-            snprintf(chain, sizeof(chain), "%s", img->diff_ids[0]);
+            snprintf(chain, sizeof(chain), "%s", img->diff_ids.v[0]);
         else {
-            if (kiln_buf_printf(&b, err, "%s %s", chain, img->diff_ids[i]) < 0)
+            if (kiln_buf_printf(&b, err, "%s %s", chain, img->diff_ids.v[i]) < 0)
                 return -1;
             int rc = kiln_sha256_buf(b.data, b.len, chain, err);
             kiln_buf_free(&b);
@@ -359,21 +353,27 @@ static int v1_ids(const struct kiln_image_out *img, char (*ids)[65], struct kiln
     return 0;
 }
 
-static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image_out *img,
+static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image_set *set,
                                   struct kiln_error *err)
 {
     struct items it = {0};
     char name[160];
-    if (!img->config_json || !img->diff_ids)
+    if (set->index || set->nimages != 1)
         return kiln_fail(err, KILN_ERR_USAGE,
                          "-o %s: a docker archive holds one image, not a multi-platform "
                          "index (copy one platform with kiln copy --platform)",
                          o->spec);
+    const struct kiln_image *img = &set->images[0];
+    /* its layers are named by the chain of their diff_ids */
+    if (img->diff_ids.n != img->nlayers)
+        return kiln_fail(err, KILN_ERR_FORMAT,
+                         "-o %s: the config lists %zu diff_ids for %zu layers", o->spec,
+                         img->diff_ids.n, img->nlayers);
     char (*ids)[65] = calloc(img->nlayers ? img->nlayers : 1, sizeof(*ids));
     if (!ids)
         return kiln_oom(err);
     int rc = v1_ids(img, ids, err);
-    json_t *cfg = json_loads(img->config_json->data, 0, NULL);
+    json_t *cfg = json_loads(img->config.data, 0, NULL);
     if (rc == 0 && !cfg)
         rc = kiln_fail(err, KILN_ERR_INTERNAL, "cannot re-read the image config");
 
@@ -406,19 +406,19 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
             rc = s ? add_bytes(&it, name, s, strlen(s), s, err) : -1;
         snprintf(name, sizeof(name), "%s/layer.tar", ids[i]);
         if (rc == 0)
-            rc = add_file(&it, name, &img->layer_blobs[i], err);
+            rc = add_file(&it, name, &img->layers[i], err);
     }
     json_decref(cfg);
 
     snprintf(name, sizeof(name), "%s.json", hex_of(img->config_digest));
     if (rc == 0)
-        rc = add_bytes(&it, name, img->config_json->data, img->config_json->len, NULL, err);
+        rc = add_bytes(&it, name, img->config.data, img->config.len, NULL, err);
 
     json_t *m = json_object(), *tags = json_array(), *layers = json_array(),
            *repos = json_object();
     /* docker-archive:FILE:REF names the image in place of its tags */
-    const struct kiln_reference *names = o->have_repo_tag ? &o->repo_tag : img->tags;
-    size_t nnames = o->have_repo_tag ? 1 : img->ntags;
+    const struct kiln_reference *names = o->have_repo_tag ? &o->repo_tag : set->tags;
+    size_t nnames = o->have_repo_tag ? 1 : set->ntags;
     for (size_t i = 0; rc == 0 && i < nnames; i++) {
         char *fam = kiln_reference_familiar(&names[i], false, err);
         if (!fam) {
@@ -465,23 +465,23 @@ static int prepare_docker_archive(struct kiln_output *o, const struct kiln_image
     else
         free(rs);
     if (rc == 0)
-        rc = write_archive(o, &it, img->file_mtime, err);
+        rc = write_archive(o, &it, set->file_mtime, err);
     items_free(&it);
     free(ids);
     return rc;
 }
 
-int kiln_output_prepare(struct kiln_output *o, const struct kiln_image_out *img,
+int kiln_output_prepare(struct kiln_output *o, const struct kiln_image_set *set,
                         struct kiln_error *err)
 {
     int rc;
-    o->img = img;
+    o->set = set;
     if (o->kind == KILN_OUT_OCI)
-        rc = kiln_layout_prepare(o, img, err);
+        rc = kiln_layout_prepare(o, set, err);
     else if (o->kind == KILN_OUT_OCI_ARCHIVE)
-        rc = prepare_oci_archive(o, img, err);
+        rc = prepare_oci_archive(o, set, err);
     else
-        rc = prepare_docker_archive(o, img, err);
+        rc = prepare_docker_archive(o, set, err);
     if (rc < 0 && !strstr(err ? err->message : "", o->spec))
         kiln_error_prefix(err, "-o %s", o->spec);
     return rc;

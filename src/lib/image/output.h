@@ -4,39 +4,7 @@
 #define KILN_IMAGE_OUTPUT_H
 
 #include "config.h"
-#include "reference.h"
-
-/* ---- image/outputs: what a build hands to each output ----------------- */
-struct kiln_blob {
-    char digest[KILN_DIGEST_MAX];
-    uint64_t size;
-    char *path; /* staged file holding the bytes */
-    /* the source the file was read from, when its bytes must be checked
-     * against digest and size as they are copied (kiln_blob_check);
-     * NULL for blobs kiln made or already verified */
-    const char *origin;
-};
-struct kiln_mem_blob {
-    char digest[KILN_DIGEST_MAX];
-    const struct kiln_buf *data;
-};
-struct kiln_image_out {
-    const struct kiln_platform *platform; /* NULL for an index */
-    int64_t created;
-    const char *manifest_media_type; /* the top document: a manifest or an index */
-    const struct kiln_buf *manifest; /* exact bytes */
-    char manifest_digest[KILN_DIGEST_MAX];
-    const struct kiln_buf *config_json; /* NULL for an index */
-    char config_digest[KILN_DIGEST_MAX];
-    const struct kiln_blob *layer_blobs; /* every layer (of every image of an index) */
-    size_t nlayers;
-    const char *const *diff_ids; /* docker-archive: one per layer */
-    const struct kiln_mem_blob *extra; /* an index's manifests and configs */
-    size_t nextra;
-    const struct kiln_reference *tags;
-    size_t ntags;
-    int64_t file_mtime; /* mtime of the files in archives */
-};
+#include "image.h"
 
 /* A temporary file or directory at a destination, held open and flocked by
  * this process for as long as it exists (image/layout.h). fd < 0: none. */
@@ -63,14 +31,14 @@ struct kiln_output {
     bool fresh_commit;      /* oci: the commit renamed a new layout into place */
     bool now_empty;         /* oci rollback: no entry is left in the index */
     struct kiln_held backup; /* the file the commit replaced, kept until finish */
-    const struct kiln_image_out *img; /* from prepare to finish: the blobs' sources */
+    const struct kiln_image_set *set; /* from prepare to finish: what it writes */
     char *entry;            /* oci: our index.json entry (JSON) */
     char *displaced;        /* oci: the entry of our tag that the commit replaced */
     struct kiln_strlist added_blobs; /* oci: digests the commit added (rollback list) */
 };
 int kiln_output_parse(const char *spec, struct kiln_output *o, struct kiln_error *err);
 int kiln_output_check(struct kiln_output *o, struct kiln_error *err);
-int kiln_output_prepare(struct kiln_output *o, const struct kiln_image_out *img,
+int kiln_output_prepare(struct kiln_output *o, const struct kiln_image_set *set,
                         struct kiln_error *err);
 int kiln_output_commit(struct kiln_output *o, struct kiln_error *err);
 /* Undoes a prepared or committed output, restoring what it replaced. */

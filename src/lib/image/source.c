@@ -23,22 +23,12 @@
 #define DOC_MAX (4 * 1024 * 1024)
 #define CONFIG_MAX (16 * 1024 * 1024)
 
-static void image_free(struct kiln_src_image *im)
-{
-    kiln_buf_free(&im->manifest);
-    kiln_buf_free(&im->config);
-    for (size_t i = 0; i < im->nlayers; i++)
-        free(im->layers[i].path);
-    free(im->layers);
-    kiln_strlist_free(&im->diff_ids);
-}
-
 void kiln_src_free(struct kiln_src *s)
 {
     if (!s)
         return;
     for (size_t i = 0; i < s->nimages; i++)
-        image_free(&s->images[i]);
+        kiln_image_release(&s->images[i]);
     free(s->images);
     kiln_buf_free(&s->index);
     if (s->tmpdir)
@@ -152,8 +142,27 @@ static int64_t parse_time(const char *s)
     return (int64_t)timegm(&tm);
 }
 
+/* What the image takes from its config: platform, creation time and the
+ * diff_ids, and each layer's diff_id when the config lists one per layer. */
+static int layer_diff_ids(struct kiln_image *im, json_t *c, struct kiln_error *err)
+{
+    kiln_platform_from_json(c, &im->platform);
+    im->created = parse_time(json_string_value(json_object_get(c, "created")));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(json_object_get(c, "rootfs"), "diff_ids"), i, v)
+    {
+        const char *id = json_string_value(v);
+        if (kiln_strlist_push(&im->diff_ids, id ? id : "", err) < 0)
+            return -1;
+    }
+    for (i = 0; im->diff_ids.n == im->nlayers && i < im->nlayers; i++)
+        snprintf(im->layers[i].diff_id, KILN_DIGEST_MAX, "%s", im->diff_ids.v[i]);
+    return 0;
+}
+
 /* Fills an image from its manifest bytes. */
-static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_image *im,
+static int load_image(struct kiln_src *s, const char *repo, struct kiln_image *im,
                       struct kiln_error *err)
 {
     json_error_t je;
@@ -185,7 +194,7 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
     }
     snprintf(im->config_digest, sizeof(im->config_digest), "%s", cd);
     json_t *csz = json_object_get(cfg, "size");
-    /* nlayers only once the array exists: image_free walks it */
+    /* nlayers only once the array exists: kiln_image_release walks it */
     im->layers = calloc(json_array_size(layers) ? json_array_size(layers) : 1,
                         sizeof(*im->layers));
     if (!im->layers)
@@ -209,6 +218,7 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
         snprintf(im->layers[i].digest, KILN_DIGEST_MAX, "%s", d);
         snprintf(im->layers[i].media_type, 128, "%s", lmt ? lmt : "");
         im->layers[i].size = (uint64_t)sz;
+        im->layers[i].src = s;
         if (s->kind == KILN_SRC_LAYOUT) {
             im->layers[i].origin = s->spec;
             if (blob_file(s, d, &im->layers[i].path, err) < 0)
@@ -233,23 +243,14 @@ static int load_image(struct kiln_src *s, const char *repo, struct kiln_src_imag
     if (!c)
         return kiln_fail(err, KILN_ERR_FORMAT, "%s: config %s is not JSON: %s", s->spec,
                          im->config_digest, je.text);
-    kiln_platform_from_json(c, &im->platform);
-    im->created = parse_time(json_string_value(json_object_get(c, "created")));
-    json_t *ids = json_object_get(json_object_get(c, "rootfs"), "diff_ids");
-    json_t *v;
-    json_array_foreach(ids, i, v)
-    {
-        if (rc == 0)
-            rc = kiln_strlist_push(&im->diff_ids, json_string_value(v) ? json_string_value(v) : "",
-                                   err);
-    }
+    rc = layer_diff_ids(im, c, err);
     json_decref(c);
     return rc;
 }
 
-static int add_image(struct kiln_src *s, struct kiln_src_image **out, struct kiln_error *err)
+static int add_image(struct kiln_src *s, struct kiln_image **out, struct kiln_error *err)
 {
-    struct kiln_src_image *v = realloc(s->images, (s->nimages + 1) * sizeof(*v));
+    struct kiln_image *v = realloc(s->images, (s->nimages + 1) * sizeof(*v));
     if (!v)
         return kiln_oom(err);
     s->images = v;
@@ -286,7 +287,7 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
     int rc = 0;
     if (!index) {
         json_decref(j);
-        struct kiln_src_image *im = NULL;
+        struct kiln_image *im = NULL;
         if (add_image(s, &im, err) < 0)
             return -1;
         im->manifest = *doc;
@@ -329,7 +330,7 @@ static int load_top(struct kiln_src *s, const char *repo, struct kiln_buf *doc, 
             rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: nested indexes are not supported", s->spec);
             break;
         }
-        struct kiln_src_image *im = NULL;
+        struct kiln_image *im = NULL;
         if ((rc = add_image(s, &im, err)) < 0)
             break;
         snprintf(im->manifest_digest, KILN_DIGEST_MAX, "%s", cd);
@@ -731,7 +732,7 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
         json_decref(m);
         return kiln_oom(err);
     }
-    struct kiln_src_image *im = NULL;
+    struct kiln_image *im = NULL;
     int rc = add_image(s, &im, err);
     struct kiln_buf norm = {0};
     if (rc == 0 && (rc = kiln_normalise_member_path(cfg, &norm, err)) == 0) {
@@ -765,7 +766,8 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
     {
         if (rc < 0)
             break;
-        struct kiln_src_layer *l = &im->layers[i];
+        struct kiln_layer *l = &im->layers[i];
+        l->src = s;
         if ((rc = kiln_normalise_member_path(json_string_value(v) ? json_string_value(v) : "",
                                              &norm, err)) < 0)
             break;
@@ -848,14 +850,7 @@ static int open_docker_archive(struct kiln_src *s, const char *file, const struc
     if (rc == 0 && !c)
         rc = kiln_fail(err, KILN_ERR_FORMAT, "%s: the config is not JSON", s->spec);
     if (c) {
-        kiln_platform_from_json(c, &im->platform);
-        im->created = parse_time(json_string_value(json_object_get(c, "created")));
-        json_array_foreach(json_object_get(json_object_get(c, "rootfs"), "diff_ids"), i, v)
-        {
-            if (rc == 0)
-                rc = kiln_strlist_push(&im->diff_ids,
-                                       json_string_value(v) ? json_string_value(v) : "", err);
-        }
+        rc = layer_diff_ids(im, c, err);
         json_decref(c);
     }
     return rc;
@@ -921,15 +916,18 @@ static int open_registry(struct kiln_src *s, const char *platform,
     return rc;
 }
 
-int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kiln_error *err)
+int kiln_layer_fetch(struct kiln_layer *l, struct kiln_error *err)
 {
+    struct kiln_src *s = l->src;
     if (l->path) {
         if (access(l->path, R_OK) < 0)
-            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: blob %s", s->spec, l->digest);
+            return kiln_fail_errno(err, KILN_ERR_INPUT, errno, "%s: blob %s", s ? s->spec : "layer",
+                                   l->digest);
         return 0;
     }
-    if (s->kind != KILN_SRC_REGISTRY)
-        return kiln_fail(err, KILN_ERR_INTERNAL, "%s: blob %s has no file", s->spec, l->digest);
+    if (!s || s->kind != KILN_SRC_REGISTRY)
+        return kiln_fail(err, KILN_ERR_INTERNAL, "%s: blob %s has no file", s ? s->spec : "layer",
+                         l->digest);
     /* The temporary directory exists from kiln_src_open on; a unique name
      * per download lets threads fetch the same digest side by side. */
     char name[128];

@@ -4,30 +4,7 @@
 
 #include "../registry/registry.h"
 #include "config.h"
-
-struct kiln_src_layer {
-    char digest[KILN_DIGEST_MAX];
-    uint64_t size;
-    char media_type[128];
-    char *path; /* local file with the bytes; NULL until fetched (registries) */
-    /* the source's spec when the bytes are not verified yet and must be
-     * checked as they are read (oci:, oci-archive:); NULL when they were
-     * (registry downloads) or are hashed on open (docker-archive:) */
-    const char *origin;
-};
-
-struct kiln_src_image {
-    struct kiln_buf manifest;
-    char manifest_digest[KILN_DIGEST_MAX];
-    char media_type[128];
-    struct kiln_buf config;
-    char config_digest[KILN_DIGEST_MAX];
-    struct kiln_src_layer *layers;
-    size_t nlayers;
-    struct kiln_strlist diff_ids;
-    struct kiln_platform platform;
-    int64_t created;
-};
+#include "image.h"
 
 enum kiln_src_kind { KILN_SRC_LAYOUT, KILN_SRC_DOCKER_ARCHIVE, KILN_SRC_REGISTRY };
 
@@ -38,7 +15,7 @@ struct kiln_src {
     struct kiln_buf index;
     char index_digest[KILN_DIGEST_MAX];
     char index_media_type[128];
-    struct kiln_src_image *images;
+    struct kiln_image *images; /* each layer's src is this source */
     size_t nimages;
     char *layout; /* directory holding blobs/sha256 (oci:, extracted oci-archive:) */
     char *tmpdir; /* removed by kiln_src_free */
@@ -63,8 +40,6 @@ void kiln_src_free(struct kiln_src *s);
  * layers it downloaded stay for later readers. */
 int kiln_unpack_src(struct kiln_src *s, const char *dir, kiln_log_fn log, void *log_userdata,
                     struct kiln_error *err);
-/* Makes the layer's bytes available as a local file (downloads if needed). */
-int kiln_src_layer_path(struct kiln_src *s, struct kiln_src_layer *l, struct kiln_error *err);
 /* Parses "docker://REF" (the prefix is optional when `bare` is true). */
 int kiln_parse_docker_ref(const char *spec, bool bare, struct kiln_reference *r,
                           struct kiln_error *err);

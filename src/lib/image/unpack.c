@@ -548,11 +548,11 @@ int kiln_unpack_src(struct kiln_src *s, const char *dir, kiln_log_fn log, void *
     }
     if (rc == 0 && (u.root = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         rc = kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "%s", tmp);
-    struct kiln_src_image *im = rc == 0 ? &s->images[0] : NULL;
+    struct kiln_image *im = rc == 0 ? &s->images[0] : NULL;
     for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
-        struct kiln_src_layer *ly = &im->layers[i];
+        struct kiln_layer *ly = &im->layers[i];
         u.layer = ly->digest;
-        rc = kiln_src_layer_path(s, ly, err);
+        rc = kiln_layer_fetch(ly, err);
         /* a local source's layer is checked in the first pass, before the
          * second writes its files (all of it stays in the temporary tree) */
         struct kiln_blob_check check;

@@ -576,11 +576,11 @@ static int layer_entry(struct vctx *c, struct fs *fs, const struct layer_info *l
 /* Reads the layer once: blob digest and size, diff_id, every entry.
  * Returns 1 when it is no readable tar (findings say why), 0 when it was
  * read, -1 when the check itself failed. */
-static int check_layer(struct vctx *c, struct fs *fs, struct kiln_src *s, struct kiln_src_layer *l,
+static int check_layer(struct vctx *c, struct fs *fs, struct kiln_layer *l,
                        const struct layer_info *li)
 {
     struct kiln_error e2 = { 0 };
-    if (kiln_src_layer_path(s, l, &e2) < 0) {
+    if (kiln_layer_fetch(l, &e2) < 0) {
         if (e2.code == KILN_ERR_NOMEM || e2.code == KILN_ERR_INTERRUPTED) {
             *c->err = e2;
             return -1;
@@ -768,7 +768,7 @@ static void check_descriptor(struct vctx *c, json_t *d, const char *where)
 
 /* The manifest as the specs describe it; mt_desc is the media type the
  * index entry (or registry) gave it. */
-static void check_manifest(struct vctx *c, const struct kiln_src_image *im, json_t *m, bool *docker)
+static void check_manifest(struct vctx *c, const struct kiln_image *im, json_t *m, bool *docker)
 {
     char where[128];
     snprintf(where, sizeof(where), "manifest %.19s", im->manifest_digest);
@@ -1052,7 +1052,7 @@ static json_t *load_doc(const struct kiln_buf *b, bool *oom)
     return j;
 }
 
-static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_src_image *im)
+static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_image *im)
 {
     bool docker = false, oom = false;
     json_t *m = NULL;
@@ -1083,7 +1083,7 @@ static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_src_image
     int rc = fs_init(&fs, c->err);
     json_t *ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
     for (size_t i = 0; rc == 0 && i < im->nlayers; i++) {
-        struct kiln_src_layer *l = &im->layers[i];
+        struct kiln_layer *l = &im->layers[i];
         char where[64], sd[24];
         short_digest(l->digest, sd);
         snprintf(where, sizeof(where), "layer %zu (%s)", i, sd);
@@ -1096,7 +1096,7 @@ static int check_image(struct vctx *c, struct kiln_src *s, struct kiln_src_image
             .check_blob = s->kind != KILN_SRC_DOCKER_ARCHIVE,
             .diff_id = json_string_value(json_array_get(ids, i)),
         };
-        rc = check_layer(c, &fs, s, l, &li);
+        rc = check_layer(c, &fs, l, &li);
         if (s->kind == KILN_SRC_REGISTRY && l->path) { /* one download on disk at a time */
             unlink(l->path);
             free(l->path);
