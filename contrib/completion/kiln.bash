@@ -6,7 +6,7 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack export validate mutate append flatten rebase rm gc sign verify keygen login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack export validate mutate append flatten rebase rm gc sign verify attach referrers keygen login logout version help'
 
 _kiln_remote_opts='--creds --authfile --ca-file --cert-dir --tls-verify --insecure --retries
   --chunk-size --registry-mirror --debug'
@@ -48,7 +48,7 @@ _kiln_options()
               $_kiln_remote_opts" ;;
         copy)
             echo "--platform --digestfile --manifest-format --src-creds --dest-creds -j --jobs --copy-signatures
-              --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
+              --referrers --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
         index)
             echo "-o --output --digestfile -j --jobs --sign-by --sign-passphrase-file --sign-passphrase-fd
@@ -74,6 +74,11 @@ _kiln_options()
               -v --verbose -h --help $_kiln_remote_opts" ;;
         verify)
             echo "--key --identity --no-recursive -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+        attach)
+            echo "--artifact-type --media-type --annotation -q --quiet -v --verbose -h --help
+              $_kiln_remote_opts" ;;
+        referrers)
+            echo "--artifact-type --json -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         keygen)
             echo "--output-prefix --passphrase-file --passphrase-fd -q --quiet -h --help" ;;
         validate)
@@ -100,7 +105,8 @@ _kiln_takes_value()
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
             --registry-mirror | --old-base | --new-base | \
             --digestfile | --manifest-format | --key | --passphrase-file | --passphrase-fd | \
-            --identity | --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd)
+            --identity | --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd | \
+            --artifact-type | --media-type)
             return 0 ;;
     esac
     return 1
@@ -219,6 +225,7 @@ _kiln_value()
         --platform) _kiln_words "$cur" "$_kiln_platforms" ;;
         --stop-signal) _kiln_words "$cur" "SIGTERM SIGINT SIGQUIT SIGKILL SIGHUP SIGUSR1 SIGUSR2" ;;
         --tls-verify) _kiln_words "$cur" "true false" ;;
+        --artifact-type) _kiln_words "$cur" "spdx spdx3 cyclonedx in-toto" ;;
     esac
     return 0
 }
@@ -298,6 +305,11 @@ _kiln()
                 mutate | append | flatten | rebase | export) ((npos < 1)) && _kiln_ref "$cur" "$_kiln_all_transports" ;;
                 gc) ((npos < 1)) && _kiln_ref "$cur" "oci:" ;;
                 sign | verify) _kiln_words "$cur" "docker://" ;;
+                attach)
+                    if ((npos < 1)); then _kiln_ref "$cur" "oci: oci-archive: docker://"
+                    elif ((npos == 1)); then _kiln_paths "" "$cur" files
+                    fi ;;
+                referrers) ((npos < 1)) && _kiln_ref "$cur" "oci: oci-archive: docker://" ;;
                 diff) ((npos < 2)) && _kiln_paths "" "$cur" dirs ;;
             esac
         fi

@@ -9,8 +9,8 @@
 static const struct {
     const char *name, *media_type;
 } known_types[] = {
-    { "spdx", "application/spdx+json" },          /* SPDX 2 JSON */
-    { "spdx3", "application/spdx3+json" },        /* SPDX 3 JSON-LD (IANA, 2026) */
+    { "spdx", "application/spdx+json" },   /* SPDX 2 JSON */
+    { "spdx3", "application/spdx3+json" }, /* SPDX 3 JSON-LD (IANA, 2026) */
     { "cyclonedx", "application/vnd.cyclonedx+json" },
     { "in-toto", "application/vnd.in-toto+json" }, /* in-toto statements */
 };
@@ -18,8 +18,9 @@ static const struct {
 static bool restricted_name(const char *s, size_t n)
 {
     /* RFC 6838 4.2: restricted-name-first, then up to 126 of these */
-    if (n == 0 || n > 127 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-                               (s[0] >= '0' && s[0] <= '9')))
+    if (n == 0 || n > 127 ||
+        !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+          (s[0] >= '0' && s[0] <= '9')))
         return false;
     for (size_t i = 1; i < n; i++) {
         char c = s[i];
@@ -60,8 +61,7 @@ int kiln_json_bytes(json_t *j, struct kiln_buf *out, struct kiln_error *err)
 
 static json_t *descriptor(const char *mt, const char *digest, uint64_t size)
 {
-    return json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", digest, "size",
-                     (json_int_t)size);
+    return json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", digest, "size", (json_int_t)size);
 }
 
 int kiln_artifact_manifest_build(const struct kiln_artifact *a, struct kiln_buf *out,
@@ -77,17 +77,18 @@ int kiln_artifact_manifest_build(const struct kiln_artifact *a, struct kiln_buf 
                          a->media_type ? a->media_type : "");
     if (!kiln_digest_valid(a->digest) || !kiln_digest_valid(a->subject_digest) ||
         !a->subject_media_type)
-        return kiln_fail(err, KILN_ERR_USAGE, "an artifact needs the digests of its file and "
-                                              "its subject");
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "an artifact needs the digests of its file and "
+                         "its subject");
     if ((json_int_t)a->size < 0 || (json_int_t)a->subject_size < 0)
         return kiln_fail(err, KILN_ERR_USAGE, "size out of range");
     json_t *ann = json_object(), *lann = json_object();
     json_t *layer = descriptor(a->media_type, a->digest, a->size);
-    json_t *m = json_pack("{s:i,s:s,s:s,s:o,s:[O],s:o}", "schemaVersion", 2, "mediaType",
-                          KILN_MT_OCI_MANIFEST, "artifactType", a->artifact_type, "config",
-                          descriptor(KILN_MT_EMPTY, KILN_EMPTY_DIGEST, 2), "layers", layer,
-                          "subject",
-                          descriptor(a->subject_media_type, a->subject_digest, a->subject_size));
+    json_t *m =
+        json_pack("{s:i,s:s,s:s,s:o,s:[O],s:o}", "schemaVersion", 2, "mediaType",
+                  KILN_MT_OCI_MANIFEST, "artifactType", a->artifact_type, "config",
+                  descriptor(KILN_MT_EMPTY, KILN_EMPTY_DIGEST, 2), "layers", layer, "subject",
+                  descriptor(a->subject_media_type, a->subject_digest, a->subject_size));
     int rc = m && ann && lann && layer ? 0 : kiln_oom(err);
     if (rc == 0 && a->title && a->title[0] &&
         (json_object_set_new(lann, KILN_ANNOT_TITLE, json_string(a->title)) < 0 ||
@@ -128,8 +129,8 @@ int kiln_artifact_manifest_build(const struct kiln_artifact *a, struct kiln_buf 
     return rc;
 }
 
-int kiln_referrer_descriptor(const void *p, size_t n, json_t **desc,
-                             char subject[KILN_DIGEST_MAX], struct kiln_error *err)
+int kiln_referrer_descriptor(const void *p, size_t n, json_t **desc, char subject[KILN_DIGEST_MAX],
+                             struct kiln_error *err)
 {
     *desc = NULL;
     char digest[KILN_DIGEST_MAX];
@@ -149,8 +150,8 @@ int kiln_referrer_descriptor(const void *p, size_t n, json_t **desc,
         rc = kiln_fail(err, KILN_ERR_FORMAT, "manifest %s: not an OCI manifest or index (%s)",
                        digest, mt ? mt : "no mediaType");
     else if (!kiln_digest_valid(sd))
-        rc = kiln_fail(err, KILN_ERR_FORMAT, "manifest %s: no subject with a sha256 digest",
-                       digest);
+        rc =
+            kiln_fail(err, KILN_ERR_FORMAT, "manifest %s: no subject with a sha256 digest", digest);
     else if (ann && !json_is_object(ann))
         rc = kiln_fail(err, KILN_ERR_FORMAT, "manifest %s: annotations is not an object", digest);
     if (rc == 0 && !at)
@@ -206,8 +207,8 @@ int kiln_referrers_index_parse(const void *p, size_t n, const char *subject, con
                        "%s)",
                        what, mt ? mt : "a document without mediaType");
     else if (json_array_size(ms) > KILN_REFERRERS_MAX)
-        rc = kiln_fail(err, KILN_ERR_FORMAT, "%s lists %zu referrers; kiln reads at most %d",
-                       what, json_array_size(ms), KILN_REFERRERS_MAX);
+        rc = kiln_fail(err, KILN_ERR_FORMAT, "%s lists %zu referrers; kiln reads at most %d", what,
+                       json_array_size(ms), KILN_REFERRERS_MAX);
     size_t i;
     json_t *d;
     json_array_foreach(rc == 0 ? ms : NULL, i, d)
@@ -269,8 +270,7 @@ void kiln_referrers_index_filter(json_t *idx, const char *artifact_type)
 int kiln_referrers_tag(const char *digest, char out[80], struct kiln_error *err)
 {
     if (!kiln_digest_valid(digest))
-        return kiln_fail(err, KILN_ERR_USAGE, "'%s' is not a sha256 digest",
-                         digest ? digest : "");
+        return kiln_fail(err, KILN_ERR_USAGE, "'%s' is not a sha256 digest", digest ? digest : "");
     snprintf(out, 80, "sha256-%s", digest + 7);
     return 0;
 }

@@ -22,13 +22,13 @@
 
 #include "../base/base.h"
 
-#define KILN_MT_EMPTY "application/vnd.oci.empty.v1+json"
-#define KILN_EMPTY_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+#define KILN_MT_EMPTY      "application/vnd.oci.empty.v1+json"
+#define KILN_EMPTY_DIGEST  "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 #define KILN_ANNOT_CREATED "org.opencontainers.image.created"
-#define KILN_ANNOT_TITLE "org.opencontainers.image.title"
+#define KILN_ANNOT_TITLE   "org.opencontainers.image.title"
 /* Descriptors kiln reads from one referrers list (a hostile one could hold
  * millions); the documents themselves are capped at 4 MiB. */
-#define KILN_REFERRERS_MAX 4096
+#define KILN_REFERRERS_MAX    4096
 #define KILN_REFERRER_DOC_MAX (4u * 1024 * 1024)
 
 /* What an artifact manifest says; strings borrowed. */
@@ -60,8 +60,8 @@ bool kiln_media_type_valid(const char *mt);
  * else its config's media type, as the distribution spec says), and its
  * annotations. subject (may be NULL) gets the digest its subject names;
  * a manifest without a subject fails. */
-int kiln_referrer_descriptor(const void *m, size_t n, json_t **desc,
-                             char subject[KILN_DIGEST_MAX], struct kiln_error *err);
+int kiln_referrer_descriptor(const void *m, size_t n, json_t **desc, char subject[KILN_DIGEST_MAX],
+                             struct kiln_error *err);
 /* An empty referrers list. */
 json_t *kiln_referrers_index_new(void);
 /* Checks that what a registry returned (by the API or at the fallback tag)

@@ -20,6 +20,7 @@
  * old inode while a newcomer locks a new one); every path out of a locked
  * section closes the descriptor, which releases the lock.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -27,7 +28,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,8 +61,7 @@ static char *lock_dir(struct kiln_error *err)
     if (xdg && xdg[0] == '/') {
         if (kiln_buf_printf(&b, err, "%s/kiln-locks", xdg) < 0)
             return NULL;
-    } else if (kiln_buf_printf(&b, err, "%s/kiln-locks-%u", kiln_tmpdir(), (unsigned)getuid()) <
-               0)
+    } else if (kiln_buf_printf(&b, err, "%s/kiln-locks-%u", kiln_tmpdir(), (unsigned)getuid()) < 0)
         return NULL;
     struct stat sb;
     if (mkdir(b.data, 0700) < 0 && errno != EEXIST) {
@@ -206,8 +205,8 @@ struct rblob {
 struct store {
     enum kiln_transport kind;
     const char *spec;
-    char *layout;        /* oci:; the extracted oci-archive: (src->layout) */
-    char *archive;       /* oci-archive: the file being rewritten */
+    char *layout;  /* oci:; the extracted oci-archive: (src->layout) */
+    char *archive; /* oci-archive: the file being rewritten */
     struct kiln_src *src;
     struct kiln_registry *reg; /* src->reg or own_reg */
     struct kiln_registry *own_reg;
@@ -398,8 +397,8 @@ static int store_list(struct store *st, const char *subject, const char *artifac
         char tag[80], mt[128], d[KILN_DIGEST_MAX];
         *how = "fallback tag";
         rc = kiln_referrers_tag(subject, tag, err);
-        int have = rc == 0 ? kiln_registry_get_manifest_if_exists(st->reg, st->repo, tag, &body,
-                                                                 mt, d, err)
+        int have = rc == 0 ? kiln_registry_get_manifest_if_exists(st->reg, st->repo, tag, &body, mt,
+                                                                  d, err)
                            : -1;
         snprintf(what, sizeof(what), "%s:%s (the fallback tag of %s)", st->repo, tag, subject);
         if (have < 0)
@@ -438,8 +437,9 @@ static int store_blob(struct store *st, struct rblob *b, struct kiln_error *err)
     if (!p || copy_hashing(p, b->path, d, &n, err) < 0)
         return -1;
     if (strcmp(d, b->digest) || (b->size && n != b->size))
-        return kiln_fail(err, KILN_ERR_INPUT, "%s: %s has other bytes than its digest says; "
-                                              "the layout is damaged",
+        return kiln_fail(err, KILN_ERR_INPUT,
+                         "%s: %s has other bytes than its digest says; "
+                         "the layout is damaged",
                          st->spec, p);
     return 0;
 }
@@ -484,8 +484,7 @@ static int layout_merge(struct store *st, const char *stage, struct rblob *blobs
         if (lstat(to, &sb) == 0)
             continue; /* there already (the same bytes: the name is their hash) */
         if (rename(from, to) < 0)
-            return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "cannot rename %s to %s", from,
-                                   to);
+            return kiln_fail_errno(err, KILN_ERR_OUTPUT, errno, "cannot rename %s to %s", from, to);
     }
     json_t *idx = layout_index(st->layout, err);
     if (!idx)
@@ -510,8 +509,8 @@ static int layout_merge(struct store *st, const char *stage, struct rblob *blobs
     return rc;
 }
 
-static int layout_put(struct store *st, struct rblob *blobs, size_t n, json_t *desc,
-                      bool *added, struct kiln_error *err)
+static int layout_put(struct store *st, struct rblob *blobs, size_t n, json_t *desc, bool *added,
+                      struct kiln_error *err)
 {
     struct kiln_held stage = KILN_HELD_INIT;
     _cleanup_free_ char *pre = kiln_path_join(st->layout, KILN_STAGE_PREFIX, err);
@@ -536,12 +535,12 @@ static int layout_put(struct store *st, struct rblob *blobs, size_t n, json_t *d
             rc = kiln_copy_or_link(blobs[i].path, to, err); /* our own verified file */
     }
     /* the layout's entry: untagged, with its artifactType */
-    json_t *entry = rc == 0 ? json_pack("{s:O,s:O,s:O,s:O}", "mediaType",
-                                        json_object_get(desc, "mediaType"), "digest",
-                                        json_object_get(desc, "digest"), "size",
-                                        json_object_get(desc, "size"), "artifactType",
-                                        json_object_get(desc, "artifactType"))
-                            : NULL;
+    json_t *entry =
+        rc == 0 ? json_pack("{s:O,s:O,s:O,s:O}", "mediaType", json_object_get(desc, "mediaType"),
+                            "digest", json_object_get(desc, "digest"), "size",
+                            json_object_get(desc, "size"), "artifactType",
+                            json_object_get(desc, "artifactType"))
+                : NULL;
     if (rc == 0 && !entry)
         rc = kiln_fail(err, KILN_ERR_FORMAT, "a referrer without an artifactType");
     if (rc == 0) {
@@ -570,21 +569,21 @@ static int fallback_add(struct store *st, const char *subject, json_t *desc, boo
     json_t *list = NULL;
     int rc = kiln_referrers_tag(subject, tag, err);
     if (rc == 0)
-        rc = kiln_buf_printf(&key, err, "docker://%s/%s@%s", kiln_registry_host(st->reg),
-                             st->repo, subject);
+        rc = kiln_buf_printf(&key, err, "docker://%s/%s@%s", kiln_registry_host(st->reg), st->repo,
+                             subject);
     _cleanup_close_ int lk = rc == 0 ? key_lock(key.data, err) : -1;
     if (lk < 0)
         rc = -1;
-    int have = rc == 0 ? kiln_registry_get_manifest_if_exists(st->reg, st->repo, tag, &body, mt,
-                                                              d, err)
-                       : -1;
+    int have = rc == 0
+                   ? kiln_registry_get_manifest_if_exists(st->reg, st->repo, tag, &body, mt, d, err)
+                   : -1;
     snprintf(what, sizeof(what), "%s:%s (the fallback tag of %s)", st->repo, tag, subject);
     if (have < 0)
         rc = -1;
     else if (have == 1 && !(list = kiln_referrers_index_new()))
         rc = kiln_oom(err);
-    else if (have == 0 && kiln_referrers_index_parse(body.data, body.len, subject, what, &list,
-                                                     err) < 0)
+    else if (have == 0 &&
+             kiln_referrers_index_parse(body.data, body.len, subject, what, &list, err) < 0)
         rc = kiln_error_prefix(err, "kiln leaves it alone");
     int r = rc == 0 ? kiln_referrers_index_add(list, desc, err) : -1;
     *added = r == 0;
@@ -781,8 +780,9 @@ int kiln_attach(const char *ref, const char *file, const struct kiln_attach_opts
         digest_out[0] = '\0';
     const char *at = kiln_artifact_type_resolve(ao.artifact_type);
     if (!ao.artifact_type)
-        return kiln_fail(err, KILN_ERR_USAGE, "attach %s: an artifact type is needed (spdx, "
-                                              "spdx3, cyclonedx, in-toto or a media type)",
+        return kiln_fail(err, KILN_ERR_USAGE,
+                         "attach %s: an artifact type is needed (spdx, "
+                         "spdx3, cyclonedx, in-toto or a media type)",
                          file ? file : "");
     if (!at)
         return kiln_fail(err, KILN_ERR_USAGE,
@@ -835,13 +835,18 @@ int kiln_attach(const char *ref, const char *file, const struct kiln_attach_opts
         snprintf(a.digest, sizeof(a.digest), "%s", blobs[1].digest);
         rc = kiln_artifact_manifest_build(&a, &manifest, err);
     }
+    char subject[KILN_DIGEST_MAX] = ""; /* sdg goes with the store */
+    if (rc == 0) {
+        snprintf(subject, sizeof(subject), "%s", sdg);
+        rc = store_put(&st, blobs, 2, &manifest, subject, &added, &how, digest, err);
+    }
+    /* commits a rewritten archive only when all went well */
+    int crc = store_close(&st, rc == 0, err);
     if (rc == 0)
-        rc = store_put(&st, blobs, 2, &manifest, sdg, &added, &how, digest, err);
-    if (rc == 0 && (rc = store_close(&st, true, err)) == 0) {
+        rc = crc;
+    if (rc == 0)
         kiln_log(o->log, o->log_userdata, KILN_LOG_INFO, "attached %s to %s as %s (%s%s)", file,
-                 sdg, digest, how, added ? "" : "; it was there already");
-    } else
-        store_close(&st, false, err);
+                 subject, digest, how, added ? "" : "; it was there already");
     if (rc == 0 && digest_out)
         snprintf(digest_out, KILN_DIGEST_MAX, "%s", digest);
     free(blobs[1].path);
@@ -914,8 +919,8 @@ static int copy_one(struct store *src, struct store *dest, const char *subject, 
         rc = kiln_referrer_descriptor(m.data, m.len, &d, sub, err);
     json_decref(d);
     if (rc == 0 && strcmp(sub, subject))
-        rc = kiln_fail(err, KILN_ERR_FORMAT, "%s is listed as a referrer of %s but names %s",
-                       dg, subject, sub);
+        rc = kiln_fail(err, KILN_ERR_FORMAT, "%s is listed as a referrer of %s but names %s", dg,
+                       subject, sub);
     if (rc == 0 && !(j = json_loadb(m.data, m.len, 0, NULL)))
         rc = kiln_oom(err);
     json_t *layers = json_object_get(j, "layers"), *config = json_object_get(j, "config");
@@ -931,8 +936,7 @@ static int copy_one(struct store *src, struct store *dest, const char *subject, 
         if (!x && i == 0)
             continue;
         if (!kiln_digest_valid(bd) || !json_is_integer(sz) || json_integer_value(sz) < 0) {
-            rc = kiln_fail(err, KILN_ERR_FORMAT, "referrer %s: a blob without digest and size",
-                           dg);
+            rc = kiln_fail(err, KILN_ERR_FORMAT, "referrer %s: a blob without digest and size", dg);
             break;
         }
         struct rblob *b = &blobs[n++];
@@ -952,8 +956,7 @@ static int copy_one(struct store *src, struct store *dest, const char *subject, 
 }
 
 int kiln_copy_referrers(const char *src, const char *dest, const char *digest,
-                        const struct kiln_remote_opts *o, unsigned *copied,
-                        struct kiln_error *err)
+                        const struct kiln_remote_opts *o, unsigned *copied, struct kiln_error *err)
 {
     struct kiln_remote_opts rlocal;
     o = kiln_remote_opts_get(o, &rlocal);
@@ -1010,10 +1013,9 @@ int kiln_copy_referrers(const char *src, const char *dest, const char *digest,
         kiln_log(o->log, o->log_userdata, KILN_LOG_WARNING,
                  "%s: a docker-archive cannot hold referrers: %u referrer%s of %s dropped", dest,
                  dropped, dropped == 1 ? "" : "s", src);
-    if (rc == 0 && !to_docker_archive)
-        rc = store_close(&d, true, err);
-    else
-        store_close(&d, false, err);
+    int crc = store_close(&d, rc == 0 && !to_docker_archive, err);
+    if (rc == 0)
+        rc = crc;
     store_close(&s, false, err);
     kiln_strlist_free(&subjects);
     if (rc == 0 && copied)
