@@ -61,7 +61,11 @@ static char *lock_dir(struct kiln_error *err)
     if (xdg && xdg[0] == '/') {
         if (kiln_buf_printf(&b, err, "%s/kiln-locks", xdg) < 0)
             return NULL;
-    } else if (kiln_buf_printf(&b, err, "%s/kiln-locks-%u", kiln_tmpdir(), (unsigned)getuid()) < 0)
+        if (mkdir(b.data, 0700) < 0 && errno != EEXIST)
+            kiln_buf_free(&b); /* a runtime directory kiln cannot write: TMPDIR's */
+    }
+    if (!b.data &&
+        kiln_buf_printf(&b, err, "%s/kiln-locks-%u", kiln_tmpdir(), (unsigned)getuid()) < 0)
         return NULL;
     struct stat sb;
     if (mkdir(b.data, 0700) < 0 && errno != EEXIST) {
@@ -687,8 +691,11 @@ static int name_cmp(const void *a, const void *b)
  * then renamed over it (readers see the old archive or the new one). */
 static int archive_rewrite(struct store *st, struct kiln_error *err)
 {
+    /* the members' times: SOURCE_DATE_EPOCH, else 0 (a rewrite adds no time) */
     const char *sde = getenv("SOURCE_DATE_EPOCH");
-    int64_t mtime = sde && *sde ? strtoll(sde, NULL, 10) : 0;
+    int64_t mtime = 0;
+    if (sde && *sde && kiln_parse_source_date_epoch(sde, &mtime, err) < 0)
+        return kiln_error_prefix(err, "SOURCE_DATE_EPOCH");
     _cleanup_free_ char *bdir = kiln_path_join(st->layout, "blobs/sha256", err);
     if (!bdir)
         return -1;
@@ -750,17 +757,16 @@ static int store_close(struct store *st, bool commit, struct kiln_error *err)
 
 /* ---- kiln_attach ---------------------------------------------------------- */
 
-static int64_t created_now(void)
+/* SOURCE_DATE_EPOCH, else now; a malformed one is an error, as for kiln build. */
+static int created_time(int64_t *t, struct kiln_error *err)
 {
     const char *sde = getenv("SOURCE_DATE_EPOCH");
-    if (sde && *sde) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(sde, &end, 10);
-        if (!errno && !*end && v >= 0)
-            return (int64_t)v;
-    }
-    return (int64_t)time(NULL);
+    if (sde && *sde)
+        return kiln_parse_source_date_epoch(sde, t, err) < 0
+                   ? kiln_error_prefix(err, "SOURCE_DATE_EPOCH")
+                   : 0;
+    *t = (int64_t)time(NULL);
+    return 0;
 }
 
 int kiln_attach(const char *ref, const char *file, const struct kiln_attach_opts *ao_in,
@@ -794,6 +800,9 @@ int kiln_attach(const char *ref, const char *file, const struct kiln_attach_opts
         return kiln_fail(err, KILN_ERR_USAGE, "attach: media type '%s' is not TYPE/SUBTYPE", mt);
     if (!file)
         return kiln_fail(err, KILN_ERR_USAGE, "attach: no file given");
+    int64_t created;
+    if (created_time(&created, err) < 0)
+        return -1;
     struct store st;
     int rc = store_open(&st, ref, true, true, o, err);
     struct rblob blobs[2];
@@ -830,7 +839,7 @@ int kiln_attach(const char *ref, const char *file, const struct kiln_attach_opts
             .subject_size = ssize,
             .annotations = ao.annotations,
             .nannotations = ao.nannotations,
-            .created = created_now(),
+            .created = created,
         };
         snprintf(a.digest, sizeof(a.digest), "%s", blobs[1].digest);
         rc = kiln_artifact_manifest_build(&a, &manifest, err);
