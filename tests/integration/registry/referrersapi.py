@@ -36,7 +36,7 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         with open(LOG, "a") as f:
-            f.write("%s %s\n" % (self.command, self.path))
+            f.write("%s %s\n" % (getattr(self, "command", "-"), getattr(self, "path", "-")))
 
     def send(self, code, body=b"", headers=()):
         self.send_response(code)
