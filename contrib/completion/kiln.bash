@@ -6,7 +6,7 @@
 # subcommand's --help; tests/integration/t-99-completion.sh checks that every
 # option of every `kiln CMD --help` is completed here.
 
-_kiln_commands='build copy index inspect diff digest tags list ls unpack export validate mutate append flatten rebase rm gc cache sign verify keygen login logout version help'
+_kiln_commands='build copy index inspect diff digest tags list ls unpack export validate mutate append flatten rebase rm gc cache sign verify attach referrers keygen login logout version help'
 
 _kiln_cache_opts='--cache-dir --cache-max-size --no-cache'
 
@@ -50,7 +50,7 @@ _kiln_options()
               $_kiln_remote_opts" ;;
         copy)
             echo "--platform --digestfile --manifest-format --src-creds --dest-creds -j --jobs --copy-signatures
-              --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
+              --referrers --sign-by --sign-passphrase-file --sign-passphrase-fd -q --quiet -v --verbose
               -h --help $_kiln_remote_opts" ;;
         index)
             echo "-o --output --digestfile -j --jobs --sign-by --sign-passphrase-file --sign-passphrase-fd
@@ -78,6 +78,11 @@ _kiln_options()
               -v --verbose -h --help $_kiln_remote_opts" ;;
         verify)
             echo "--key --identity --no-recursive -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
+        attach)
+            echo "--artifact-type --media-type --annotation -q --quiet -v --verbose -h --help
+              $_kiln_remote_opts" ;;
+        referrers)
+            echo "--artifact-type --json -q --quiet -v --verbose -h --help $_kiln_remote_opts" ;;
         keygen)
             echo "--output-prefix --passphrase-file --passphrase-fd -q --quiet -h --help" ;;
         validate)
@@ -104,7 +109,8 @@ _kiln_takes_value()
             --ca-file | --cert-dir | --retries | --chunk-size | --format | -u | --username | \
             --registry-mirror | --old-base | --new-base | --cache-dir | --cache-max-size | \
             --digestfile | --manifest-format | --key | --passphrase-file | --passphrase-fd | \
-            --identity | --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd)
+            --identity | --output-prefix | --sign-by | --sign-passphrase-file | --sign-passphrase-fd | \
+            --artifact-type | --media-type)
             return 0 ;;
     esac
     return 1
@@ -223,6 +229,7 @@ _kiln_value()
         --platform) _kiln_words "$cur" "$_kiln_platforms" ;;
         --stop-signal) _kiln_words "$cur" "SIGTERM SIGINT SIGQUIT SIGKILL SIGHUP SIGUSR1 SIGUSR2" ;;
         --tls-verify) _kiln_words "$cur" "true false" ;;
+        --artifact-type) _kiln_words "$cur" "spdx spdx3 cyclonedx in-toto" ;;
     esac
     return 0
 }
@@ -303,6 +310,11 @@ _kiln()
                 gc) ((npos < 1)) && _kiln_ref "$cur" "oci:" ;;
                 cache) ((npos < 1)) && _kiln_words "$cur" "show prune wipe" ;;
                 sign | verify) _kiln_words "$cur" "docker://" ;;
+                attach)
+                    if ((npos < 1)); then _kiln_ref "$cur" "oci: oci-archive: docker://"
+                    elif ((npos == 1)); then _kiln_paths "" "$cur" files
+                    fi ;;
+                referrers) ((npos < 1)) && _kiln_ref "$cur" "oci: oci-archive: docker://" ;;
                 diff) ((npos < 2)) && _kiln_paths "" "$cur" dirs ;;
             esac
         fi

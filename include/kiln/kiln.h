@@ -361,6 +361,9 @@ struct kiln_image_entry {
     char *platforms; /* "linux/amd64"; of an index, its images' ("linux/amd64,linux/arm64") */
     uint64_t size;   /* config and compressed layers (of every image of an index), in bytes */
     char *created;   /* the config's "created" (RFC 3339); of an index the latest; NULL: none */
+    /* A referrer (an artifact kiln_attach put into a layout: an untagged entry
+     * with an artifactType) has platforms "" (it runs nowhere), the size of
+     * its blobs, and created from its org.opencontainers.image.created. */
 };
 /* Lists the images that "oci:DIR", "oci-archive:FILE" or "docker-archive:FILE"
  * holds, in their order: one entry per manifest of index.json, or per RepoTag
@@ -523,6 +526,60 @@ KILN_API int kiln_verify(const char *ref, const struct kiln_verify_opts *vo,
 KILN_API int kiln_copy_signatures(const char *src, const char *dest, const char *digest,
                                   const struct kiln_remote_opts *o, unsigned *copied,
                                   struct kiln_error *err);
+/* ---- referrers (OCI 1.1): files attached to an image ------------------------
+ * docs/referrers.md. An artifact manifest (an OCI image manifest with an
+ * artifactType, the empty config and the file as its one layer) whose
+ * subject is the image. In an oci: layout it is an untagged entry of
+ * index.json (never a platform of an index); an oci-archive: is rewritten
+ * atomically; in a registry it is pushed by digest, and listed by the
+ * referrers API when the registry has one (it answers OCI-Subject), else in
+ * the index at the fallback tag sha256-<hex>, which kiln processes update
+ * one at a time (a lock file per registry, repository and subject in
+ * $XDG_RUNTIME_DIR/kiln-locks, else $TMPDIR/kiln-locks-UID). */
+
+/* How kiln_attach attaches. Fill with kiln_attach_opts_init(); strings are
+ * borrowed. */
+struct kiln_attach_opts {
+    size_t size;                    /* sizeof(struct kiln_attach_opts) of the caller's header */
+    const char *artifact_type;      /* a media type, or spdx (application/spdx+json), spdx3
+                                     * (application/spdx3+json), cyclonedx
+                                     * (application/vnd.cyclonedx+json), in-toto
+                                     * (application/vnd.in-toto+json); required */
+    const char *media_type;         /* the file's; NULL: the artifact type */
+    const char *const *annotations; /* "KEY=VALUE" for the manifest (and its descriptor) */
+    size_t nannotations;
+};
+#define kiln_attach_opts_init(o) kiln_attach_opts_init_size((o), sizeof(*(o)))
+KILN_API void kiln_attach_opts_init_size(struct kiln_attach_opts *o, size_t size);
+
+/* Attaches file to the image (or index) ref names (oci:, oci-archive:,
+ * docker://; not docker-archive:). The manifest's
+ * org.opencontainers.image.created is SOURCE_DATE_EPOCH, else now; the
+ * layer's org.opencontainers.image.title is the file's name. Attaching the
+ * same bytes again adds nothing. digest_out (may be NULL) gets the artifact
+ * manifest's digest. */
+KILN_API int kiln_attach(const char *ref, const char *file, const struct kiln_attach_opts *ao,
+                         const struct kiln_remote_opts *o, char digest_out[KILN_DIGEST_MAX],
+                         struct kiln_error *err);
+
+/* The referrers of the manifest ref names, as a referrers list (an OCI
+ * image index of their descriptors, each with artifactType and
+ * annotations: what the distribution spec's referrers API answers), in
+ * *list_json (malloc'ed). artifact_type (NULL: all; a short name as for
+ * kiln_attach) keeps one type. What a registry returns is checked to be
+ * such a list, and not the subject itself. */
+KILN_API int kiln_referrers(const char *ref, const char *artifact_type,
+                            const struct kiln_remote_opts *o, char **list_json,
+                            struct kiln_error *err);
+
+/* After kiln_copy(src, dest) wrote digest: copies the referrers of the
+ * image, and of each image of an index, from src to dest (any transports;
+ * a docker-archive: dest holds none: they are dropped with a warning).
+ * *copied (may be NULL) counts those new at dest. */
+KILN_API int kiln_copy_referrers(const char *src, const char *dest, const char *digest,
+                                 const struct kiln_remote_opts *o, unsigned *copied,
+                                 struct kiln_error *err);
+
 /* ---- kiln validate: will docker, podman and containerd take this image? ----
  * Checks an image on any transport (every image of an index, or the one of
  * `platform`): its manifest, index and config against the specs (required

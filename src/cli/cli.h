@@ -40,6 +40,8 @@ int cmd_gc(int argc, char **argv, struct cli_globals *g);
 int cmd_sign(int argc, char **argv, struct cli_globals *g);
 int cmd_verify(int argc, char **argv, struct cli_globals *g);
 int cmd_keygen(int argc, char **argv, struct cli_globals *g);
+int cmd_attach(int argc, char **argv, struct cli_globals *g);
+int cmd_referrers(int argc, char **argv, struct cli_globals *g);
 
 /* A key's passphrase from --passphrase-file or --passphrase-fd (passphrase.c). */
 struct cli_passphrase {

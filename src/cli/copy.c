@@ -26,7 +26,10 @@ static const char help[] =
     "  -j, --jobs N              parallel blob transfers (default 4)\n"
     "  --copy-signatures         registry to registry: copy the sigstore signatures\n"
     "                            (sha256-<hex>.sig tags) of the image and of each image of\n"
-    "                            an index too, adding them to those at DESTINATION\n" CLI_SIGN_BY_HELP
+    "                            an index too, adding them to those at DESTINATION\n"
+    "  --referrers               copy the referrers (kiln attach, oras, cosign attestations)\n"
+    "                            of the image and of each image of an index too; to a\n"
+    "                            docker-archive they are dropped, with a warning\n" CLI_SIGN_BY_HELP
     "  -q, --quiet, -v, --verbose\n"
     "  -h, --help\n" CLI_REMOTE_HELP;
 
@@ -105,7 +108,7 @@ static int copy_as(const char *src, const char *dest, const char *platform, cons
 
 int cmd_copy(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_PLATFORM = 1, OPT_DIGESTFILE, OPT_COPY_SIGNATURES, OPT_FORMAT };
+    enum { OPT_PLATFORM = 1, OPT_DIGESTFILE, OPT_COPY_SIGNATURES, OPT_FORMAT, OPT_REFERRERS };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         CLI_SIGN_BY_OPTIONS,
@@ -115,6 +118,7 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         { "platform", required_argument, NULL, OPT_PLATFORM },
         { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
         { "copy-signatures", no_argument, NULL, OPT_COPY_SIGNATURES },
+        { "referrers", no_argument, NULL, OPT_REFERRERS },
         { "manifest-format", required_argument, NULL, OPT_FORMAT },
         CLI_OPTION_QUIET,
         CLI_OPTION_VERBOSE,
@@ -127,7 +131,7 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
     cli_remote_setup(&ro, g, true);
     const char *platform = NULL, *digestfile = NULL, *format = NULL;
     struct cli_sign_by sb = { 0 };
-    bool copy_signatures = false;
+    bool copy_signatures = false, referrers = false;
     int opt, rc = 0;
     optind = 1;
     opterr = 0;
@@ -148,6 +152,9 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
             break;
         case OPT_COPY_SIGNATURES:
             copy_signatures = true;
+            break;
+        case OPT_REFERRERS:
+            referrers = true;
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "oci") && strcmp(optarg, "docker"))
@@ -174,6 +181,10 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         rc = cli_usage(&err, "copy", "--copy-signatures with --manifest-format: the signatures "
                                      "sign the source's digest, and a converted copy has "
                                      "another; sign the copy with --sign-by");
+    if (rc == 0 && referrers && format)
+        rc = cli_usage(&err, "copy", "--referrers with --manifest-format: the referrers name the "
+                                     "source's digest as their subject, and a converted copy has "
+                                     "another");
     if (rc == 0)
         rc = cli_sign_by_prepare(&sb, "copy", &err);
     char digest[KILN_DIGEST_MAX];
@@ -186,6 +197,10 @@ int cmd_copy(int argc, char **argv, struct cli_globals *g)
         rc = kiln_copy_signatures(argv[optind], argv[optind + 1], digest, &ro, &copied, &err);
     if (rc == 0 && copy_signatures && g->verbosity > 0)
         fprintf(stderr, "kiln: %u signature%s copied\n", copied, copied == 1 ? "" : "s");
+    if (rc == 0 && referrers)
+        rc = kiln_copy_referrers(argv[optind], argv[optind + 1], digest, &ro, &copied, &err);
+    if (rc == 0 && referrers && g->verbosity > 0)
+        fprintf(stderr, "kiln: %u referrer%s copied\n", copied, copied == 1 ? "" : "s");
     if (rc == 0)
         rc = cli_sign_by_run(&sb, argv[optind + 1], digest, &ro, g, &err);
     if (rc == 0 && digestfile)

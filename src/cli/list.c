@@ -18,6 +18,8 @@ static const char help[] =
     "An oci: entry is a manifest of index.json, named by its org.opencontainers.image.ref.name;\n"
     "a docker-archive: entry is a RepoTag, and shows the image ID (there is no manifest).\n"
     "\n"
+    "A referrer (a file attached to an image by kiln attach) shows (referrer) as its platform;\n"
+    "kiln referrers lists an image's referrers with their types.\n"
     "An entry whose documents cannot be read is listed as broken, and kiln list then exits 1,\n"
     "naming it and why.\n"
     "\n"
@@ -53,6 +55,14 @@ static bool broken(const struct kiln_image_entry *e)
     return !e->platforms;
 }
 
+/* An artifact attached to an image (kiln attach): a manifest without a
+ * platform (kiln_image_entry says so). */
+static bool referrer(const struct kiln_image_entry *e)
+{
+    return !broken(e) && !*e->platforms && e->media_type &&
+           !strcmp(e->media_type, "application/vnd.oci.image.manifest.v1+json");
+}
+
 /* One entry as a JSON object, on one line. */
 static void entry_json(FILE *f, const struct kiln_image_entry *e)
 {
@@ -82,7 +92,7 @@ static void entry_json(FILE *f, const struct kiln_image_entry *e)
     else {
         fprintf(f, "], \"size\": %llu, \"created\": ", (unsigned long long)e->size);
         json_str(f, e->created);
-        fputs(", \"broken\": false}", f);
+        fprintf(f, ", \"broken\": false, \"referrer\": %s}", referrer(e) ? "true" : "false");
     }
 }
 
@@ -141,7 +151,7 @@ static void print_table(const struct kiln_image_entry *e, size_t n, bool docker)
         wn = l > wn ? l : wn;
         l = (int)strlen(docker ? e[i].config_digest : e[i].digest);
         wd = l > wd ? l : wd;
-        l = (int)strlen(broken(&e[i]) ? "(broken)" : e[i].platforms);
+        l = (int)strlen(broken(&e[i]) ? "(broken)" : referrer(&e[i]) ? "(referrer)" : e[i].platforms);
         wp = l > wp ? l : wp;
         cli_human_size(e[i].size, size, sizeof(size));
         l = (int)strlen(size);
@@ -159,6 +169,7 @@ static void print_table(const struct kiln_image_entry *e, size_t n, bool docker)
         printf("%-*s  %-*s  %-*s  %*s  %s\n", wn, e[i].name ? e[i].name : "<none>", wd,
                *id ? id : "-", wp,
                broken(&e[i])     ? "(broken)"
+               : referrer(&e[i]) ? "(referrer)"
                : *e[i].platforms ? e[i].platforms
                                  : "-",
                ws, size, when);

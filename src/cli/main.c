@@ -31,6 +31,8 @@ static const struct command commands[] = {
     { "cache", cmd_cache, "show, prune or wipe the cache of compressed blocks" },
     { "sign", cmd_sign, "sign an image in a registry (sigstore, as skopeo and podman verify)" },
     { "verify", cmd_verify, "check an image's sigstore signatures with a public key" },
+    { "attach", cmd_attach, "attach a file (SBOM, attestation) to an image as a referrer" },
+    { "referrers", cmd_referrers, "list the files attached to an image (OCI 1.1 referrers)" },
     { "keygen", cmd_keygen, "generate a key pair for kiln sign, skopeo and cosign" },
     { "validate", cmd_validate, "check that docker, podman and containerd accept an image" },
     { "login", cmd_login, "store credentials for a registry" },

@@ -440,6 +440,27 @@ static int broken_result(struct broken *b, const struct lister *L, size_t total,
     return LIST_PARTIAL;
 }
 
+/* A referrer's entry (an untagged entry with an artifactType, as kiln
+ * attach writes them): no platform (platforms ""), the size of its blobs,
+ * created from its annotation. */
+static int walk_referrer(const struct lister *L, json_t *d, struct acc *a, struct kiln_error *err)
+{
+    json_t *m = load_blob(L, json_string_value(json_object_get(d, "digest")), "manifest",
+                          DOC_MAX, err);
+    if (!m)
+        return -1;
+    size_t i;
+    json_t *l;
+    a->size = desc_size(json_object_get(m, "config"));
+    json_array_foreach(json_object_get(m, "layers"), i, l) a->size += desc_size(l);
+    const char *c = json_string_value(
+        json_object_get(json_object_get(m, "annotations"), "org.opencontainers.image.created"));
+    if (c && strlen(c) < sizeof(a->created))
+        snprintf(a->created, sizeof(a->created), "%s", c);
+    json_decref(m);
+    return 0;
+}
+
 static int list_layout(const struct lister *L, struct kiln_image_entry **v, size_t *n,
                        struct kiln_error *err)
 {
@@ -469,7 +490,8 @@ static int list_layout(const struct lister *L, struct kiln_image_entry **v, size
         char config[KILN_DIGEST_MAX] = "";
         struct kiln_error we = { 0 };
         const char *digest = json_string_value(json_object_get(d, "digest"));
-        bool broken = walk(L, d, 0, &a, config, &we) < 0;
+        bool broken = (json_object_get(d, "artifactType") ? walk_referrer(L, d, &a, &we)
+                                                           : walk(L, d, 0, &a, config, &we)) < 0;
         if (broken && !entry_failure(&we)) {
             *err = we;
             rc = -1;

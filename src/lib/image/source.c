@@ -381,6 +381,16 @@ static int open_layout(struct kiln_src *s, const char *tag, long index, const ch
     size_t i;
     json_t *d;
     char tags[512] = "";
+    /* Referrers kiln attached are untagged entries with an artifactType
+     * (docs/referrers.md): a layout of one image and its referrers still
+     * names its image without :NAME. */
+    size_t nimages = 0;
+    json_t *only = NULL;
+    json_array_foreach(ms, i, d) if (!json_object_get(d, "artifactType"))
+    {
+        nimages++;
+        only = d;
+    }
     json_array_foreach(ms, i, d)
     {
         const char *t = json_string_value(
@@ -389,7 +399,7 @@ static int open_layout(struct kiln_src *s, const char *tag, long index, const ch
         if (t)
             snprintf(tags + l, sizeof(tags) - l, "%s%s", l ? ", " : "", t);
         if (tag ? (t && !strcmp(t, tag))
-                : index >= 0 ? (size_t)index == i : json_array_size(ms) == 1)
+                : index >= 0 ? (size_t)index == i : nimages == 1 && d == only)
             pick = d;
     }
     if (!pick) {

@@ -733,6 +733,16 @@ int kiln_registry_put_manifest(struct kiln_registry *r, const char *repo, const 
                                const struct kiln_buf *body, const char *media_type,
                                const char *digest, struct kiln_error *err)
 {
+    return kiln_registry_put_manifest_subject(r, repo, ref, body, media_type, digest, NULL, err);
+}
+
+int kiln_registry_put_manifest_subject(struct kiln_registry *r, const char *repo, const char *ref,
+                                       const struct kiln_buf *body, const char *media_type,
+                                       const char *digest, char subject[KILN_DIGEST_MAX],
+                                       struct kiln_error *err)
+{
+    if (subject)
+        subject[0] = '\0';
     _cleanup_free_ char *url = url_of(r, err, "/v2/%s/manifests/%s", repo, ref);
     _cleanup_free_ char *scope = scope_of(repo, "pull,push", NULL);
     if (!url)
@@ -751,6 +761,51 @@ int kiln_registry_put_manifest(struct kiln_registry *r, const char *repo, const 
         rc = kiln_fail(err, KILN_ERR_FORMAT,
                        "registry %s: push manifest %s:%s: the registry stored %s, not %s", r->host,
                        repo, ref, resp.docker_digest, digest);
+    if (rc == 0 && subject && resp.oci_subject) {
+        /* trimmed of spaces; anything but a digest is no answer */
+        const char *v = resp.oci_subject + strspn(resp.oci_subject, " \t");
+        char d[KILN_DIGEST_MAX];
+        snprintf(d, sizeof(d), "%.*s", (int)strcspn(v, " \t\r\n"), v);
+        if (kiln_digest_valid(d))
+            snprintf(subject, KILN_DIGEST_MAX, "%s", d);
+    }
+    kiln_http_resp_free(&resp);
+    return rc;
+}
+
+int kiln_registry_get_referrers(struct kiln_registry *r, const char *repo, const char *digest,
+                                const char *artifact_type, struct kiln_buf *body, bool *filtered,
+                                struct kiln_error *err)
+{
+    *filtered = false;
+    _cleanup_free_ char *q = artifact_type ? kiln_url_escape(artifact_type, err) : NULL;
+    if (artifact_type && !q)
+        return -1;
+    _cleanup_free_ char *url = url_of(r, err, "/v2/%s/referrers/%s%s%s", repo, digest,
+                                      q ? "?artifactType=" : "", q ? q : "");
+    _cleanup_free_ char *scope = scope_of(repo, "pull", NULL);
+    if (!url)
+        return -1;
+    const char *hdrs[] = {"Accept: application/vnd.oci.image.index.v1+json", NULL};
+    struct kiln_http_req req = {.method = "GET", .url = url, .headers = hdrs,
+                                .max_body = MANIFEST_MAX, .follow_redirects = true};
+    struct kiln_http_resp resp;
+    if (reg_do(r, r->http, &req, scope, true, &resp, NULL, err) < 0)
+        return kiln_error_prefix(err, "referrers of %s@%s", repo, digest);
+    int rc = 0;
+    if (resp.status == 404 || resp.status == 405 || resp.status == 400)
+        rc = 1; /* no referrers API: the caller reads the fallback tag */
+    else if (resp.status != 200)
+        rc = status_error(r, &resp, err, "referrers of %s@%s", repo, digest);
+    else if (!resp.body.data)
+        rc = kiln_fail(err, KILN_ERR_FORMAT, "registry %s: referrers of %s@%s: empty body",
+                       r->host, repo, digest);
+    if (rc == 0) {
+        *filtered = resp.oci_filters && strstr(resp.oci_filters, "artifactType");
+        kiln_buf_free(body);
+        *body = resp.body;
+        resp.body = (struct kiln_buf){0};
+    }
     kiln_http_resp_free(&resp);
     return rc;
 }

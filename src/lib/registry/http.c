@@ -68,6 +68,8 @@ void kiln_http_resp_free(struct kiln_http_resp *r)
     free(r->location);
     free(r->content_type);
     free(r->docker_digest);
+    free(r->oci_subject);
+    free(r->oci_filters);
     free(r->retry_after);
     free(r->link);
     free(r->range);
@@ -561,6 +563,10 @@ long kiln_http_parse_header(struct kiln_http_resp *r, const char *data, size_t n
         slot = &r->range;
     else if (!strcasecmp(line, "OCI-Chunk-Min-Length"))
         slot = &r->chunk_min;
+    else if (!strcasecmp(line, "OCI-Subject"))
+        slot = &r->oci_subject;
+    else if (!strcasecmp(line, "OCI-Filters-Applied"))
+        slot = &r->oci_filters;
     else if (!strcasecmp(line, "Content-Length")) {
         uint64_t cl;
         char *t = trim_dup(v);

@@ -31,6 +31,8 @@ struct kiln_http_resp {
     char *link;           /* Link header */
     char *range;          /* Range header */
     char *chunk_min;      /* OCI-Chunk-Min-Length */
+    char *oci_subject;    /* OCI-Subject (a manifest PUT the referrers API indexed) */
+    char *oci_filters;    /* OCI-Filters-Applied (a filtered referrers list) */
     char *www_auth[4];    /* WWW-Authenticate headers */
     size_t n_www_auth;
     uint64_t content_length;

@@ -66,6 +66,20 @@ int kiln_registry_delete_manifest(struct kiln_registry *r, const char *repo, con
 int kiln_registry_put_manifest(struct kiln_registry *r, const char *repo, const char *ref,
                                const struct kiln_buf *body, const char *media_type,
                                const char *digest, struct kiln_error *err);
+/* The same; when the registry answers with an OCI-Subject header (it has
+ * indexed the manifest's subject for the referrers API), subject (may be
+ * NULL) gets that digest, else "". */
+int kiln_registry_put_manifest_subject(struct kiln_registry *r, const char *repo, const char *ref,
+                                       const struct kiln_buf *body, const char *media_type,
+                                       const char *digest, char subject[KILN_DIGEST_MAX],
+                                       struct kiln_error *err);
+/* GET /v2/REPO/referrers/DIGEST[?artifactType=T]: the body of the answer
+ * (unchecked: see referrers/referrers.h); *filtered when the registry says
+ * it applied the artifactType filter. Returns 1 when the registry has no
+ * referrers API (404), so that the caller reads the fallback tag. */
+int kiln_registry_get_referrers(struct kiln_registry *r, const char *repo, const char *digest,
+                                const char *artifact_type, struct kiln_buf *body, bool *filtered,
+                                struct kiln_error *err);
 /* Downloads a blob into path, verifying its digest (and size if not 0). */
 int kiln_registry_get_blob(struct kiln_registry *r, const char *repo, const char *digest,
                            uint64_t size, const char *path, struct kiln_error *err);
