@@ -51,18 +51,7 @@ int cmd_attach(int argc, char **argv, struct cli_globals *g)
     }
     size_t nannots = 0;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":qvh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
-        if (r == CLI_OPT_HELP) {
-            free(annots);
-            return EXIT_OK;
-        }
-        if (r < 0)
-            rc = -1;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":qvh", options, help, &ro, g, &err) {
         switch (opt) {
         case OPT_TYPE:
             ao.artifact_type = optarg;
@@ -77,6 +66,10 @@ int cmd_attach(int argc, char **argv, struct cli_globals *g)
             rc = cli_bad_option("attach", opt, argv, &err);
             break;
         }
+    }
+    if (rc == CLI_HELP_SHOWN) {
+        free(annots);
+        return EXIT_OK;
     }
     if (rc == 0 && argc - optind != 2)
         rc = cli_usage(&err, "attach", "expected REF and FILE; run 'kiln attach --help'");

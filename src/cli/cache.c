@@ -39,19 +39,12 @@ int cmd_cache(int argc, char **argv, struct cli_globals *g)
     struct kiln_error err = { 0 };
     struct cli_cache c = { 0 };
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":qh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r != CLI_OPT_OWN) {
-            rc = r < 0 ? -1 : 0;
-            continue;
-        }
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":qh", options, help, NULL, g, &err) {
         if (!cli_cache_option(opt, optarg, &c))
             rc = cli_bad_option("cache", opt, argv, &err);
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     const char *what = rc == 0 && optind < argc ? argv[optind] : NULL;
     if (rc == 0 && (!what || optind + 1 < argc ||
                     (strcmp(what, "show") && strcmp(what, "prune") && strcmp(what, "wipe"))))

@@ -135,6 +135,27 @@ enum { CLI_OPT_OWN, CLI_OPT_TAKEN, CLI_OPT_HELP };
 int cli_common_option(int opt, const char *arg, const char *help, struct kiln_remote_opts *ro,
                       struct cli_globals *g, struct kiln_error *err);
 
+/* A subcommand's getopt loop, the shared options taken by cli_common_option:
+ *
+ *     int opt, rc = 0;
+ *     CLI_EACH_OPTION(opt, rc, argc, argv, ":qh", options, help, &ro, g, &err) {
+ *         switch (opt) { ... default: rc = cli_bad_option("cmd", opt, argv, &err); }
+ *     }
+ *     if (rc == CLI_HELP_SHOWN)
+ *         return EXIT_OK;
+ *
+ * The body sees only the command's own options (and getopt's '?' and ':'), whose
+ * values must not be 0 (0 ends the loop).
+ * The loop ends after the last option, or once rc is not 0: -1 with err set
+ * (a bad value), or CLI_HELP_SHOWN when --help was printed. */
+enum { CLI_HELP_SHOWN = 1 };
+int cli_next_option(int *rc, int argc, char **argv, const char *shortopts,
+                    const struct option *longopts, const char *help, struct kiln_remote_opts *ro,
+                    struct cli_globals *g, struct kiln_error *err);
+#define CLI_EACH_OPTION(opt, rc, argc, argv, shortopts, longopts, help, ro, g, err)               \
+    for (optind = 1, opterr = 0;                                                                  \
+         ((opt) = cli_next_option(&(rc), argc, argv, shortopts, longopts, help, ro, g, err)) > 0;)
+
 /* Default registry options, reporting through the CLI's log (and progress
  * display, when `progress`). */
 void cli_remote_setup(struct kiln_remote_opts *o, struct cli_globals *g, bool progress);

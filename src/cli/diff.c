@@ -35,14 +35,7 @@ int cmd_diff(int argc, char **argv, struct cli_globals *g)
     const char *out = NULL, *comp = "none", *sde = getenv("SOURCE_DATE_EPOCH");
     bool xattrs = true;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":o:h", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":o:h", options, help, NULL, g, &err) {
         switch (opt) {
         case 'o':
             out = optarg;
@@ -61,6 +54,8 @@ int cmd_diff(int argc, char **argv, struct cli_globals *g)
             break;
         }
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && (argc - optind != 2 || !out)) {
         rc = cli_usage(&err, "diff", "expected OLD NEW -o FILE; run 'kiln diff --help'");
     }

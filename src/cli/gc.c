@@ -28,19 +28,14 @@ int cmd_gc(int argc, char **argv, struct cli_globals *g)
     struct kiln_error err = { 0 };
     bool dry = false;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":nh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":nh", options, help, NULL, g, &err) {
         if (opt == 'n')
             dry = true;
         else
             rc = cli_bad_option("gc", opt, argv, &err);
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && argc - optind != 1)
         rc = cli_usage(&err, "gc", "expected one oci:DIR; run 'kiln gc --help'");
     struct kiln_gc_stats st;

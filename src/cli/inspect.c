@@ -47,18 +47,7 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
     const char *platform = NULL;
     struct cli_template *tmpl = NULL;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":vh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, usage, &ro, g, &err);
-        if (r == CLI_OPT_HELP) {
-            cli_template_free(tmpl);
-            return EXIT_OK;
-        }
-        if (r < 0)
-            rc = -1;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":vh", options, usage, &ro, g, &err) {
         switch (opt) {
         case OPT_RAW:
             what = KILN_INSPECT_RAW;
@@ -84,6 +73,10 @@ int cli_inspect_run(const char *cmd, int argc, char **argv, struct cli_globals *
             rc = cli_bad_option(cmd, opt, argv, &err);
             break;
         }
+    }
+    if (rc == CLI_HELP_SHOWN) {
+        cli_template_free(tmpl);
+        return EXIT_OK;
     }
     if (rc == 0 && argc - optind != 1) {
         err.code = KILN_ERR_USAGE;

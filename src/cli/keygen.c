@@ -40,14 +40,7 @@ int cmd_keygen(int argc, char **argv, struct cli_globals *g)
     struct kiln_error err = { 0 };
     const char *prefix = "kiln", *pfile = NULL, *pfd = NULL;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":qh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":qh", options, help, NULL, g, &err) {
         switch (opt) {
         case OPT_PREFIX:
             prefix = optarg;
@@ -63,6 +56,8 @@ int cmd_keygen(int argc, char **argv, struct cli_globals *g)
             break;
         }
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && optind < argc)
         rc = cli_usage(&err, "keygen", "takes no arguments; run 'kiln keygen --help'");
     if (rc == 0 && !prefix[0])

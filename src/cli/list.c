@@ -188,16 +188,7 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
     bool json = false;
     struct cli_template *tmpl = NULL;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
-        if (r == CLI_OPT_HELP) {
-            cli_template_free(tmpl);
-            return EXIT_OK;
-        }
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":h", options, help, NULL, g, &err) {
         if (opt == OPT_FORMAT) {
             cli_template_free(tmpl);
             tmpl = NULL;
@@ -210,6 +201,10 @@ int cmd_list(int argc, char **argv, struct cli_globals *g)
             }
         } else
             rc = cli_bad_option("list", opt, argv, &err);
+    }
+    if (rc == CLI_HELP_SHOWN) {
+        cli_template_free(tmpl);
+        return EXIT_OK;
     }
     if (rc == 0 && argc - optind != 1)
         rc = cli_usage(&err, "list", "expected one REF; run 'kiln list --help'");

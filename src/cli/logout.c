@@ -22,19 +22,14 @@ int cmd_logout(int argc, char **argv, struct cli_globals *g)
     struct kiln_remote_opts ro;
     kiln_remote_opts_init(&ro);
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, NULL, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":h", options, help, NULL, g, &err) {
         if (opt == OPT_AUTHFILE)
             ro.authfile = optarg;
         else
             rc = cli_bad_option("logout", opt, argv, &err);
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && argc - optind != 1) {
         rc = cli_usage(&err, "logout", "expected one REGISTRY");
     }

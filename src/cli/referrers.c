@@ -71,16 +71,7 @@ int cmd_referrers(int argc, char **argv, struct cli_globals *g)
     const char *type = NULL;
     bool as_json = false;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":qvh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r < 0)
-            rc = -1;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":qvh", options, help, &ro, g, &err) {
         switch (opt) {
         case OPT_TYPE:
             type = optarg;
@@ -93,6 +84,8 @@ int cmd_referrers(int argc, char **argv, struct cli_globals *g)
             break;
         }
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && argc - optind != 1)
         rc = cli_usage(&err, "referrers", "expected one REF; run 'kiln referrers --help'");
     char *out = NULL;

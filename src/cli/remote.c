@@ -128,6 +128,25 @@ int cli_usage(struct kiln_error *err, const char *cmd, const char *message)
     return -1;
 }
 
+int cli_next_option(int *rc, int argc, char **argv, const char *shortopts,
+                    const struct option *longopts, const char *help, struct kiln_remote_opts *ro,
+                    struct cli_globals *g, struct kiln_error *err)
+{
+    while (*rc == 0) {
+        int opt = cli_getopt(argc, argv, shortopts, longopts);
+        if (opt == -1)
+            return 0;
+        int r = cli_common_option(opt, optarg, help, ro, g, err);
+        if (r == CLI_OPT_HELP)
+            *rc = CLI_HELP_SHOWN;
+        else if (r < 0)
+            *rc = -1;
+        else if (r == CLI_OPT_OWN)
+            return opt;
+    }
+    return 0;
+}
+
 int cli_common_option(int opt, const char *arg, const char *help, struct kiln_remote_opts *ro,
                       struct cli_globals *g, struct kiln_error *err)
 {

@@ -32,22 +32,15 @@ int cmd_rm(int argc, char **argv, struct cli_globals *g)
     struct kiln_remote_opts ro;
     cli_remote_setup(&ro, g, false);
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":qvh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r < 0)
-            rc = -1;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":qvh", options, help, &ro, g, &err) {
         switch (opt) {
         default:
             rc = cli_bad_option("rm", opt, argv, &err);
             break;
         }
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && optind >= argc)
         rc = cli_usage(&err, "rm", "expected at least one REF; run 'kiln rm --help'");
     for (int i = optind; rc == 0 && i < argc; i++) {

@@ -24,7 +24,7 @@ static const char help[] =
 
 int cmd_sign(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_KEY, OPT_PFILE, OPT_PFD, OPT_IDENTITY, OPT_NO_RECURSIVE };
+    enum { OPT_KEY = 1, OPT_PFILE, OPT_PFD, OPT_IDENTITY, OPT_NO_RECURSIVE };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "key", required_argument, NULL, OPT_KEY },
@@ -45,16 +45,7 @@ int cmd_sign(int argc, char **argv, struct cli_globals *g)
     cli_remote_setup(&ro, g, false);
     const char *pfile = NULL, *pfd = NULL;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":qvh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r < 0)
-            rc = -1;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":qvh", options, help, &ro, g, &err) {
         switch (opt) {
         case OPT_KEY:
             so.key_file = optarg;
@@ -76,6 +67,8 @@ int cmd_sign(int argc, char **argv, struct cli_globals *g)
             break;
         }
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && optind >= argc)
         rc = cli_usage(&err, "sign", "expected at least one REF; run 'kiln sign --help'");
     if (rc == 0 && !so.key_file)

@@ -23,17 +23,10 @@ int cmd_tags(int argc, char **argv, struct cli_globals *g)
     struct kiln_remote_opts ro;
     cli_remote_setup(&ro, g, false);
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":h", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r < 0)
-            rc = -1;
-        else if (r == CLI_OPT_OWN)
-            rc = cli_bad_option("tags", opt, argv, &err);
-    }
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":h", options, help, &ro, g, &err)
+        rc = cli_bad_option("tags", opt, argv, &err);
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && argc - optind != 1) {
         rc = cli_usage(&err, "tags", "expected one REPO");
     }

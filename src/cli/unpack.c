@@ -35,16 +35,7 @@ int cmd_unpack(int argc, char **argv, struct cli_globals *g)
     cli_remote_setup(&ro, g, false);
     const char *platform = NULL;
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":qh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r < 0)
-            rc = -1;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":qh", options, help, &ro, g, &err) {
         switch (opt) {
         case OPT_PLATFORM:
             platform = optarg;
@@ -54,6 +45,8 @@ int cmd_unpack(int argc, char **argv, struct cli_globals *g)
             break;
         }
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && argc - optind != 2) {
         rc = cli_usage(&err, "unpack", "expected REF and DIR");
     }

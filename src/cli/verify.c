@@ -25,7 +25,7 @@ static const char help[] =
 
 int cmd_verify(int argc, char **argv, struct cli_globals *g)
 {
-    enum { OPT_KEY, OPT_IDENTITY, OPT_NO_RECURSIVE };
+    enum { OPT_KEY = 1, OPT_IDENTITY, OPT_NO_RECURSIVE };
     static const struct option options[] = {
         CLI_REMOTE_OPTIONS,
         { "key", required_argument, NULL, OPT_KEY },
@@ -43,16 +43,7 @@ int cmd_verify(int argc, char **argv, struct cli_globals *g)
     kiln_verify_opts_init(&vo);
     cli_remote_setup(&ro, g, false);
     int opt, rc = 0;
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (opt = cli_getopt(argc, argv, ":qvh", options)) != -1) {
-        int r = cli_common_option(opt, optarg, help, &ro, g, &err);
-        if (r == CLI_OPT_HELP)
-            return EXIT_OK;
-        if (r < 0)
-            rc = -1;
-        if (r != CLI_OPT_OWN)
-            continue;
+    CLI_EACH_OPTION(opt, rc, argc, argv, ":qvh", options, help, &ro, g, &err) {
         switch (opt) {
         case OPT_KEY:
             vo.key_file = optarg;
@@ -68,6 +59,8 @@ int cmd_verify(int argc, char **argv, struct cli_globals *g)
             break;
         }
     }
+    if (rc == CLI_HELP_SHOWN)
+        return EXIT_OK;
     if (rc == 0 && optind >= argc)
         rc = cli_usage(&err, "verify", "expected at least one REF; run 'kiln verify --help'");
     if (rc == 0 && !vo.key_file)
