@@ -218,6 +218,12 @@ say "a whiteout of an entry of its own layer: the specs keep the entry, docker a
 broken slw same-layer-whiteout
 accepted "docker load" docker_ load -i "$T/slw.docker.tar"
 run docker_ run --rm --network none --entrypoint /bin/busybox brk:slw ls /
+if [ "$RC" -eq 0 ] && [ -z "$OUT" ]; then
+  # docker run --rm once lost all of a short-lived container's output (rc 0,
+  # nothing on stdout) on a loaded machine: ask again, and say so
+  say "docker run printed nothing (rc 0): running it again"
+  run docker_ run --rm --network none --entrypoint /bin/busybox brk:slw ls /
+fi
 assert_eq "0 bin:yes kept:no" "$RC $(listed bin) $(listed kept)" "docker removed /kept (and lists /bin)"
 accepted "containerd (ctr images import)" ctr_ images import --snapshotter native --index-name kv:slw "$T/slw.oci.tar"
 run timeout 120 ctr --address "$CD/sock" --namespace kiln run --rm --snapshotter native kv:slw kv-slw /bin/busybox ls /
