@@ -61,6 +61,17 @@ static void sh(const char *fmt, const char *arg)
     }
 }
 
+/* kiln_build_new, its failure an out-of-memory error in err. */
+static kiln_build *new_build(struct kiln_error *err)
+{
+    kiln_build *b = kiln_build_new();
+    if (!b) {
+        err->code = KILN_ERR_NOMEM;
+        snprintf(err->message, sizeof(err->message), "out of memory");
+    }
+    return b;
+}
+
 static int op_build(bool dry, struct kiln_error *err)
 {
     char out[512], arch[512];
@@ -68,12 +79,9 @@ static int op_build(bool dry, struct kiln_error *err)
     snprintf(arch, sizeof(arch), "docker-archive:%s/img.tar", outdir);
     char tree[512];
     snprintf(tree, sizeof(tree), "%s/tree", dir);
-    kiln_build *b = kiln_build_new();
-    if (!b) {
-        err->code = KILN_ERR_NOMEM;
-        snprintf(err->message, sizeof(err->message), "out of memory");
+    kiln_build *b = new_build(err);
+    if (!b)
         return -1;
-    }
     char digest[KILN_DIGEST_MAX];
     int rc = kiln_build_add_rootfs(b, tree, err);
     if (rc == 0)
@@ -141,12 +149,9 @@ static int op_flatten(bool dry, struct kiln_error *err)
     char src[512], dst[512];
     snprintf(src, sizeof(src), "oci:%s/fixture/layout:1", dir);
     snprintf(dst, sizeof(dst), "oci:%s/flat:1", outdir);
-    kiln_build *b = kiln_build_new();
-    if (!b) {
-        err->code = KILN_ERR_NOMEM;
-        snprintf(err->message, sizeof(err->message), "out of memory");
+    kiln_build *b = new_build(err);
+    if (!b)
         return -1;
-    }
     char digest[KILN_DIGEST_MAX];
     int rc = kiln_build_set(b, KILN_SET_FROM, src, err);
     if (rc == 0)
@@ -168,7 +173,7 @@ static int make_fixture(const char *from, const char *tree, const char *tag, str
     char out[512], t[512];
     snprintf(out, sizeof(out), "oci:%s/fixture/layout:%s", dir, tag);
     snprintf(t, sizeof(t), "%s/%s", dir, tree);
-    kiln_build *b = kiln_build_new();
+    kiln_build *b = new_build(err);
     if (!b)
         return -1;
     char digest[KILN_DIGEST_MAX];
@@ -192,12 +197,9 @@ static int op_rebase(bool dry, struct kiln_error *err)
     snprintf(old, sizeof(old), "oci:%s/fixture/layout:1", dir);
     snprintf(nw, sizeof(nw), "oci:%s/fixture/layout:new", dir);
     snprintf(dst, sizeof(dst), "oci:%s/rebased:1", outdir);
-    kiln_build *b = kiln_build_new();
-    if (!b) {
-        err->code = KILN_ERR_NOMEM;
-        snprintf(err->message, sizeof(err->message), "out of memory");
+    kiln_build *b = new_build(err);
+    if (!b)
         return -1;
-    }
     char digest[KILN_DIGEST_MAX];
     int rc = kiln_build_set(b, KILN_SET_FROM, app, err);
     if (rc == 0)
@@ -270,12 +272,9 @@ static int op_dockerfile(bool dry, struct kiln_error *err)
     snprintf(out, sizeof(out), "oci:%s/layout:1", outdir);
     snprintf(arch, sizeof(arch), "docker-archive:%s/img.tar", outdir);
     const char *args[] = {base, "MODE=test"};
-    kiln_build *b = kiln_build_new();
-    if (!b) {
-        err->code = KILN_ERR_NOMEM;
-        snprintf(err->message, sizeof(err->message), "out of memory");
+    kiln_build *b = new_build(err);
+    if (!b)
         return -1;
-    }
     struct kiln_dockerfile_opts o = {.context = ctx,
                                      .build_args = args,
                                      .nbuild_args = 2,
